@@ -1,0 +1,1 @@
+"""Frontdesk domain core: contacts, conversations, timeline, store and actions."""

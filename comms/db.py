@@ -1,0 +1,42 @@
+"""Engine and session factory for SQLite (WAL, foreign keys) and PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from config.settings import DatabaseSettings
+
+Sessionmaker = async_sessionmaker[AsyncSession]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside the writer; SQLite leaves foreign keys off unless asked."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(settings: DatabaseSettings) -> AsyncEngine:
+    """One engine per process; the schema option pins PostgreSQL's search_path."""
+    kwargs: dict[str, Any] = {"echo": settings.echo}
+    if settings.is_sqlite:
+        engine = create_async_engine(settings.url, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if settings.schema_name:
+        connect_args["server_settings"] = {"search_path": settings.schema_name}
+    return create_async_engine(
+        settings.url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=connect_args, **kwargs
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> Sessionmaker:
+    """Sessions that keep loaded objects usable after commit (events are built from them)."""
+    return async_sessionmaker(engine, expire_on_commit=False)

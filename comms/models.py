@@ -1,0 +1,252 @@
+"""The store's tables; the schema itself is created only by the Alembic migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """The one clock the store uses: aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone, so we store naive UTC there)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Practice(Base):
+    __tablename__ = "practices"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Location(Base):
+    __tablename__ = "locations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    numbers: Mapped[list[LocationNumber]] = relationship(back_populates="location", lazy="selectin")
+
+
+class LocationNumber(Base):
+    """A carrier number that belongs to one location; inbound texts and calls route by it."""
+
+    __tablename__ = "location_numbers"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"), index=True)
+    e164: Mapped[str] = mapped_column(String(20), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="main")
+    sms: Mapped[bool] = mapped_column(Boolean, default=True)
+    voice: Mapped[bool] = mapped_column(Boolean, default=True)
+    location: Mapped[Location] = relationship(back_populates="numbers")
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="staff")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StaffLocation(Base):
+    """The locations a staff member may see (admins see every location of the practice)."""
+
+    __tablename__ = "staff_locations"
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class StaffSession(Base):
+    """A server-side login session; only the SHA-256 of the cookie token is stored."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class LoginFailure(Base):
+    """One failed login, keyed by account or by address, for rate limiting across nodes."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+
+
+class Household(Base):
+    """Patients who share a phone number (a family); a text from that number shows them all."""
+
+    __tablename__ = "households"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Contact(Base):
+    """A patient, or an unknown sender until staff identify them."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("households.id", ondelete="SET NULL"), index=True
+    )
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    date_of_birth: Mapped[dt.date | None]
+    is_unknown: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    phones: Mapped[list[ContactPhone]] = relationship(
+        back_populates="contact", lazy="selectin", cascade="all, delete-orphan"
+    )
+    emails: Mapped[list[ContactEmail]] = relationship(
+        back_populates="contact", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or "Unknown"
+
+
+class ContactPhone(Base):
+    __tablename__ = "contact_phones"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    e164: Mapped[str] = mapped_column(String(20), index=True)
+    label: Mapped[str] = mapped_column(String(30), default="mobile")
+    contact: Mapped[Contact] = relationship(back_populates="phones")
+    __table_args__ = (UniqueConstraint("contact_id", "e164"),)
+
+
+class ContactEmail(Base):
+    __tablename__ = "contact_emails"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(320), index=True)
+    contact: Mapped[Contact] = relationship(back_populates="emails")
+    __table_args__ = (UniqueConstraint("contact_id", "address"),)
+
+
+class Conversation(Base):
+    """One patient's timeline at one location."""
+
+    __tablename__ = "conversations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    snoozed_until: Mapped[dt.datetime | None]
+    last_item_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("contact_id", "location_id"),
+        Index("ix_conversations_location_last", "location_id", "last_item_at", "id"),
+    )
+
+
+class TimelineItem(Base):
+    """One entry of a conversation's timeline: a text, call, e-mail, note, appointment, payment..."""
+
+    __tablename__ = "timeline_items"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str | None] = mapped_column(String(16))
+    carrier_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    __table_args__ = (Index("ix_timeline_items_conversation_created", "conversation_id", "created_at", "id"),)
+
+
+class AuditEntry(Base):
+    """Append-only record of who read or changed which record, when and from where (no PHI)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(32))
+    record_type: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str] = mapped_column(String(64))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    __table_args__ = (Index("ix_audit_log_record", "record_type", "record_id"),)

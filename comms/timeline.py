@@ -1,0 +1,82 @@
+"""Timeline items: adding them, reading them, and the events that announce them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from comms import audit
+from comms.access import Actor
+from comms.errors import NotFound
+from comms.models import Conversation, TimelineItem, utcnow
+from comms.services import Services, Unit
+from routing.audience import Audience
+from schemas.api import TimelineItemOut
+from schemas.events import TimelineItemAdded
+
+
+def item_out(item: TimelineItem) -> TimelineItemOut:
+    """The wire form of an item; the same shape in REST replies and in events."""
+    return TimelineItemOut(
+        id=item.id,
+        conversation_id=item.conversation_id,
+        kind=item.kind,
+        direction=item.direction,
+        body=item.body,
+        status=item.status,
+        author_id=item.author_id,
+        error_code=item.error_code,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )
+
+
+async def conversation_for(unit: Unit, actor: Actor, conversation_id: int) -> Conversation:
+    """Load a conversation the actor may see, or NotFound (never a hint that it exists elsewhere)."""
+    conversation = await unit.session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound("no such conversation")
+    actor.require_location(conversation.location_id)
+    return conversation
+
+
+async def add_item(unit: Unit, conversation: Conversation, item: TimelineItem) -> TimelineItemOut:
+    """Append an item in the caller's transaction and queue its event for after commit."""
+    now = utcnow()
+    item.conversation_id = conversation.id
+    item.created_at = item.created_at or now
+    item.updated_at = now
+    unit.session.add(item)
+    if item.direction != "internal":
+        conversation.last_item_at = now
+    await unit.session.flush()
+    out = item_out(item)
+    unit.publish(
+        TimelineItemAdded(location_id=conversation.location_id, conversation_id=conversation.id, item=out),
+        Audience.location(conversation.location_id),
+    )
+    return out
+
+
+async def add_note(services: Services, actor: Actor, conversation_id: int, body: str) -> TimelineItemOut:
+    """An internal note: staff-only, never sent to the patient."""
+    async with services.unit() as unit:
+        conversation = await conversation_for(unit, actor, conversation_id)
+        item = TimelineItem(kind="note", direction="internal", body=body, author_id=actor.user_id, meta={})
+        out = await add_item(unit, conversation, item)
+        audit.record(unit.session, actor, "create", "timeline_item", out.id, {"kind": "note"})
+        return out
+
+
+async def list_items(
+    services: Services, actor: Actor, conversation_id: int, before_id: int | None = None, limit: int = 50
+) -> list[TimelineItemOut]:
+    """A page of the timeline, newest first; reading a patient's thread is audited."""
+    async with services.unit() as unit:
+        conversation = await conversation_for(unit, actor, conversation_id)
+        query = select(TimelineItem).where(TimelineItem.conversation_id == conversation.id)
+        if before_id is not None:
+            query = query.where(TimelineItem.id < before_id)
+        rows = await unit.session.scalars(query.order_by(TimelineItem.id.desc()).limit(min(limit, 200)))
+        items = [item_out(r) for r in rows]
+        audit.record(unit.session, actor, "view", "conversation", conversation.id, {"items": len(items)})
+        return items

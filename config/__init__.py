@@ -1,0 +1,1 @@
+"""Settings: one frozen object from a TOML file and FRONTDESK_* variables."""

@@ -1,0 +1,163 @@
+"""Settings: a TOML file overlaid by FRONTDESK_* environment variables, validated once at start."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "FRONTDESK_"
+
+
+class ConfigError(Exception):
+    """Raised when the configuration cannot be used; the message names the key and the problem."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    public_base_url: str = "http://127.0.0.1:8080"
+    allowed_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    def origins(self) -> frozenset[str]:
+        """Origins allowed for the WebSocket handshake and cookie-authenticated writes."""
+        return frozenset({self.public_base_url, *(o.rstrip("/") for o in self.allowed_origins)})
+
+
+class DatabaseSettings(_Section):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    url: str = "sqlite+aiosqlite:///frontdesk.db"
+    schema_name: str | None = Field(None, alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+
+class BusSettings(_Section):
+    redis_url: str | None = None
+    stream_key: str = "frontdesk:events"
+    retention: int = Field(10_000, ge=100, description="events kept for clients that resume")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value or None
+
+
+class SessionSettings(_Section):
+    cookie_name: str = "frontdesk_session"
+    idle_timeout_minutes: int = Field(30, ge=1, le=24 * 60)
+    absolute_lifetime_hours: int = Field(12, ge=1, le=24 * 30)
+    cookie_secure: bool | None = None
+
+
+class LoginSettings(_Section):
+    window_minutes: int = Field(15, ge=1)
+    max_failures_per_account: int = Field(5, ge=1)
+    max_failures_per_address: int = Field(20, ge=1)
+
+
+class WebSocketSettings(_Section):
+    queue_limit: int = Field(1024, ge=8)
+    heartbeat_seconds: float = Field(30.0, gt=0)
+    max_message_bytes: int = Field(64 * 1024, ge=1024)
+    session_check_seconds: float = Field(30.0, gt=0)
+
+
+class Settings(_Section):
+    """Everything the server reads from its environment; frozen so nothing changes it at run time."""
+
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    bus: BusSettings = BusSettings()
+    sessions: SessionSettings = SessionSettings()
+    login: LoginSettings = LoginSettings()
+    websocket: WebSocketSettings = WebSocketSettings()
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Secure cookies whenever the public URL is HTTPS, unless set explicitly."""
+        explicit = self.sessions.cookie_secure
+        return self.server.public_base_url.startswith("https://") if explicit is None else explicit
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """FRONTDESK_SECTION__KEY=value becomes {"section": {"key": value}}; lists are comma-separated."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if section not in Settings.model_fields:
+            raise ConfigError(f"{name}: unknown section {section!r}")
+        value: Any = raw
+        field = Settings.model_fields[section].annotation
+        sub_fields = getattr(field, "model_fields", {})
+        sub = sub_fields.get(key) or next((f for f in sub_fields.values() if f.alias == key), None)
+        if sub is not None and "tuple" in str(sub.annotation):
+            value = tuple(part.strip() for part in raw.split(",") if part.strip())
+        out.setdefault(section, {})[key] = value
+    return out
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for section, values in overrides.items():
+        current = merged.get(section)
+        merged[section] = {**(current if isinstance(current, dict) else {}), **values}
+    return merged
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"])
+        lines.append(f"{key}: {item['msg']} (got {item.get('input')!r})")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (if any), apply FRONTDESK_* variables, and validate the result."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    if path is None and environ.get(ENV_PREFIX + "CONFIG"):
+        path = environ[ENV_PREFIX + "CONFIG"]
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    try:
+        return Settings.model_validate(_merge(data, _env_overrides(environ)))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None

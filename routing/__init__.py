@@ -1,0 +1,1 @@
+"""Who receives what: the event bus, the WebSocket hub, audiences and call routing."""

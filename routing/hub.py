@@ -1,0 +1,125 @@
+"""Per-process hub of WebSocket connections: fan-out without ever awaiting a socket in the loop.
+
+Each connection owns a bounded outbox and one writer task (in `web`); the hub only appends the
+already-serialized frame. A connection whose outbox overflows is closed and will resume by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
+
+from routing.audience import Viewer
+from routing.bus import BusEvent
+
+log = logging.getLogger(__name__)
+
+SESSION_ENDED = "session.ended"
+
+CLOSE_TOO_SLOW = 4008
+CLOSE_SESSION_ENDED = 4001
+
+
+class Outbox:
+    """Frames waiting for one socket, in order; events carry ids so replays can be de-duplicated."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: deque[tuple[int | None, str]] = deque()
+        self._ready = asyncio.Event()
+        self.closed = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, event_id: int | None, frame: str) -> bool:
+        """Queue a frame; False when the outbox is over its limit (the caller closes the socket)."""
+        if self.closed:
+            return True
+        if len(self._items) >= self.limit:
+            return False
+        self._items.append((event_id, frame))
+        self._ready.set()
+        return True
+
+    def replace_with_replay(self, replay: Iterable[BusEvent]) -> None:
+        """Put missed events first, then what arrived live meanwhile, ordered by id, each once."""
+        live = list(self._items)
+        events: dict[int, str] = {e.id: e.frame for e in replay}
+        others = [(i, f) for i, f in live if i is None]
+        events.update({i: f for i, f in live if i is not None})
+        self._items = deque(others + sorted(events.items()))
+        if self._items:
+            self._ready.set()
+
+    async def get(self) -> tuple[int | None, str]:
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._items.popleft()
+
+    def close(self) -> None:
+        self.closed = True
+        self._items.clear()
+        self._ready.set()
+
+
+class Subscriber:
+    """One staff socket as the hub sees it: who it is, its outbox, and how to close it."""
+
+    def __init__(self, viewer: Viewer, limit: int, close: Callable[[int, str], Coroutine[Any, Any, None]]) -> None:
+        self.viewer = viewer
+        self.outbox = Outbox(limit)
+        self.live = False
+        self._close = close
+        self._closing = False
+
+    def request_close(self, code: int, reason: str) -> None:
+        """Close from synchronous code; the socket's own task does the awaiting."""
+        if self._closing:
+            return
+        self._closing = True
+        self.outbox.close()
+        asyncio.get_running_loop().create_task(self._close(code, reason))
+
+
+class Hub:
+    """All staff sockets of this process; the bus calls `dispatch` once per event."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[Subscriber] = set()
+        self.delivered = 0
+        self.dropped_slow = 0
+
+    def __len__(self) -> int:
+        return len(self._subscribers)
+
+    def add(self, subscriber: Subscriber) -> None:
+        self._subscribers.add(subscriber)
+
+    def remove(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    def close_all(self, code: int, reason: str) -> None:
+        for sub in list(self._subscribers):
+            sub.request_close(code, reason)
+
+    def dispatch(self, event: BusEvent) -> None:
+        """Queue the event's one serialized frame to every live subscriber its audience admits."""
+        if event.type == SESSION_ENDED:
+            for sub in list(self._subscribers):
+                if event.audience.admits(sub.viewer):
+                    sub.request_close(CLOSE_SESSION_ENDED, "session ended")
+            return
+        for sub in list(self._subscribers):
+            if not sub.live or not event.audience.admits(sub.viewer):
+                continue
+            if sub.outbox.put(event.id, event.frame):
+                self.delivered += 1
+            else:
+                self.dropped_slow += 1
+                log.info("closing a slow WebSocket (user %s): outbox over its limit", sub.viewer.user_id)
+                sub.request_close(CLOSE_TOO_SLOW, "too slow: resume with your last event id")

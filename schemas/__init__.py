@@ -1,0 +1,1 @@
+"""Wire contracts: pydantic models for REST, WebSocket, events and inbound payloads."""

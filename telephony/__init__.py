@@ -1,0 +1,1 @@
+"""Carrier edge: Twilio webhooks, TwiML, the outbound client and the carrier sandbox."""

@@ -1,0 +1,66 @@
+"""Test helpers: a small practice with two locations and staff scoped to them, and a signed-in client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import ClientSession
+
+from comms.models import Contact, ContactPhone, Conversation
+from comms.practice import add_location, add_staff, ensure_practice
+from comms.services import Services
+
+ORIGIN = "http://frontdesk.test"
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Practice:
+    practice_id: int
+    loc_a: int
+    loc_b: int
+    admin: str
+    staff_a: str
+    staff_b: str
+    conv_a: int
+    conv_b: int
+
+
+async def seed_practice(services: Services) -> Practice:
+    """Two locations, an admin, one staff member per location, and one conversation at each."""
+    pid = await ensure_practice(services, "Test Dental")
+    loc_a = await add_location(services, pid, "North", "America/New_York", ["+12025550143"])
+    loc_b = await add_location(services, pid, "South", "America/Chicago", ["+13125550188"])
+    await add_staff(services, pid, "admin@test.example", "Ada Admin", PASSWORD, "admin")
+    await add_staff(services, pid, "north@test.example", "Nora North", PASSWORD, "staff", [loc_a])
+    await add_staff(services, pid, "south@test.example", "Sam South", PASSWORD, "staff", [loc_b])
+    conversations = []
+    async with services.unit() as unit:
+        for i, loc in enumerate((loc_a, loc_b)):
+            contact = Contact(practice_id=pid, first_name="Pat", last_name=f"Patient{i}")
+            contact.phones.append(ContactPhone(e164=f"+1202555017{i}"))
+            unit.session.add(contact)
+            await unit.session.flush()
+            conversation = Conversation(contact_id=contact.id, location_id=loc)
+            unit.session.add(conversation)
+            await unit.session.flush()
+            conversations.append(conversation.id)
+    return Practice(pid, loc_a, loc_b, "admin@test.example", "north@test.example", "south@test.example",
+                    conversations[0], conversations[1])
+
+
+async def sign_in(http: ClientSession, base: str, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    """Sign in through the REST API; the client's cookie jar keeps the session cookie."""
+    async with http.post(f"{base}/api/v1/session", json={"email": email, "password": password},
+                         headers={"Origin": ORIGIN}) as resp:
+        body = await resp.json()
+        assert resp.status == 201, body
+        return dict(body)
+
+
+def browser() -> ClientSession:
+    """An HTTP client that keeps cookies for 127.0.0.1 as a browser would for the page's host."""
+    from aiohttp import CookieJar
+
+    return ClientSession(cookie_jar=CookieJar(unsafe=True))

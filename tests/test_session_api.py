@@ -1,0 +1,154 @@
+"""Staff sessions over REST: sign-in, cookie flags, CSRF, rate limits, logout, health and OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from comms.models import AuditEntry, StaffSession
+from tests.helpers import ORIGIN, PASSWORD, browser, sign_in
+from web.keys import SERVICES
+
+
+def base(server: Any) -> str:
+    return str(server.make_url("")).rstrip("/")
+
+
+async def test_login_sets_httponly_samesite_cookie_and_returns_csrf(served: Any) -> None:
+    async with browser() as http:
+        async with http.post(f"{base(served)}/api/v1/session",
+                             json={"email": "NORTH@test.example", "password": PASSWORD},
+                             headers={"Origin": ORIGIN}) as resp:
+            assert resp.status == 201
+            body = await resp.json()
+            cookie = resp.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert body["location_ids"] == [served.practice.loc_a]
+        assert body["role"] == "staff" and len(body["csrf_token"]) > 30
+        async with http.get(f"{base(served)}/api/v1/session") as resp:
+            assert resp.status == 200
+            assert (await resp.json())["email"] == "north@test.example"
+
+
+async def test_wrong_password_is_401_with_error_shape(served: Any) -> None:
+    async with browser() as http:
+        async with http.post(f"{base(served)}/api/v1/session",
+                             json={"email": "north@test.example", "password": "nope"}) as resp:
+            assert resp.status == 401
+            assert (await resp.json())["error"]["code"] == "unauthenticated"
+
+
+async def test_login_rate_limited_per_account(served: Any) -> None:
+    async with browser() as http:
+        for _ in range(5):
+            async with http.post(f"{base(served)}/api/v1/session",
+                                 json={"email": "south@test.example", "password": "wrong-password"}) as resp:
+                assert resp.status == 401
+        # Even the right password is refused while the account is locked out.
+        async with http.post(f"{base(served)}/api/v1/session",
+                             json={"email": "south@test.example", "password": PASSWORD}) as resp:
+            assert resp.status == 429
+            assert int(resp.headers["Retry-After"]) > 0
+            assert (await resp.json())["error"]["code"] == "rate_limited"
+        # Another account from the same address is still allowed (address limit is higher).
+        await sign_in(http, base(served), "north@test.example")
+
+
+async def test_mutation_without_csrf_token_is_refused(served: Any) -> None:
+    conv = served.practice.conv_a
+    async with browser() as http:
+        session = await sign_in(http, base(served), "north@test.example")
+        url = f"{base(served)}/api/v1/conversations/{conv}/notes"
+        async with http.post(url, json={"body": "call back"}) as resp:
+            assert resp.status == 403
+            assert (await resp.json())["error"]["code"] == "csrf_failed"
+        async with http.post(url, json={"body": "call back"},
+                             headers={"X-CSRF-Token": session["csrf_token"], "Origin": "https://evil.example"}) as resp:
+            assert resp.status == 403
+        async with http.post(url, json={"body": "call back"},
+                             headers={"X-CSRF-Token": session["csrf_token"], "Origin": ORIGIN}) as resp:
+            assert resp.status == 201
+            assert (await resp.json())["kind"] == "note"
+
+
+async def test_other_locations_records_are_not_found(served: Any) -> None:
+    async with browser() as http:
+        session = await sign_in(http, base(served), "north@test.example")
+        url = f"{base(served)}/api/v1/conversations/{served.practice.conv_b}/notes"
+        async with http.post(url, json={"body": "x"}, headers={"X-CSRF-Token": session["csrf_token"]}) as resp:
+            assert resp.status == 404
+        async with http.get(f"{base(served)}/api/v1/conversations/{served.practice.conv_b}/items") as resp:
+            assert resp.status == 404
+
+
+async def test_reading_a_thread_is_audited(served: Any) -> None:
+    async with browser() as http:
+        await sign_in(http, base(served), "north@test.example")
+        async with http.get(f"{base(served)}/api/v1/conversations/{served.practice.conv_a}/items") as resp:
+            assert resp.status == 200
+    async with served.app[SERVICES].read() as s:
+        views = (await s.scalars(select(AuditEntry).where(AuditEntry.action == "view"))).all()
+    assert [(v.record_type, v.record_id) for v in views] == [("conversation", str(served.practice.conv_a))]
+    assert views[0].remote_addr == "127.0.0.1"
+
+
+async def test_idle_session_expires(served: Any) -> None:
+    async with browser() as http:
+        await sign_in(http, base(served), "north@test.example")
+        async with served.app[SERVICES].unit() as unit:
+            row = (await unit.session.scalars(select(StaffSession))).one()
+            await unit.session.execute(
+                update(StaffSession).where(StaffSession.id == row.id)
+                .values(last_seen_at=row.last_seen_at.replace(year=row.last_seen_at.year - 1))
+            )
+        async with http.get(f"{base(served)}/api/v1/session") as resp:
+            assert resp.status == 401
+
+
+async def test_logout_ends_the_session(served: Any) -> None:
+    async with browser() as http:
+        session = await sign_in(http, base(served), "north@test.example")
+        async with http.delete(f"{base(served)}/api/v1/session",
+                               headers={"X-CSRF-Token": session["csrf_token"]}) as resp:
+            assert resp.status == 204
+        async with http.get(f"{base(served)}/api/v1/session") as resp:
+            assert resp.status == 401
+
+
+async def test_bad_json_and_unknown_fields_get_clear_422(served: Any) -> None:
+    async with browser() as http:
+        async with http.post(f"{base(served)}/api/v1/session", data=b"{not json",
+                             headers={"Content-Type": "application/json"}) as resp:
+            assert resp.status == 422
+            assert "not valid JSON" in (await resp.json())["error"]["message"]
+        async with http.post(f"{base(served)}/api/v1/session",
+                             json={"email": "a@b.c", "password": "x", "admin": True}) as resp:
+            assert resp.status == 422
+            assert "admin" in (await resp.json())["error"]["message"]
+
+
+async def test_healthz_and_openapi(served: Any) -> None:
+    async with browser() as http:
+        async with http.get(f"{base(served)}/healthz") as resp:
+            assert resp.status == 200
+            health = await resp.json()
+        assert health["database"] == "ok" and health["bus"] == "ok" and health["bus_kind"] == "in-process"
+        async with http.get(f"{base(served)}/api/v1/openapi.json") as resp:
+            spec = await resp.json()
+    assert spec["openapi"].startswith("3.1")
+    login = spec["paths"]["/api/v1/session"]["post"]
+    assert login["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/LoginRequest")
+    assert "429" in login["responses"]
+    assert "LoginRequest" in spec["components"]["schemas"]
+    assert "ErrorResponse" in spec["components"]["schemas"]
+    assert "/api/v1/conversations/{conversation_id}/notes" in spec["paths"]
+
+
+async def test_unknown_api_route_is_json_404(served: Any) -> None:
+    async with browser() as http:
+        async with http.get(f"{base(served)}/api/v1/nothing-here") as resp:
+            assert resp.status == 404
+            assert (await resp.json())["error"]["code"] == "not_found"
+
+

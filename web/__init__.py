@@ -1,0 +1,1 @@
+"""The aiohttp application: app factory, handlers, sessions, UI and CLI."""

@@ -1,0 +1,97 @@
+"""The application factory: resources open top to bottom, one cleanup context each."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from comms import migrate
+from comms.db import make_engine, make_sessionmaker
+from comms.services import Services
+from config.settings import Settings
+from routing.bus import make_bus
+from routing.hub import Hub
+from web import handlers_session, handlers_system, handlers_timeline
+from web.access_log import PathOnlyAccessLogger
+from web.api import ApiRouter
+from web.keys import BUS, DEMO, ENGINE, HUB, SERVICES, SESSIONMAKER, SETTINGS
+from web.middleware import errors_middleware, security_headers
+from web.openapi import build_openapi
+from web.ws import ws_handler
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+ROUTERS: tuple[ApiRouter, ...] = (handlers_system.router, handlers_session.router, handlers_timeline.router)
+MAX_BODY = 1024 * 1024
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open the engine and refuse to run on a database that is not at the code's migration head."""
+    engine = make_engine(app[SETTINGS].database)
+    try:
+        await migrate.ensure_current(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    app[ENGINE] = engine
+    app[SESSIONMAKER] = make_sessionmaker(engine)
+    yield
+    await engine.dispose()
+
+
+async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    """This process's sockets; on shutdown each is told to go away (clients reconnect elsewhere)."""
+    hub = Hub()
+    app[HUB] = hub
+    yield
+    hub.close_all(1001, "server shutting down")
+
+
+async def bus_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The bus feeds the hub; Redis when configured, so every node sees every event."""
+    cfg = app[SETTINGS].bus
+    bus = make_bus(cfg.redis_url, cfg.stream_key, cfg.retention)
+    bus.listen(app[HUB].dispatch)
+    await bus.start()
+    app[BUS] = bus
+    app[SERVICES] = Services(app[SETTINGS], app[SESSIONMAKER], bus)
+    yield
+    await bus.close()
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(build_openapi([r for router in ROUTERS for r in router.routes], "1"))
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
+    """Build the app; nothing is opened until it starts (cleanup contexts run in this order)."""
+    app = web.Application(middlewares=[errors_middleware, security_headers], client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    app[DEMO] = demo
+    app.cleanup_ctx.extend([database_ctx, hub_ctx, bus_ctx])
+    for router in ROUTERS:
+        router.add_to(app)
+    app.router.add_get("/api/v1/openapi.json", openapi)
+    app.router.add_get("/ws", ws_handler)
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", STATIC, append_version=True)
+    return app
+
+
+def run(settings: Settings, host: str, port: int, *, demo: bool = False) -> None:
+    """Serve until interrupted; start-up errors (like an unmigrated database) propagate to the CLI."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    web.run_app(
+        create_app(settings, demo=demo),
+        host=host,
+        port=port,
+        print=None,
+        access_log_class=PathOnlyAccessLogger,
+    )

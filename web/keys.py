@@ -1,0 +1,20 @@
+"""Every shared object on the application, declared once as a typed key."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from comms.db import Sessionmaker
+from comms.services import Services
+from config.settings import Settings
+from routing.bus import Bus
+from routing.hub import Hub
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONMAKER = web.AppKey("sessionmaker", Sessionmaker)
+BUS = web.AppKey("bus", Bus)
+HUB = web.AppKey("hub", Hub)
+SERVICES = web.AppKey("services", Services)
+DEMO = web.AppKey("demo", bool)

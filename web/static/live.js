@@ -1,0 +1,47 @@
+// One live socket: subscribes with the last event id it saw, so a reconnect misses nothing.
+export class LiveSocket {
+  constructor({ onEvent, onStatus, onResync, onEnded }) {
+    Object.assign(this, { onEvent, onStatus, onResync, onEnded });
+    this.lastEventId = null;
+    this.nextId = 1;
+    this.retry = 500;
+    this.stopped = false;
+    this.missed = 0;
+  }
+
+  start() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}/ws`);
+    this.ws = ws;
+    const resuming = this.lastEventId !== null;
+    ws.onopen = () => {
+      this.retry = 500;
+      ws.send(JSON.stringify({ id: this.nextId++, type: "subscribe", last_event_id: this.lastEventId }));
+    };
+    ws.onmessage = (msg) => {
+      const data = JSON.parse(msg.data);
+      if (data.type === "event") {
+        this.lastEventId = data.id;
+        this.onEvent(data.event);
+      } else if (data.type === "resync") {
+        this.lastEventId = data.last_event_id;
+        this.onResync();
+      } else if (data.type === "result" && data.success && "replayed" in (data.result || {})) {
+        if (this.lastEventId === null) this.lastEventId = data.result.last_event_id;
+        this.onStatus(resuming ? `back, ${data.result.replayed} missed updates applied` : "live");
+      }
+    };
+    ws.onclose = (ev) => {
+      if (this.stopped) return;
+      if (ev.code === 4001) { this.onEnded(); return; }
+      this.onStatus("reconnecting…");
+      setTimeout(() => this.start(), this.retry);
+      this.retry = Math.min(this.retry * 2, 10000);
+    };
+  }
+
+  stop() {
+    this.stopped = true;
+    if (this.ws) this.ws.close();
+  }
+}

@@ -1,0 +1,67 @@
+"""One staff WebSocket: its subscriber in the hub and the single task that writes to it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+
+from comms import auth
+from comms.services import Services
+from routing.bus import Bus
+from routing.hub import CLOSE_SESSION_ENDED, Subscriber
+
+log = logging.getLogger(__name__)
+
+# Returned by a command that queued its own result (to order it before frames it also queues).
+NO_REPLY = object()
+
+
+class WsConnection:
+    """Ties the hub's view of a socket to the socket; only the writer task ever sends on it."""
+
+    def __init__(
+        self, ws: web.WebSocketResponse, info: auth.SessionInfo, services: Services, queue_limit: int
+    ):
+        self.ws = ws
+        self.info = info
+        self.services = services
+        self.bus: Bus = services.bus
+        self.subscriber = Subscriber(info.actor.viewer(), queue_limit, self.close)
+        self.last_command_id = 0
+
+    def send_now(self, frame: str) -> None:
+        """Queue a non-event frame (a result, a resync notice) behind what is already queued."""
+        if not self.subscriber.outbox.put(None, frame):
+            self.subscriber.request_close(4008, "too slow")
+
+    async def close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=code, message=reason.encode())
+
+    async def write_forever(self) -> None:
+        """Drain the outbox to the socket in order, skipping any event id already sent."""
+        last_sent = 0
+        outbox = self.subscriber.outbox
+        while not self.ws.closed:
+            event_id, frame = await outbox.get()
+            if outbox.closed:
+                return
+            if event_id is not None:
+                if event_id <= last_sent:
+                    continue
+                last_sent = event_id
+            try:
+                await self.ws.send_str(frame)
+            except (ConnectionResetError, RuntimeError):
+                return
+
+    async def watch_session(self, every: float) -> None:
+        """Automatic logoff reaches sockets too: an expired or revoked session closes its socket."""
+        while not self.ws.closed:
+            await asyncio.sleep(every)
+            if not await auth.session_alive(self.services, self.info.actor.session_id):
+                self.subscriber.request_close(CLOSE_SESSION_ENDED, "session ended")
+                return
