@@ -91,6 +91,9 @@ class Hub:
 
     def __init__(self) -> None:
         self._subscribers: set[Subscriber] = set()
+        # Location events are the common case: index sockets by location so fan-out touches only those.
+        self._by_location: dict[int, set[Subscriber]] = {}
+        self._every_location: set[Subscriber] = set()
         self.delivered = 0
         self.dropped_slow = 0
 
@@ -99,9 +102,31 @@ class Hub:
 
     def add(self, subscriber: Subscriber) -> None:
         self._subscribers.add(subscriber)
+        locations = subscriber.viewer.locations
+        if locations is None:
+            self._every_location.add(subscriber)
+        else:
+            for location in locations:
+                self._by_location.setdefault(location, set()).add(subscriber)
 
     def remove(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
+        self._every_location.discard(subscriber)
+        for location in subscriber.viewer.locations or ():
+            members = self._by_location.get(location)
+            if members is not None:
+                members.discard(subscriber)
+                if not members:
+                    del self._by_location[location]
+
+    def _candidates(self, event: BusEvent) -> set[Subscriber]:
+        audience = event.audience
+        if audience.kind != "locations":
+            return self._subscribers
+        found = set(self._every_location)
+        for location in audience.ids:
+            found |= self._by_location.get(location, set())  # type: ignore[arg-type]
+        return found
 
     def close_all(self, code: int, reason: str) -> None:
         for sub in list(self._subscribers):
@@ -114,7 +139,7 @@ class Hub:
                 if event.audience.admits(sub.viewer):
                     sub.request_close(CLOSE_SESSION_ENDED, "session ended")
             return
-        for sub in list(self._subscribers):
+        for sub in list(self._candidates(event)):
             if not sub.live or not event.audience.admits(sub.viewer):
                 continue
             if sub.outbox.put(event.id, event.frame):
