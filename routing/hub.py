@@ -61,6 +61,14 @@ class Outbox:
             await self._ready.wait()
         return self._items.popleft()
 
+    async def get_batch(self, most: int) -> list[tuple[int | None, str]]:
+        """Wait for at least one frame, then take all that queued meanwhile (one socket write for all)."""
+        first = await self.get()
+        batch = [first]
+        while self._items and len(batch) < most:
+            batch.append(self._items.popleft())
+        return batch
+
     def close(self) -> None:
         self.closed = True
         self._items.clear()

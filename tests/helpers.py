@@ -64,3 +64,25 @@ def browser() -> ClientSession:
     from aiohttp import CookieJar
 
     return ClientSession(cookie_jar=CookieJar(unsafe=True))
+
+
+_pending: dict[int, list[dict[str, Any]]] = {}
+
+
+async def recv_frame(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
+    """The next protocol frame from an aiohttp or websockets client; arrays (batched frames) are split."""
+    import asyncio
+    import json
+
+    import aiohttp
+
+    queue = _pending.setdefault(id(ws), [])
+    if not queue:
+        if isinstance(ws, aiohttp.ClientWebSocketResponse):
+            msg = await asyncio.wait_for(ws.receive(), timeout)
+            assert msg.type == aiohttp.WSMsgType.TEXT, msg
+            data = json.loads(msg.data)
+        else:
+            data = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        queue.extend(data if isinstance(data, list) else [data])
+    return queue.pop(0)

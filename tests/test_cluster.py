@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
@@ -22,7 +21,7 @@ from comms.db import make_engine, make_sessionmaker
 from comms.services import Services
 from routing.bus import InProcessBus
 from tests.conftest import _drop_schema, _pg_schema, make_settings
-from tests.helpers import ORIGIN, Practice, browser, seed_practice, sign_in
+from tests.helpers import ORIGIN, Practice, browser, recv_frame, seed_practice, sign_in
 
 FRONTDESK = str(Path(sys.executable).parent / "frontdesk")
 
@@ -113,7 +112,7 @@ async def _connect(base: str, cookie: str) -> Any:
 
 
 async def _recv(ws: Any) -> dict[str, Any]:
-    return dict(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+    return await recv_frame(ws, timeout=10)
 
 
 async def test_event_on_node_a_reaches_node_b_and_resume_crosses_nodes(

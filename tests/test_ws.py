@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.helpers import ORIGIN, browser, sign_in
+from tests.helpers import ORIGIN, browser, recv_frame, sign_in
 
 
 def base(server: Any) -> str:
@@ -20,10 +19,7 @@ async def _ws(http: aiohttp.ClientSession, server: Any, origin: str = ORIGIN) ->
     return await http.ws_connect(f"{base(server)}/ws", headers={"Origin": origin})
 
 
-async def _recv(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0) -> dict[str, Any]:
-    msg = await asyncio.wait_for(ws.receive(), timeout)
-    assert msg.type == aiohttp.WSMsgType.TEXT, msg
-    return dict(json.loads(msg.data))
+_recv = recv_frame
 
 
 async def _subscribe(ws: aiohttp.ClientWebSocketResponse, cid: int, last: int | None = None) -> dict[str, Any]:

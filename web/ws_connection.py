@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 # Returned by a command that queued its own result (to order it before frames it also queues).
 NO_REPLY = object()
+# Frames sent in one message at most; bounds a message's size while a long replay drains.
+BATCH_MOST = 256
 
 
 class WsConnection:
@@ -42,19 +44,25 @@ class WsConnection:
             await self.ws.close(code=code, message=reason.encode())
 
     async def write_forever(self) -> None:
-        """Drain the outbox to the socket in order, skipping any event id already sent."""
+        """Drain the outbox in order, skipping event ids already sent; frames that queued up together
+        go out as one JSON array in one WebSocket message (one write instead of many)."""
         last_sent = 0
         outbox = self.subscriber.outbox
         while not self.ws.closed:
-            event_id, frame = await outbox.get()
+            batch = await outbox.get_batch(BATCH_MOST)
             if outbox.closed:
                 return
-            if event_id is not None:
-                if event_id <= last_sent:
-                    continue
-                last_sent = event_id
+            frames = []
+            for event_id, frame in batch:
+                if event_id is not None:
+                    if event_id <= last_sent:
+                        continue
+                    last_sent = event_id
+                frames.append(frame)
+            if not frames:
+                continue
             try:
-                await self.ws.send_str(frame)
+                await self.ws.send_str(frames[0] if len(frames) == 1 else "[" + ",".join(frames) + "]")
             except (ConnectionResetError, RuntimeError):
                 return
 

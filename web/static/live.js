@@ -19,7 +19,20 @@ export class LiveSocket {
       ws.send(JSON.stringify({ id: this.nextId++, type: "subscribe", last_event_id: this.lastEventId }));
     };
     ws.onmessage = (msg) => {
-      const data = JSON.parse(msg.data);
+      const parsed = JSON.parse(msg.data);
+      for (const frame of Array.isArray(parsed) ? parsed : [parsed]) this.handle(frame, resuming);
+    };
+    ws.onclose = (ev) => {
+      if (this.stopped) return;
+      if (ev.code === 4001) { this.onEnded(); return; }
+      this.onStatus("reconnecting…");
+      setTimeout(() => this.start(), this.retry);
+      this.retry = Math.min(this.retry * 2, 10000);
+    };
+  }
+
+  // Frames that queued together arrive as one JSON array; each is handled alone, in order.
+  handle(data, resuming) {
       if (data.type === "event") {
         this.lastEventId = data.id;
         this.onEvent(data.event);
@@ -30,14 +43,6 @@ export class LiveSocket {
         if (this.lastEventId === null) this.lastEventId = data.result.last_event_id;
         this.onStatus(resuming ? `back, ${data.result.replayed} missed updates applied` : "live");
       }
-    };
-    ws.onclose = (ev) => {
-      if (this.stopped) return;
-      if (ev.code === 4001) { this.onEnded(); return; }
-      this.onStatus("reconnecting…");
-      setTimeout(() => this.start(), this.retry);
-      this.retry = Math.min(this.retry * 2, 10000);
-    };
   }
 
   stop() {
