@@ -39,6 +39,16 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         await conn.run_sync(run)
 
 
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Step the schema back to `revision` (for rolling back a release)."""
+
+    def run(connection: Connection) -> None:
+        command.downgrade(_config(connection), revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+
+
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The revision the database is at, or None when it was never migrated."""
 

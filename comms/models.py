@@ -209,11 +209,44 @@ class Conversation(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     snoozed_until: Mapped[dt.datetime | None]
     last_item_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_item_id: Mapped[int | None] = mapped_column(BigId)
+    last_inbound_id: Mapped[int] = mapped_column(BigId, default=0)
+    channels: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     __table_args__ = (
         UniqueConstraint("contact_id", "location_id"),
         Index("ix_conversations_location_last", "location_id", "last_item_at", "id"),
+        Index("ix_conversations_last", "last_item_at", "id"),
     )
+
+
+class ConversationRead(Base):
+    """How far one staff member has read one conversation (unread = inbound items past this)."""
+
+    __tablename__ = "conversation_reads"
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+    last_read_item_id: Mapped[int] = mapped_column(BigId, default=0)
+    read_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Notification(Base):
+    """Something a staff member must see: an @mention in a note or chat, a hand-off to them."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    item_id: Mapped[int | None] = mapped_column(BigId)
+    chat_channel_id: Mapped[int | None] = mapped_column(BigId)
+    chat_message_id: Mapped[int | None] = mapped_column(BigId)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[dt.datetime | None]
+    __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at", "id"),)
 
 
 class TimelineItem(Base):
