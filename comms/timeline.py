@@ -7,8 +7,9 @@ from sqlalchemy import select
 from comms import audit
 from comms.access import Actor
 from comms.errors import NotFound
-from comms.models import Conversation, TimelineItem, utcnow
+from comms.models import Contact, Conversation, TimelineItem, utcnow
 from comms.services import Services, Unit
+from comms.summaries import conversation_state
 from routing.audience import Audience
 from schemas.api import TimelineItemOut
 from schemas.events import TimelineItemAdded
@@ -46,12 +47,31 @@ async def add_item(unit: Unit, conversation: Conversation, item: TimelineItem) -
     item.created_at = item.created_at or now
     item.updated_at = now
     unit.session.add(item)
-    if item.direction != "internal":
-        conversation.last_item_at = now
     await unit.session.flush()
+    if item.direction != "internal":
+        conversation.last_item_at = item.created_at
+        conversation.last_item_id = item.id
+        if f",{item.kind}," not in conversation.channels:
+            conversation.channels = (conversation.channels or ",") + f"{item.kind},"
+    if item.direction == "in":
+        conversation.last_inbound_id = item.id
+        if conversation.status != "open":  # a patient writing again reopens a closed or snoozed thread
+            conversation.status, conversation.snoozed_until = "open", None
     out = item_out(item)
+    contact = await unit.session.get(Contact, conversation.contact_id)
+    if contact is None:
+        raise NotFound("the conversation's contact is gone")
+    last = item if conversation.last_item_id == item.id else None
+    if last is None and conversation.last_item_id:
+        last = await unit.session.get(TimelineItem, conversation.last_item_id)
+    state = conversation_state(conversation, contact, last)
     unit.publish(
-        TimelineItemAdded(location_id=conversation.location_id, conversation_id=conversation.id, item=out),
+        TimelineItemAdded(
+            location_id=conversation.location_id,
+            conversation_id=conversation.id,
+            item=out,
+            conversation=state,
+        ),
         Audience.location(conversation.location_id),
     )
     return out

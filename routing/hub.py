@@ -78,7 +78,9 @@ class Outbox:
 class Subscriber:
     """One staff socket as the hub sees it: who it is, its outbox, and how to close it."""
 
-    def __init__(self, viewer: Viewer, limit: int, close: Callable[[int, str], Coroutine[Any, Any, None]]) -> None:
+    def __init__(
+        self, viewer: Viewer, limit: int, close: Callable[[int, str], Coroutine[Any, Any, None]]
+    ) -> None:
         self.viewer = viewer
         self.outbox = Outbox(limit)
         self.live = False

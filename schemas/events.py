@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.api import TimelineItemOut
+from schemas.inbox import ConversationState
 
 
 class _Event(BaseModel):
@@ -14,10 +15,13 @@ class _Event(BaseModel):
 
 
 class TimelineItemAdded(_Event):
+    """A new item, with the conversation's state after it, so a list can place it without a fetch."""
+
     type: Literal["timeline.item_added"] = "timeline.item_added"
     location_id: int
     conversation_id: int
     item: TimelineItemOut
+    conversation: ConversationState
 
 
 class TimelineItemUpdated(_Event):

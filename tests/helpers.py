@@ -46,14 +46,23 @@ async def seed_practice(services: Services) -> Practice:
             unit.session.add(conversation)
             await unit.session.flush()
             conversations.append(conversation.id)
-    return Practice(pid, loc_a, loc_b, "admin@test.example", "north@test.example", "south@test.example",
-                    conversations[0], conversations[1])
+    return Practice(
+        pid,
+        loc_a,
+        loc_b,
+        "admin@test.example",
+        "north@test.example",
+        "south@test.example",
+        conversations[0],
+        conversations[1],
+    )
 
 
 async def sign_in(http: ClientSession, base: str, email: str, password: str = PASSWORD) -> dict[str, Any]:
     """Sign in through the REST API; the client's cookie jar keeps the session cookie."""
-    async with http.post(f"{base}/api/v1/session", json={"email": email, "password": password},
-                         headers={"Origin": ORIGIN}) as resp:
+    async with http.post(
+        f"{base}/api/v1/session", json={"email": email, "password": password}, headers={"Origin": ORIGIN}
+    ) as resp:
         body = await resp.json()
         assert resp.status == 201, body
         return dict(body)
@@ -86,3 +95,31 @@ async def recv_frame(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
             data = json.loads(await asyncio.wait_for(ws.recv(), timeout))
         queue.extend(data if isinstance(data, list) else [data])
     return queue.pop(0)
+
+
+async def inbound(services: Services, conversation_id: int, body: str, kind: str = "sms") -> int:
+    """A patient's message landing in a conversation, as a channel adapter would add it."""
+    from comms.models import TimelineItem
+    from comms.timeline import add_item
+
+    async with services.unit() as unit:
+        conversation = await unit.session.get(Conversation, conversation_id)
+        assert conversation is not None
+        out = await add_item(unit, conversation, TimelineItem(kind=kind, direction="in", body=body, meta={}))
+        return out.id
+
+
+async def new_conversation(
+    services: Services, practice_id: int, location_id: int, name: str, phone: str
+) -> int:
+    """A fresh patient with a conversation at a location."""
+    async with services.unit() as unit:
+        first, _, last = name.partition(" ")
+        contact = Contact(practice_id=practice_id, first_name=first, last_name=last)
+        contact.phones.append(ContactPhone(e164=phone))
+        unit.session.add(contact)
+        await unit.session.flush()
+        conversation = Conversation(contact_id=contact.id, location_id=location_id)
+        unit.session.add(conversation)
+        await unit.session.flush()
+        return conversation.id

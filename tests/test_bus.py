@@ -34,7 +34,9 @@ async def test_ids_after_restart_are_above_old_ids() -> None:
     assert await second.since(old) is None
 
 
-def _sub(hub: Hub, user: int, locations: frozenset[int] | None, limit: int = 8) -> tuple[Subscriber, list[int]]:
+def _sub(
+    hub: Hub, user: int, locations: frozenset[int] | None, limit: int = 8
+) -> tuple[Subscriber, list[int]]:
     closed: list[int] = []
 
     async def close(code: int, reason: str) -> None:
@@ -59,7 +61,7 @@ async def test_hub_serializes_once_and_filters_by_location() -> None:
 
 async def test_slow_subscriber_is_closed_and_others_keep_receiving() -> None:
     hub = Hub()
-    slow, slow_closed = _sub(hub, 1, None, limit=8)
+    _slow, slow_closed = _sub(hub, 1, None, limit=8)
     fast, fast_closed = _sub(hub, 2, None, limit=8)
     for i in range(20):
         hub.dispatch(BusEvent.build(i + 1, Audience.practice(), {"type": "x"}))
@@ -83,7 +85,9 @@ async def redis_pair(redis_url: str) -> AsyncIterator[tuple[RedisBus, RedisBus]]
     await b.close()
 
 
-async def test_redis_event_published_on_one_node_reaches_the_other(redis_pair: tuple[RedisBus, RedisBus]) -> None:
+async def test_redis_event_published_on_one_node_reaches_the_other(
+    redis_pair: tuple[RedisBus, RedisBus],
+) -> None:
     a, b = redis_pair
     got: asyncio.Queue[BusEvent] = asyncio.Queue()
     b.listen(got.put_nowait)

@@ -68,9 +68,11 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"node on port {port} exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise AssertionError(
+                f"node on port {port} exited: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
                 body = json.loads(resp.read())
                 if resp.status == 200 and body["bus_kind"] == "redis":
                     return
@@ -87,7 +89,9 @@ def two_nodes(cluster_config: tuple[Path, Practice]) -> Iterator[tuple[str, str,
     procs = [
         subprocess.Popen(
             [FRONTDESK, "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         for port in ports
     ]
@@ -107,7 +111,9 @@ def two_nodes(cluster_config: tuple[Path, Practice]) -> Iterator[tuple[str, str,
 
 async def _connect(base: str, cookie: str) -> Any:
     return await websockets.connect(
-        base.replace("http", "ws") + "/ws", origin=ORIGIN, additional_headers={"Cookie": cookie}  # type: ignore[arg-type]
+        base.replace("http", "ws") + "/ws",
+        origin=ORIGIN,
+        additional_headers={"Cookie": cookie},  # type: ignore[arg-type]
     )
 
 
@@ -124,8 +130,11 @@ async def test_event_on_node_a_reaches_node_b_and_resume_crosses_nodes(
         cookie = "; ".join(f"{c.key}={c.value}" for c in http.cookie_jar)
 
         async def note(body: str) -> None:
-            async with http.post(f"{node_a}/api/v1/conversations/{practice.conv_a}/notes", json={"body": body},
-                                 headers={"X-CSRF-Token": session["csrf_token"], "Origin": ORIGIN}) as resp:
+            async with http.post(
+                f"{node_a}/api/v1/conversations/{practice.conv_a}/notes",
+                json={"body": body},
+                headers={"X-CSRF-Token": session["csrf_token"], "Origin": ORIGIN},
+            ) as resp:
                 assert resp.status == 201
 
         ws_b = await _connect(node_b, cookie)

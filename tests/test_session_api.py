@@ -17,9 +17,11 @@ def base(server: Any) -> str:
 
 async def test_login_sets_httponly_samesite_cookie_and_returns_csrf(served: Any) -> None:
     async with browser() as http:
-        async with http.post(f"{base(served)}/api/v1/session",
-                             json={"email": "NORTH@test.example", "password": PASSWORD},
-                             headers={"Origin": ORIGIN}) as resp:
+        async with http.post(
+            f"{base(served)}/api/v1/session",
+            json={"email": "NORTH@test.example", "password": PASSWORD},
+            headers={"Origin": ORIGIN},
+        ) as resp:
             assert resp.status == 201
             body = await resp.json()
             cookie = resp.headers["Set-Cookie"]
@@ -33,8 +35,9 @@ async def test_login_sets_httponly_samesite_cookie_and_returns_csrf(served: Any)
 
 async def test_wrong_password_is_401_with_error_shape(served: Any) -> None:
     async with browser() as http:
-        async with http.post(f"{base(served)}/api/v1/session",
-                             json={"email": "north@test.example", "password": "nope"}) as resp:
+        async with http.post(
+            f"{base(served)}/api/v1/session", json={"email": "north@test.example", "password": "nope"}
+        ) as resp:
             assert resp.status == 401
             assert (await resp.json())["error"]["code"] == "unauthenticated"
 
@@ -42,12 +45,15 @@ async def test_wrong_password_is_401_with_error_shape(served: Any) -> None:
 async def test_login_rate_limited_per_account(served: Any) -> None:
     async with browser() as http:
         for _ in range(5):
-            async with http.post(f"{base(served)}/api/v1/session",
-                                 json={"email": "south@test.example", "password": "wrong-password"}) as resp:
+            async with http.post(
+                f"{base(served)}/api/v1/session",
+                json={"email": "south@test.example", "password": "wrong-password"},
+            ) as resp:
                 assert resp.status == 401
         # Even the right password is refused while the account is locked out.
-        async with http.post(f"{base(served)}/api/v1/session",
-                             json={"email": "south@test.example", "password": PASSWORD}) as resp:
+        async with http.post(
+            f"{base(served)}/api/v1/session", json={"email": "south@test.example", "password": PASSWORD}
+        ) as resp:
             assert resp.status == 429
             assert int(resp.headers["Retry-After"]) > 0
             assert (await resp.json())["error"]["code"] == "rate_limited"
@@ -63,11 +69,15 @@ async def test_mutation_without_csrf_token_is_refused(served: Any) -> None:
         async with http.post(url, json={"body": "call back"}) as resp:
             assert resp.status == 403
             assert (await resp.json())["error"]["code"] == "csrf_failed"
-        async with http.post(url, json={"body": "call back"},
-                             headers={"X-CSRF-Token": session["csrf_token"], "Origin": "https://evil.example"}) as resp:
+        async with http.post(
+            url,
+            json={"body": "call back"},
+            headers={"X-CSRF-Token": session["csrf_token"], "Origin": "https://evil.example"},
+        ) as resp:
             assert resp.status == 403
-        async with http.post(url, json={"body": "call back"},
-                             headers={"X-CSRF-Token": session["csrf_token"], "Origin": ORIGIN}) as resp:
+        async with http.post(
+            url, json={"body": "call back"}, headers={"X-CSRF-Token": session["csrf_token"], "Origin": ORIGIN}
+        ) as resp:
             assert resp.status == 201
             assert (await resp.json())["kind"] == "note"
 
@@ -76,7 +86,9 @@ async def test_other_locations_records_are_not_found(served: Any) -> None:
     async with browser() as http:
         session = await sign_in(http, base(served), "north@test.example")
         url = f"{base(served)}/api/v1/conversations/{served.practice.conv_b}/notes"
-        async with http.post(url, json={"body": "x"}, headers={"X-CSRF-Token": session["csrf_token"]}) as resp:
+        async with http.post(
+            url, json={"body": "x"}, headers={"X-CSRF-Token": session["csrf_token"]}
+        ) as resp:
             assert resp.status == 404
         async with http.get(f"{base(served)}/api/v1/conversations/{served.practice.conv_b}/items") as resp:
             assert resp.status == 404
@@ -99,7 +111,8 @@ async def test_idle_session_expires(served: Any) -> None:
         async with served.app[SERVICES].unit() as unit:
             row = (await unit.session.scalars(select(StaffSession))).one()
             await unit.session.execute(
-                update(StaffSession).where(StaffSession.id == row.id)
+                update(StaffSession)
+                .where(StaffSession.id == row.id)
                 .values(last_seen_at=row.last_seen_at.replace(year=row.last_seen_at.year - 1))
             )
         async with http.get(f"{base(served)}/api/v1/session") as resp:
@@ -109,8 +122,9 @@ async def test_idle_session_expires(served: Any) -> None:
 async def test_logout_ends_the_session(served: Any) -> None:
     async with browser() as http:
         session = await sign_in(http, base(served), "north@test.example")
-        async with http.delete(f"{base(served)}/api/v1/session",
-                               headers={"X-CSRF-Token": session["csrf_token"]}) as resp:
+        async with http.delete(
+            f"{base(served)}/api/v1/session", headers={"X-CSRF-Token": session["csrf_token"]}
+        ) as resp:
             assert resp.status == 204
         async with http.get(f"{base(served)}/api/v1/session") as resp:
             assert resp.status == 401
@@ -118,12 +132,14 @@ async def test_logout_ends_the_session(served: Any) -> None:
 
 async def test_bad_json_and_unknown_fields_get_clear_422(served: Any) -> None:
     async with browser() as http:
-        async with http.post(f"{base(served)}/api/v1/session", data=b"{not json",
-                             headers={"Content-Type": "application/json"}) as resp:
+        async with http.post(
+            f"{base(served)}/api/v1/session", data=b"{not json", headers={"Content-Type": "application/json"}
+        ) as resp:
             assert resp.status == 422
             assert "not valid JSON" in (await resp.json())["error"]["message"]
-        async with http.post(f"{base(served)}/api/v1/session",
-                             json={"email": "a@b.c", "password": "x", "admin": True}) as resp:
+        async with http.post(
+            f"{base(served)}/api/v1/session", json={"email": "a@b.c", "password": "x", "admin": True}
+        ) as resp:
             assert resp.status == 422
             assert "admin" in (await resp.json())["error"]["message"]
 
@@ -150,5 +166,3 @@ async def test_unknown_api_route_is_json_404(served: Any) -> None:
         async with http.get(f"{base(served)}/api/v1/nothing-here") as resp:
             assert resp.status == 404
             assert (await resp.json())["error"]["code"] == "not_found"
-
-

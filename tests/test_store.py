@@ -55,7 +55,9 @@ async def test_times_come_back_aware_utc(services: Services) -> None:
 async def test_naive_datetimes_are_rejected(services: Services) -> None:
     with pytest.raises(Exception, match="naive datetime"):
         async with services.unit() as unit:
-            unit.session.add(AuditEntry(action="x", record_type="y", record_id="1", at=dt.datetime(2026, 1, 1)))
+            unit.session.add(
+                AuditEntry(action="x", record_type="y", record_id="1", at=dt.datetime(2026, 1, 1))
+            )
 
 
 async def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:

@@ -15,14 +15,18 @@ def base(server: Any) -> str:
     return str(server.make_url("")).rstrip("/")
 
 
-async def _ws(http: aiohttp.ClientSession, server: Any, origin: str = ORIGIN) -> aiohttp.ClientWebSocketResponse:
+async def _ws(
+    http: aiohttp.ClientSession, server: Any, origin: str = ORIGIN
+) -> aiohttp.ClientWebSocketResponse:
     return await http.ws_connect(f"{base(server)}/ws", headers={"Origin": origin})
 
 
 _recv = recv_frame
 
 
-async def _subscribe(ws: aiohttp.ClientWebSocketResponse, cid: int, last: int | None = None) -> dict[str, Any]:
+async def _subscribe(
+    ws: aiohttp.ClientWebSocketResponse, cid: int, last: int | None = None
+) -> dict[str, Any]:
     await ws.send_json({"id": cid, "type": "subscribe", "last_event_id": last})
     result = await _recv(ws)
     assert result["type"] == "result" and result["id"] == cid and result["success"], result
@@ -30,8 +34,11 @@ async def _subscribe(ws: aiohttp.ClientWebSocketResponse, cid: int, last: int | 
 
 
 async def _note(http: aiohttp.ClientSession, server: Any, csrf: str, conv: int, body: str) -> None:
-    async with http.post(f"{base(server)}/api/v1/conversations/{conv}/notes", json={"body": body},
-                         headers={"X-CSRF-Token": csrf}) as resp:
+    async with http.post(
+        f"{base(server)}/api/v1/conversations/{conv}/notes",
+        json={"body": body},
+        headers={"X-CSRF-Token": csrf},
+    ) as resp:
         assert resp.status == 201, await resp.text()
 
 
@@ -106,8 +113,9 @@ async def test_logout_closes_the_socket(served: Any) -> None:
         session = await sign_in(http, base(served), served.practice.staff_a)
         ws = await _ws(http, served)
         await _subscribe(ws, 1)
-        async with http.delete(f"{base(served)}/api/v1/session",
-                               headers={"X-CSRF-Token": session["csrf_token"]}) as resp:
+        async with http.delete(
+            f"{base(served)}/api/v1/session", headers={"X-CSRF-Token": session["csrf_token"]}
+        ) as resp:
             assert resp.status == 204
         msg = await asyncio.wait_for(ws.receive(), 5)
         assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4001
@@ -123,7 +131,10 @@ async def test_command_envelope_errors(served: Any) -> None:
         pong = await _recv(ws)
         assert pong["success"] and pong["result"]["pong"] is True
         await ws.send_json({"id": 5, "type": "ping"})
-        assert (await _recv(ws))["error"] == {"code": "invalid_request", "message": "command ids must increase"}
+        assert (await _recv(ws))["error"] == {
+            "code": "invalid_request",
+            "message": "command ids must increase",
+        }
         await ws.send_json({"id": 6, "type": "launch_rockets"})
         assert (await _recv(ws))["error"]["code"] == "unknown_command"
         await ws.send_json({"id": 7, "type": "subscribe", "last_event_id": "yesterday"})

@@ -24,6 +24,7 @@ class ApiRoute:
     handler: Handler
     summary: str
     body: type[BaseModel] | None
+    query: type[BaseModel] | None
     response: Any
     status: int
     errors: tuple[int, ...]
@@ -45,6 +46,7 @@ class ApiRouter:
         *,
         summary: str,
         body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
         response: Any = None,
         status: int = 200,
         errors: Sequence[int] = (),
@@ -52,11 +54,13 @@ class ApiRouter:
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             implied = {401, 403} if auth else set()
-            if body is not None:
+            if body is not None or query is not None:
                 implied.add(422)
             all_errors = tuple(sorted({*errors, *implied}))
             self.routes.append(
-                ApiRoute(method, path, handler, summary, body, response, status, all_errors, auth, self.tag)
+                ApiRoute(
+                    method, path, handler, summary, body, query, response, status, all_errors, auth, self.tag
+                )
             )
             return handler
 
@@ -77,6 +81,14 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         raise InvalidRequest("the body is not valid JSON") from None
     try:
         return model.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidRequest(describe_validation(exc)) from None
+
+
+def parse_query(request: web.Request, model: type[M]) -> M:
+    """Validate query parameters against their model (repeated keys: the last one wins)."""
+    try:
+        return model.model_validate(dict(request.query))
     except ValidationError as exc:
         raise InvalidRequest(describe_validation(exc)) from None
 

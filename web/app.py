@@ -14,7 +14,7 @@ from comms.services import Services
 from config.settings import Settings
 from routing.bus import make_bus
 from routing.hub import Hub
-from web import handlers_session, handlers_system, handlers_timeline
+from web import handlers_inbox, handlers_session, handlers_system, handlers_timeline
 from web.access_log import PathOnlyAccessLogger
 from web.api import ApiRouter
 from web.keys import BUS, DEMO, ENGINE, HUB, SERVICES, SESSIONMAKER, SETTINGS
@@ -24,7 +24,12 @@ from web.ws import ws_handler
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-ROUTERS: tuple[ApiRouter, ...] = (handlers_system.router, handlers_session.router, handlers_timeline.router)
+ROUTERS: tuple[ApiRouter, ...] = (
+    handlers_system.router,
+    handlers_session.router,
+    handlers_inbox.router,
+    handlers_timeline.router,
+)
 MAX_BODY = 1024 * 1024
 
 

@@ -46,7 +46,10 @@ async def hub_fanout(subscribers: int = 2000, events: int = 500) -> None:
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     print(f"hub fan-out: {subscribers} sockets, {events} events, {deliveries} deliveries")
     print(f"  {events / elapsed:,.0f} events/s published; {deliveries / elapsed:,.0f} deliveries/s")
-    print(f"  {elapsed / events * 1e6:,.1f} µs per event; {grown / max(deliveries, 1):,.1f} bytes per queued delivery (frame shared)")
+    print(
+        f"  {elapsed / events * 1e6:,.1f} µs per event; "
+        f"{grown / max(deliveries, 1):,.1f} bytes per queued delivery (frame shared)"
+    )
 
 
 def main() -> None:

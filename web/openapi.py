@@ -50,6 +50,11 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
         {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
         for name in re.findall(r"{(\w+)}", route.path)
     ]
+    if route.query is not None:
+        schema = route.query.model_json_schema(ref_template=REF)
+        required = set(schema.get("required", ()))
+        for name, prop in schema.get("properties", {}).items():
+            params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
     responses: dict[str, Any] = {}
     ok: dict[str, Any] = {"description": _STATUS_TEXT.get(route.status, "OK")}
     if route.response is not None:

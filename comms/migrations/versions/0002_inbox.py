@@ -32,11 +32,15 @@ def upgrade() -> None:
         sa.Column("last_read_item_id", ID, nullable=False),
         sa.Column("read_at", TS, nullable=False),
         sa.ForeignKeyConstraint(
-            ["conversation_id"], ["conversations.id"],
-            name=op.f("fk_conversation_reads_conversation_id_conversations"), ondelete="CASCADE",
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_conversation_reads_conversation_id_conversations"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["staff_users.id"], name=op.f("fk_conversation_reads_user_id_staff_users"),
+            ["user_id"],
+            ["staff_users.id"],
+            name=op.f("fk_conversation_reads_user_id_staff_users"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("conversation_id", "user_id", name=op.f("pk_conversation_reads")),
@@ -54,15 +58,22 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.Column("read_at", TS, nullable=True),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["staff_users.id"], name=op.f("fk_notifications_user_id_staff_users"), ondelete="CASCADE"
+            ["user_id"],
+            ["staff_users.id"],
+            name=op.f("fk_notifications_user_id_staff_users"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["actor_id"], ["staff_users.id"], name=op.f("fk_notifications_actor_id_staff_users"),
+            ["actor_id"],
+            ["staff_users.id"],
+            name=op.f("fk_notifications_actor_id_staff_users"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["conversation_id"], ["conversations.id"],
-            name=op.f("fk_notifications_conversation_id_conversations"), ondelete="CASCADE",
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_notifications_conversation_id_conversations"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
     )

@@ -1,0 +1,299 @@
+"""The conversation list and the moves staff make on a thread: assign, close, reopen, snooze, read."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from comms import audit
+from comms.access import Actor
+from comms.errors import InvalidRequest, NotFound
+from comms.models import (
+    Contact,
+    Conversation,
+    ConversationRead,
+    Notification,
+    StaffLocation,
+    StaffUser,
+    TimelineItem,
+    utcnow,
+)
+from comms.services import Services, Unit
+from comms.summaries import conversation_state
+from comms.timeline import add_item, conversation_for
+from routing.audience import Audience
+from schemas.inbox import ConversationOut, ConversationPage, ConversationState, ConversationUpdated, Status
+from schemas.inbox import ConversationRead as ConversationReadEvent
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What the list shows; every field narrows it, None means "any"."""
+
+    status: Status | None = "open"
+    assignee: str = "anyone"  # "me", "unassigned", "anyone" or a staff id
+    unread: bool = False
+    channel: str | None = None
+    location_id: int | None = None
+
+
+def encode_cursor(at: dt.datetime, conv_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{conv_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, conv_id = raw.rsplit("|", 1)
+        moment = dt.datetime.fromisoformat(at)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return moment, int(conv_id)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise InvalidRequest("cursor is not one this server issued") from None
+
+
+def _filtered(actor: Actor, flt: ListFilter) -> Select[Conversation, Contact, TimelineItem, int]:
+    read = ConversationRead
+    query = (
+        select(Conversation, Contact, TimelineItem, read.last_read_item_id)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .outerjoin(TimelineItem, TimelineItem.id == Conversation.last_item_id)
+        .outerjoin(read, and_(read.conversation_id == Conversation.id, read.user_id == actor.user_id))
+    )
+    if flt.location_id is not None:
+        actor.require_location(flt.location_id)
+        query = query.where(Conversation.location_id == flt.location_id)
+    elif actor.locations is not None:
+        query = query.where(Conversation.location_id.in_(sorted(actor.locations)))
+    now = utcnow()
+    if flt.status == "open":
+        query = query.where(
+            or_(
+                Conversation.status == "open",
+                and_(Conversation.status == "snoozed", Conversation.snoozed_until <= now),
+            )
+        )
+    elif flt.status == "snoozed":
+        query = query.where(Conversation.status == "snoozed", Conversation.snoozed_until > now)
+    elif flt.status == "closed":
+        query = query.where(Conversation.status == "closed")
+    if flt.assignee == "me":
+        query = query.where(Conversation.assignee_id == actor.user_id)
+    elif flt.assignee == "unassigned":
+        query = query.where(Conversation.assignee_id.is_(None))
+    elif flt.assignee.isdigit():
+        query = query.where(Conversation.assignee_id == int(flt.assignee))
+    elif flt.assignee != "anyone":
+        raise InvalidRequest("assignee must be me, unassigned, anyone or a staff id")
+    if flt.unread:
+        query = query.where(Conversation.last_inbound_id > func.coalesce(read.last_read_item_id, 0))
+    if flt.channel:
+        query = query.where(Conversation.channels.contains(f",{flt.channel},"))
+    return query
+
+
+async def _unread_counts(session: AsyncSession, user_id: int, conversation_ids: list[int]) -> dict[int, int]:
+    if not conversation_ids:
+        return {}
+    read = ConversationRead
+    rows = await session.execute(
+        select(TimelineItem.conversation_id, func.count())
+        .outerjoin(read, and_(read.conversation_id == TimelineItem.conversation_id, read.user_id == user_id))
+        .where(
+            TimelineItem.conversation_id.in_(conversation_ids),
+            TimelineItem.direction == "in",
+            TimelineItem.id > func.coalesce(read.last_read_item_id, 0),
+        )
+        .group_by(TimelineItem.conversation_id)
+    )
+    return {conv_id: count for conv_id, count in rows}
+
+
+async def list_conversations(
+    services: Services, actor: Actor, flt: ListFilter, cursor: str | None = None, limit: int = 50
+) -> ConversationPage:
+    """One page, newest activity first, continued by an opaque keyset cursor (no OFFSET scans)."""
+    limit = max(1, min(limit, MAX_PAGE))
+    query = _filtered(actor, flt)
+    if cursor:
+        at, conv_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                Conversation.last_item_at < at,
+                and_(Conversation.last_item_at == at, Conversation.id < conv_id),
+            )
+        )
+    query = query.order_by(Conversation.last_item_at.desc(), Conversation.id.desc()).limit(limit + 1)
+    async with services.read() as session:
+        rows = (await session.execute(query)).all()
+        page = rows[:limit]
+        unread = await _unread_counts(session, actor.user_id, [r[0].id for r in page])
+    items = [
+        ConversationOut(**conversation_state(conv, contact, last).model_dump(), unread=unread.get(conv.id, 0))
+        for conv, contact, last, _read in page
+    ]
+    next_cursor = encode_cursor(page[-1][0].last_item_at, page[-1][0].id) if len(rows) > limit else None
+    return ConversationPage(items=items, next_cursor=next_cursor)
+
+
+async def get_conversation(services: Services, actor: Actor, conversation_id: int) -> ConversationOut:
+    """One summary (for a thread's header), with this staff member's unread count."""
+    async with services.read() as session:
+        row = (
+            await session.execute(
+                _filtered(actor, ListFilter(status=None)).where(Conversation.id == conversation_id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound("no such conversation")
+        unread = await _unread_counts(session, actor.user_id, [conversation_id])
+    conv, contact, last, _read = row
+    return ConversationOut(
+        **conversation_state(conv, contact, last).model_dump(), unread=unread.get(conv.id, 0)
+    )
+
+
+async def publish_state(unit: Unit, conv: Conversation) -> ConversationState:
+    """Queue a conversation.updated event carrying the state every viewer shares, and return it."""
+    contact = await unit.session.get(Contact, conv.contact_id)
+    last = await unit.session.get(TimelineItem, conv.last_item_id) if conv.last_item_id else None
+    if contact is None:
+        raise NotFound("the conversation's contact is gone")
+    state = conversation_state(conv, contact, last)
+    unit.publish(
+        ConversationUpdated(location_id=conv.location_id, conversation=state),
+        Audience.location(conv.location_id),
+    )
+    return state
+
+
+async def _staff_name(session: AsyncSession, user_id: int) -> str:
+    name = await session.scalar(select(StaffUser.name).where(StaffUser.id == user_id))
+    return name or "someone"
+
+
+async def assign(
+    services: Services, actor: Actor, conversation_id: int, assignee_id: int | None, note: str | None = None
+) -> ConversationState:
+    """Hand the thread to a staff member who may see its location (or to nobody), with an optional note."""
+    async with services.unit() as unit:
+        s = unit.session
+        conv = await conversation_for(unit, actor, conversation_id)
+        if assignee_id is not None:
+            assignee = await s.get(StaffUser, assignee_id)
+            if assignee is None or not assignee.active or assignee.practice_id != actor.practice_id:
+                raise InvalidRequest("no such staff member")
+            if assignee.role != "admin":
+                allowed = await s.scalar(
+                    select(StaffLocation.user_id).where(
+                        StaffLocation.user_id == assignee_id, StaffLocation.location_id == conv.location_id
+                    )
+                )
+                if allowed is None:
+                    raise InvalidRequest(f"{assignee.name} does not work at this location")
+        previous = conv.assignee_id
+        conv.assignee_id = assignee_id
+        who = await _staff_name(s, assignee_id) if assignee_id else "nobody"
+        body = f"Assigned to {who}" + (f": {note}" if note else "")
+        await add_item(
+            unit,
+            conv,
+            TimelineItem(
+                kind="activity",
+                direction="internal",
+                body=body,
+                author_id=actor.user_id,
+                meta={"action": "assign", "from": previous, "to": assignee_id},
+            ),
+        )
+        if assignee_id is not None and assignee_id != actor.user_id:
+            s.add(
+                Notification(
+                    user_id=assignee_id, kind="assigned", actor_id=actor.user_id, conversation_id=conv.id
+                )
+            )
+            unit.publish(
+                {
+                    "type": "notification.created",
+                    "kind": "assigned",
+                    "conversation_id": conv.id,
+                    "actor_id": actor.user_id,
+                },
+                Audience.staff(assignee_id),
+            )
+        audit.record(s, actor, "assign", "conversation", conv.id, {"from": previous, "to": assignee_id})
+        return await publish_state(unit, conv)
+
+
+async def set_status(
+    services: Services, actor: Actor, conversation_id: int, status: Status, snoozed_until: dt.datetime | None
+) -> ConversationState:
+    """Close, reopen, or snooze until a time in the future."""
+    if status == "snoozed":
+        if snoozed_until is None or snoozed_until.tzinfo is None:
+            raise InvalidRequest("snoozing needs snoozed_until with a time zone")
+        if snoozed_until <= utcnow():
+            raise InvalidRequest("snoozed_until must be in the future")
+    async with services.unit() as unit:
+        s = unit.session
+        conv = await conversation_for(unit, actor, conversation_id)
+        conv.status = status
+        conv.snoozed_until = snoozed_until if status == "snoozed" else None
+        words = {"open": "Reopened", "closed": "Closed", "snoozed": "Snoozed"}[status]
+        await add_item(
+            unit,
+            conv,
+            TimelineItem(
+                kind="activity",
+                direction="internal",
+                body=f"{words} by {await _staff_name(s, actor.user_id)}",
+                author_id=actor.user_id,
+                meta={"action": status},
+            ),
+        )
+        audit.record(s, actor, status, "conversation", conv.id)
+        return await publish_state(unit, conv)
+
+
+async def mark_read(services: Services, actor: Actor, conversation_id: int, item_id: int) -> int:
+    """Move this staff member's read marker forward (never back); returns the marker."""
+    async with services.unit() as unit:
+        s = unit.session
+        conv = await conversation_for(unit, actor, conversation_id)
+        marker = min(item_id, conv.last_item_id or 0)
+        sqlite = services.settings.database.is_sqlite
+        insert = sqlite_insert if sqlite else pg_insert
+        statement = insert(ConversationRead).values(
+            conversation_id=conv.id, user_id=actor.user_id, last_read_item_id=marker, read_at=utcnow()
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["conversation_id", "user_id"],
+            set_={
+                "last_read_item_id": func.max(ConversationRead.last_read_item_id, marker)
+                if sqlite
+                else func.greatest(ConversationRead.last_read_item_id, marker),
+                "read_at": utcnow(),
+            },
+        )
+        await s.execute(statement)
+        current = await s.scalar(
+            select(ConversationRead.last_read_item_id).where(
+                ConversationRead.conversation_id == conv.id, ConversationRead.user_id == actor.user_id
+            )
+        )
+        marker = int(current or 0)
+        unit.publish(
+            ConversationReadEvent(conversation_id=conv.id, last_read_item_id=marker),
+            Audience.staff(actor.user_id),
+        )
+        return marker

@@ -1,0 +1,142 @@
+"""The conversation list (filters, keyset pages, unread) and thread moves (assign, close, snooze, read)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tests.helpers import browser, inbound, new_conversation, recv_frame, sign_in
+from web.keys import SERVICES
+
+
+def base(server: Any) -> str:
+    return str(server.make_url("")).rstrip("/")
+
+
+async def _get(http: Any, url: str) -> Any:
+    async with http.get(url) as resp:
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+
+async def _post(http: Any, url: str, csrf: str, body: dict[str, Any], status: int = 200) -> Any:
+    async with http.post(url, json=body, headers={"X-CSRF-Token": csrf}) as resp:
+        assert resp.status == status, await resp.text()
+        return None if status == 204 else await resp.json()
+
+
+async def test_list_pages_by_keyset_without_gaps_or_repeats(served: Any) -> None:
+    p, services = served.practice, served.app[SERVICES]
+    for i in range(7):
+        conv = await new_conversation(
+            services, p.practice_id, p.loc_a, f"Page Person{i}", f"+120255502{i:02d}"
+        )
+        await inbound(services, conv, f"hello {i}")
+    async with browser() as http:
+        await sign_in(http, base(served), p.staff_a)
+        seen: list[int] = []
+        url = f"{base(served)}/api/v1/conversations?limit=3"
+        while url:
+            page = await _get(http, url)
+            seen += [c["id"] for c in page["items"]]
+            cursor = page["next_cursor"]
+            url = f"{base(served)}/api/v1/conversations?limit=3&cursor={cursor}" if cursor else ""
+        assert len(seen) == len(set(seen)) == 8  # 7 new + the seeded one at this location
+        first = await _get(http, f"{base(served)}/api/v1/conversations?limit=1")
+        assert first["items"][0]["last_item"]["body"] == "hello 6"
+        assert first["items"][0]["unread"] == 1
+        async with http.get(f"{base(served)}/api/v1/conversations?cursor=garbage!") as resp:
+            assert resp.status == 422
+
+
+async def test_location_scope_and_filters(served: Any) -> None:
+    p, services = served.practice, served.app[SERVICES]
+    await inbound(services, p.conv_a, "north text")
+    await inbound(services, p.conv_b, "south text")
+    async with browser() as north:
+        await sign_in(north, base(served), p.staff_a)
+        ids = [c["id"] for c in (await _get(north, f"{base(served)}/api/v1/conversations"))["items"]]
+        assert ids == [p.conv_a]
+        async with north.get(f"{base(served)}/api/v1/conversations?location={p.loc_b}") as resp:
+            assert resp.status == 404
+        unread = await _get(north, f"{base(served)}/api/v1/conversations?unread=true&channel=sms")
+        assert [c["id"] for c in unread["items"]] == [p.conv_a]
+        none = await _get(north, f"{base(served)}/api/v1/conversations?channel=email")
+        assert none["items"] == []
+        locations = await _get(north, f"{base(served)}/api/v1/locations")
+        assert [loc["id"] for loc in locations] == [p.loc_a]
+
+
+async def test_read_marker_moves_forward_only_and_reaches_own_tabs(served: Any) -> None:
+    p, services = served.practice, served.app[SERVICES]
+    first = await inbound(services, p.conv_a, "one")
+    second = await inbound(services, p.conv_a, "two")
+    async with browser() as http:
+        session = await sign_in(http, base(served), p.staff_a)
+        ws = await http.ws_connect(f"{base(served)}/ws", headers={"Origin": "http://frontdesk.test"})
+        await ws.send_json({"id": 1, "type": "subscribe"})
+        await recv_frame(ws)
+        conv_url = f"{base(served)}/api/v1/conversations/{p.conv_a}"
+        assert (await _get(http, conv_url))["unread"] == 2
+        await _post(http, conv_url + "/read", session["csrf_token"], {"item_id": second}, status=204)
+        event = await recv_frame(ws)
+        assert event["event"] == {
+            "type": "conversation.read",
+            "conversation_id": p.conv_a,
+            "last_read_item_id": second,
+        }
+        await _post(http, conv_url + "/read", session["csrf_token"], {"item_id": first}, status=204)
+        assert (await recv_frame(ws))["event"]["last_read_item_id"] == second
+        assert (await _get(http, conv_url))["unread"] == 0
+
+
+async def test_assign_close_snooze_and_inbound_reopens(served: Any) -> None:
+    p, services = served.practice, served.app[SERVICES]
+    async with browser() as admin, browser() as north:
+        admin_s = await sign_in(admin, base(served), p.admin)
+        north_s = await sign_in(north, base(served), p.staff_a)
+        ws = await north.ws_connect(f"{base(served)}/ws", headers={"Origin": "http://frontdesk.test"})
+        await ws.send_json({"id": 1, "type": "subscribe"})
+        await recv_frame(ws)
+        url = f"{base(served)}/api/v1/conversations/{p.conv_a}"
+        # South staff may not take a North conversation.
+        south_id = (await _get(admin, f"{base(served)}/api/v1/session"))["user_id"] + 2
+        async with admin.post(
+            url + "/assign", json={"assignee_id": south_id}, headers={"X-CSRF-Token": admin_s["csrf_token"]}
+        ) as resp:
+            assert resp.status == 422
+            assert "does not work at this location" in (await resp.json())["error"]["message"]
+        state = await _post(
+            admin,
+            url + "/assign",
+            admin_s["csrf_token"],
+            {"assignee_id": north_s["user_id"], "note": "please call back"},
+        )
+        assert state["assignee_id"] == north_s["user_id"]
+        types = {(await recv_frame(ws))["event"]["type"] for _ in range(3)}
+        assert types == {"timeline.item_added", "notification.created", "conversation.updated"}
+        mine = await _get(north, f"{base(served)}/api/v1/conversations?assignee=me")
+        assert [c["id"] for c in mine["items"]] == [p.conv_a]
+
+        await _post(north, url + "/status", north_s["csrf_token"], {"status": "closed"})
+        assert (await _get(north, f"{base(served)}/api/v1/conversations"))["items"] == []
+        closed = await _get(north, f"{base(served)}/api/v1/conversations?status=closed")
+        assert [c["id"] for c in closed["items"]] == [p.conv_a]
+        await inbound(services, p.conv_a, "are you there?")
+        assert (await _get(north, url))["status"] == "open"
+
+        later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).isoformat()
+        await _post(
+            north, url + "/status", north_s["csrf_token"], {"status": "snoozed", "snoozed_until": later}
+        )
+        snoozed = await _get(north, f"{base(served)}/api/v1/conversations?status=snoozed")
+        assert [c["id"] for c in snoozed["items"]] == [p.conv_a]
+        past = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).isoformat()
+        async with north.post(
+            url + "/status",
+            json={"status": "snoozed", "snoozed_until": past},
+            headers={"X-CSRF-Token": north_s["csrf_token"]},
+        ) as resp:
+            assert resp.status == 422
+        items = await _get(north, url + "/items")
+        assert [i["kind"] for i in items][:3] == ["activity", "sms", "activity"]
