@@ -6,14 +6,22 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
+import comms.chat_models  # noqa: F401
 from comms import migrate
 from comms.db import make_engine
 from comms.models import Base
 from config.settings import Settings
 
 
+def _not_search(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Full-text structures live only in migrations (FTS5 tables, a GIN expression index)."""
+    return not (name or "").startswith(("timeline_fts", "ix_timeline_items_body_fts"))
+
+
 def _diff(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": False})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": False, "include_object": _not_search}
+    )
     return list(compare_metadata(context, Base.metadata))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from comms import inbox
+from comms import inbox, search
 from comms.models import Location
 from schemas.api import LocationOut
 from schemas.inbox import (
@@ -17,6 +17,7 @@ from schemas.inbox import (
     ReadRequest,
     StatusRequest,
 )
+from schemas.search import SearchRequest, SearchResult
 from web.api import ApiRouter, int_param, parse_body, parse_query, reply
 from web.keys import SERVICES
 from web.staff_auth import require_actor
@@ -125,3 +126,16 @@ async def mark_read(request: web.Request) -> web.Response:
     body = await parse_body(request, ReadRequest)
     await inbox.mark_read(request.app[SERVICES], actor, int_param(request, "conversation_id"), body.item_id)
     return web.Response(status=204)
+
+
+@router.route(
+    "POST",
+    "/api/v1/search",
+    summary="Find patients by name, phone or e-mail, and messages by text",
+    body=SearchRequest,
+    response=SearchResult,
+)
+async def search_all(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, SearchRequest)
+    return reply(await search.search(request.app[SERVICES], actor, body.q, body.limit))

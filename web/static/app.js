@@ -1,59 +1,78 @@
-// Staff UI entry: sign in, then hold one live socket that resumes from the last event id.
+// Staff UI entry: sign in, then the live inbox and team chat over one resumable socket.
+import { api, setCsrf } from "/static/api.js";
+import { Chat } from "/static/chat.js";
+import { clear, h } from "/static/dom.js";
+import { Inbox } from "/static/inbox.js";
 import { LiveSocket } from "/static/live.js";
 
 const app = document.getElementById("app");
 
-async function api(method, path, body, csrf) {
-  const headers = { "Content-Type": "application/json" };
-  if (csrf) headers["X-CSRF-Token"] = csrf;
-  const res = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
-  const data = res.status === 204 ? null : await res.json();
-  if (!res.ok) throw Object.assign(new Error(data.error.message), { code: data.error.code });
-  return data;
-}
-
 function showLogin(message) {
-  app.innerHTML = `<form class="login"><h1>Frontdesk</h1>
-    <label>E-mail <input name="email" type="email" autocomplete="username" required></label>
-    <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-    <button>Sign in</button><p class="error" role="alert"></p></form>`;
-  const form = app.querySelector("form");
-  form.querySelector(".error").textContent = message || "";
-  form.addEventListener("submit", async (ev) => {
+  const email = h("input", { name: "email", type: "email", autocomplete: "username", required: true });
+  const password = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
+  const error = h("p", { class: "error", role: "alert" }, message || "");
+  const form = h("form", { class: "login", onsubmit: async (ev) => {
     ev.preventDefault();
     try {
-      const session = await api("POST", "/api/v1/session",
-        { email: form.email.value, password: form.password.value });
-      showInbox(session);
+      const session = await api("POST", "/api/v1/session", { email: email.value, password: password.value });
+      await showInbox(session);
     } catch (err) {
-      form.querySelector(".error").textContent = err.message;
+      error.textContent = err.message;
     }
-  });
+  } },
+  h("h1", {}, "Frontdesk"),
+  h("label", {}, "E-mail ", email),
+  h("label", {}, "Password ", password),
+  h("button", { type: "submit" }, "Sign in"), error);
+  clear(app).append(form);
+  email.focus();
 }
 
-function showInbox(session) {
-  app.innerHTML = `<header><strong>Frontdesk</strong> · <span class="who"></span>
-    <button class="logout">Sign out</button></header>
-    <p class="status" data-testid="connection">connecting…</p><ul class="events"></ul>`;
-  app.querySelector(".who").textContent = session.name;
-  const list = app.querySelector(".events");
-  const status = app.querySelector(".status");
+async function loadStaff() {
+  try {
+    const staff = await api("GET", "/api/v1/staff");
+    return new Map(staff.map((s) => [s.id, s]));
+  } catch {
+    return new Map();
+  }
+}
+
+async function showInbox(session) {
+  setCsrf(session.csrf_token);
+  const staff = await loadStaff();
+  const status = h("span", { class: "connection", "data-testid": "connection", role: "status" }, "connecting…");
+  const inboxRoot = h("div", { class: "inbox" });
+  const chatRoot = h("aside", { class: "chat", "aria-label": "Team chat" });
+  const logout = h("button", { class: "logout" }, "Sign out");
+  clear(app).append(
+    h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status,
+      h("span", { class: "who" }, session.name), logout),
+    h("div", { class: "panes" }, inboxRoot, chatRoot),
+  );
+  const inbox = new Inbox(inboxRoot, session, staff);
+  const chat = new Chat(chatRoot, session, staff);
   const live = new LiveSocket({
-    onEvent: (event) => {
-      const li = document.createElement("li");
-      li.textContent = `${event.type}: ${event.item ? event.item.body : ""}`;
-      list.prepend(li);
-    },
-    onStatus: (text) => { status.textContent = text; },
-    onResync: () => { list.innerHTML = ""; },
-    onEnded: () => showLogin("Your session has ended."),
+    onEvent: (event) => { inbox.onEvent(event); chat.onEvent(event); },
+    onStatus: (text) => { status.textContent = text; status.dataset.state = text.startsWith("reconnecting") ? "down" : "up"; },
+    onResync: () => { inbox.reload(); chat.reload().catch(() => {}); },
+    onEnded: () => showLogin("Your session has ended. Sign in again."),
   });
   live.start();
-  app.querySelector(".logout").addEventListener("click", async () => {
+  await inbox.reload();
+  chat.reload().catch(() => {});
+  logout.addEventListener("click", async () => {
     live.stop();
-    await api("DELETE", "/api/v1/session", null, session.csrf_token);
+    await api("DELETE", "/api/v1/session");
     showLogin();
   });
+  document.onkeydown = (e) => {
+    if (e.target.closest("input, textarea, select")) return;
+    if (e.key === "j") inbox.move(1);
+    else if (e.key === "k") inbox.move(-1);
+    else if (e.key === "n" || e.key === "r") { e.preventDefault(); inbox.focusComposer(); }
+    else if (e.key === "e" && inbox.current) inbox.setStatus("closed");
+  };
+  window.frontdesk = { live, inbox, chat };  // for tests and the console
 }
 
 api("GET", "/api/v1/session").then(showInbox, () => showLogin());

@@ -6,7 +6,8 @@ export class LiveSocket {
     this.nextId = 1;
     this.retry = 500;
     this.stopped = false;
-    this.missed = 0;
+    this.timer = null;
+    window.addEventListener("online", () => this.reconnectNow());
   }
 
   start() {
@@ -23,10 +24,10 @@ export class LiveSocket {
       for (const frame of Array.isArray(parsed) ? parsed : [parsed]) this.handle(frame, resuming);
     };
     ws.onclose = (ev) => {
-      if (this.stopped) return;
+      if (this.stopped || ws !== this.ws) return;
       if (ev.code === 4001) { this.onEnded(); return; }
       this.onStatus("reconnecting…");
-      setTimeout(() => this.start(), this.retry);
+      this.timer = setTimeout(() => this.start(), this.retry);
       this.retry = Math.min(this.retry * 2, 10000);
     };
   }
@@ -43,6 +44,13 @@ export class LiveSocket {
         if (this.lastEventId === null) this.lastEventId = data.result.last_event_id;
         this.onStatus(resuming ? `back, ${data.result.replayed} missed updates applied` : "live");
       }
+  }
+
+  // Skip the back-off wait (the "reconnect now" button, or the browser coming back online).
+  reconnectNow() {
+    clearTimeout(this.timer);
+    if (this.ws && this.ws.readyState <= WebSocket.OPEN) return;
+    this.start();
   }
 
   stop() {

@@ -1,0 +1,131 @@
+"""Search by patient name, phone, e-mail and message text: one API over SQLite FTS5 and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVarTuple
+
+from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select, text
+
+from comms import audit
+from comms.access import Actor
+from comms.models import Contact, ContactEmail, ContactPhone, Conversation, TimelineItem
+from comms.services import Services
+from comms.summaries import PREVIEW_CHARS, conversation_state
+from schemas.inbox import ItemPreview
+from schemas.search import MessageHit, SearchResult
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+Ts = TypeVarTuple("Ts")
+
+
+def words(query: str) -> list[str]:
+    """The query's words, as the full-text engines tokenize them (punctuation is never syntax)."""
+    return _WORD.findall(query.casefold())[:8]
+
+
+def fts5_query(tokens: list[str]) -> str:
+    """Each word quoted (so nothing the user types is FTS5 syntax) and prefix-matched."""
+    return " ".join('"' + t.replace('"', '""') + '"*' for t in tokens)
+
+
+def tsquery(tokens: list[str]) -> str:
+    """PostgreSQL to_tsquery text: words already reduced to \\w+, prefix-matched and ANDed."""
+    return " & ".join(f"{t}:*" for t in tokens)
+
+
+def _scoped(query: Select[*Ts], actor: Actor) -> Select[*Ts]:
+    if actor.locations is not None:
+        return query.where(Conversation.location_id.in_(sorted(actor.locations)))
+    return query
+
+
+def _contact_match(q: str) -> ColumnElement[bool]:
+    needle = f"%{q.casefold()}%"
+    full_name = func.lower(Contact.first_name + literal_column("' '") + Contact.last_name)
+    clauses = [
+        full_name.like(needle),
+        Contact.id.in_(select(ContactEmail.contact_id).where(func.lower(ContactEmail.address).like(needle))),
+    ]
+    digits = re.sub(r"\D", "", q)
+    if len(digits) >= 3:
+        clauses.append(
+            Contact.id.in_(select(ContactPhone.contact_id).where(ContactPhone.e164.like(f"%{digits}%")))
+        )
+    return or_(*clauses)
+
+
+async def search(services: Services, actor: Actor, q: str, limit: int = 20) -> SearchResult:
+    """Patients first, then messages; only from locations the actor may see. The query is not audited
+    verbatim (it may be a patient's name), only that a search was made and how much it found."""
+    q = q.strip()
+    tokens = words(q)
+    async with services.unit() as unit:
+        s = unit.session
+        contact_rows = await s.execute(
+            _scoped(
+                select(Conversation, Contact)
+                .join(Contact, Contact.id == Conversation.contact_id)
+                .where(_contact_match(q), Contact.merged_into_id.is_(None))
+                .order_by(Conversation.last_item_at.desc())
+                .limit(limit),
+                actor,
+            )
+        )
+        conversations = []
+        for conv, contact in contact_rows:
+            last = await s.get(TimelineItem, conv.last_item_id) if conv.last_item_id else None
+            conversations.append(conversation_state(conv, contact, last))
+
+        hits: list[MessageHit] = []
+        if tokens:
+            if services.settings.database.is_sqlite:
+                matched: Select[Any] = (
+                    select(literal_column("rowid"))
+                    .select_from(text("timeline_fts"))
+                    .where(text("timeline_fts MATCH :fts"))
+                    .order_by(text("rank"))
+                    .limit(500)
+                )
+                condition: ColumnElement[bool] = TimelineItem.id.in_(matched)
+                params = {"fts": fts5_query(tokens)}
+            else:
+                condition = func.to_tsvector(literal_column("'simple'"), TimelineItem.body).op("@@")(
+                    func.to_tsquery(literal_column("'simple'"), tsquery(tokens))
+                )
+                params = {}
+            rows = await s.execute(
+                _scoped(
+                    select(TimelineItem, Contact)
+                    .join(Conversation, Conversation.id == TimelineItem.conversation_id)
+                    .join(Contact, Contact.id == Conversation.contact_id)
+                    .where(condition)
+                    .order_by(TimelineItem.id.desc())
+                    .limit(limit),
+                    actor,
+                ),
+                params,
+            )
+            for item, contact in rows:
+                hits.append(
+                    MessageHit(
+                        conversation_id=item.conversation_id,
+                        contact_name=contact.display_name,
+                        item=ItemPreview(
+                            id=item.id,
+                            kind=item.kind,
+                            direction=item.direction,
+                            body=item.body[:PREVIEW_CHARS],
+                            created_at=item.created_at,
+                        ),
+                    )
+                )
+        audit.record(
+            s,
+            actor,
+            "search",
+            "conversation",
+            "-",
+            {"conversations": len(conversations), "messages": len(hits)},
+        )
+    return SearchResult(conversations=conversations, messages=hits)

@@ -1,0 +1,274 @@
+// The live inbox: conversation list, thread view and composer, all kept current by socket events.
+import { api } from "/static/api.js";
+import { clear, h, when } from "/static/dom.js";
+
+const FILTERS = [
+  { key: "open", label: "Open", query: "status=open" },
+  { key: "mine", label: "Mine", query: "status=open&assignee=me" },
+  { key: "unassigned", label: "Unassigned", query: "status=open&assignee=unassigned" },
+  { key: "unread", label: "Unread", query: "status=all&unread=true" },
+  { key: "snoozed", label: "Snoozed", query: "status=snoozed" },
+  { key: "closed", label: "Closed", query: "status=closed" },
+];
+
+const KIND_LABEL = {
+  sms: "Text", mms: "Picture message", email: "E-mail", call: "Call", voicemail: "Voicemail",
+  note: "Internal note", activity: "", appointment: "Appointment", payment: "Payment", review: "Review",
+};
+
+export class Inbox {
+  constructor(root, session, staff) {
+    this.root = root;
+    this.session = session;
+    this.staff = staff;
+    this.filter = "open";
+    this.location = "";
+    this.conversations = new Map();
+    this.order = [];
+    this.nextCursor = null;
+    this.current = null;
+    this.items = [];
+    this.render();
+  }
+
+  render() {
+    this.listEl = h("ul", { class: "conversations", role: "listbox", "aria-label": "Conversations" });
+    this.threadEl = h("section", { class: "thread", "aria-label": "Conversation" },
+      h("p", { class: "empty" }, "Choose a conversation."));
+    const tabs = h("div", { class: "filters", role: "tablist", "aria-label": "Filter conversations" },
+      FILTERS.map((f) => h("button", {
+        role: "tab", "aria-selected": f.key === this.filter ? "true" : "false", dataset: { filter: f.key },
+        onclick: () => this.setFilter(f.key),
+      }, f.label)));
+    this.locationSelect = h("select", { "aria-label": "Location", onchange: (e) => this.setLocation(e.target.value) },
+      h("option", { value: "" }, "All my locations"));
+    this.moreButton = h("button", { class: "more", hidden: true, onclick: () => this.loadMore() }, "Load more");
+    clear(this.root).append(
+      h("aside", { class: "list-pane" }, this.locationSelect, tabs, this.listEl, this.moreButton),
+      this.threadEl,
+    );
+    api("GET", "/api/v1/locations").then((locations) => {
+      for (const loc of locations) this.locationSelect.append(h("option", { value: loc.id }, loc.name));
+    });
+  }
+
+  query(cursor) {
+    const f = FILTERS.find((x) => x.key === this.filter);
+    let q = `/api/v1/conversations?${f.query}&limit=50`;
+    if (this.location) q += `&location=${this.location}`;
+    if (cursor) q += `&cursor=${encodeURIComponent(cursor)}`;
+    return q;
+  }
+
+  async reload() {
+    const page = await api("GET", this.query());
+    this.conversations.clear();
+    this.order = [];
+    this.addPage(page);
+    if (this.current) await this.open(this.current, { keepScroll: true });
+  }
+
+  async loadMore() {
+    if (!this.nextCursor) return;
+    this.addPage(await api("GET", this.query(this.nextCursor)));
+  }
+
+  addPage(page) {
+    for (const c of page.items) {
+      if (!this.conversations.has(c.id)) this.order.push(c.id);
+      this.conversations.set(c.id, c);
+    }
+    this.nextCursor = page.next_cursor;
+    this.moreButton.hidden = !this.nextCursor;
+    this.drawList();
+  }
+
+  setFilter(key) {
+    this.filter = key;
+    for (const tab of this.root.querySelectorAll("[data-filter]")) {
+      tab.setAttribute("aria-selected", tab.dataset.filter === key ? "true" : "false");
+    }
+    this.reload();
+  }
+
+  setLocation(value) {
+    this.location = value;
+    this.reload();
+  }
+
+  matches(c) {
+    if (this.location && String(c.location_id) !== String(this.location)) return false;
+    const me = this.session.user_id;
+    switch (this.filter) {
+      case "open": return c.status === "open";
+      case "mine": return c.status === "open" && c.assignee_id === me;
+      case "unassigned": return c.status === "open" && c.assignee_id === null;
+      case "unread": return c.unread > 0;
+      default: return c.status === this.filter;
+    }
+  }
+
+  drawList() {
+    this.order.sort((a, b) => {
+      const ca = this.conversations.get(a), cb = this.conversations.get(b);
+      return cb.last_item_at.localeCompare(ca.last_item_at) || b - a;
+    });
+    clear(this.listEl);
+    for (const id of this.order) {
+      const c = this.conversations.get(id);
+      const badge = c.unread > 0 ? h("span", { class: "badge", "aria-label": `${c.unread} unread` }, c.unread) : null;
+      const assignee = c.assignee_id ? this.staff.get(c.assignee_id) : null;
+      this.listEl.append(h("li", {
+        role: "option", tabindex: "0", dataset: { conversation: c.id }, "aria-selected": id === this.current ? "true" : "false",
+        class: c.unread > 0 ? "unread" : "", onclick: () => this.open(id),
+        onkeydown: (e) => { if (e.key === "Enter") this.open(id); },
+      },
+      h("div", { class: "row" }, h("strong", { class: "name" }, c.contact.name), badge,
+        h("time", { datetime: c.last_item_at }, when(c.last_item_at))),
+      h("div", { class: "preview" }, c.last_item ? c.last_item.body : ""),
+      assignee ? h("div", { class: "assignee" }, `→ ${assignee.name}`) : null));
+    }
+    if (!this.order.length) this.listEl.append(h("li", { class: "empty" }, "Nothing here."));
+  }
+
+  upsert(state, { unreadDelta = 0 } = {}) {
+    const known = this.conversations.get(state.id);
+    const merged = { ...state, unread: Math.max(0, (known ? known.unread : 0) + unreadDelta) };
+    if (this.matches(merged)) {
+      if (!known) this.order.push(state.id);
+      this.conversations.set(state.id, merged);
+    } else if (known) {
+      this.conversations.delete(state.id);
+      this.order = this.order.filter((x) => x !== state.id);
+    }
+    this.drawList();
+  }
+
+  onEvent(event) {
+    if (event.type === "timeline.item_added") {
+      const viewing = this.current === event.conversation_id && document.visibilityState === "visible";
+      const delta = event.item.direction === "in" && !viewing ? 1 : 0;
+      this.upsert(event.conversation, { unreadDelta: delta });
+      if (this.current === event.conversation_id) {
+        this.appendItem(event.item);
+        if (event.item.direction === "in") this.markRead(event.item.id);
+      }
+    } else if (event.type === "conversation.updated") {
+      this.upsert(event.conversation);
+      if (this.current === event.conversation.id) this.drawHeader(event.conversation);
+    } else if (event.type === "conversation.read") {
+      const c = this.conversations.get(event.conversation_id);
+      if (c && event.last_read_item_id >= c.last_inbound_id) this.upsert({ ...c, unread: 0 }, { unreadDelta: -c.unread });
+    }
+  }
+
+  async open(id, { keepScroll = false } = {}) {
+    this.current = id;
+    const [summary, items] = await Promise.all([
+      api("GET", `/api/v1/conversations/${id}`),
+      api("GET", `/api/v1/conversations/${id}/items`),
+    ]);
+    this.items = items.reverse();
+    this.header = h("header", { class: "thread-head" });
+    this.timelineEl = h("ol", { class: "timeline", "aria-label": "Timeline", "aria-live": "polite" });
+    this.composer = this.makeComposer();
+    clear(this.threadEl).append(this.header, this.timelineEl, this.composer);
+    this.drawHeader(summary);
+    for (const item of this.items) this.timelineEl.append(this.itemEl(item));
+    if (!keepScroll) this.timelineEl.scrollTop = this.timelineEl.scrollHeight;
+    for (const li of this.listEl.querySelectorAll("li[data-conversation]")) {
+      li.setAttribute("aria-selected", li.dataset.conversation === String(id) ? "true" : "false");
+    }
+    const last = this.items.length ? this.items[this.items.length - 1].id : 0;
+    if (summary.unread > 0) this.markRead(last);
+  }
+
+  markRead(itemId) {
+    api("POST", `/api/v1/conversations/${this.current}/read`, { item_id: itemId }).catch(() => {});
+  }
+
+  drawHeader(c) {
+    const staffOptions = [h("option", { value: "" }, "Unassigned")];
+    for (const s of this.staff.values()) {
+      staffOptions.push(h("option", { value: s.id, selected: s.id === c.assignee_id }, s.name));
+    }
+    const assign = h("select", { "aria-label": "Assign to", onchange: (e) => this.assign(e.target.value) }, staffOptions);
+    const statusButtons = c.status === "open"
+      ? [h("button", { onclick: () => this.setStatus("closed"), title: "Close (e)" }, "Close"),
+         h("button", { onclick: () => this.snooze() }, "Snooze 1 h")]
+      : [h("button", { onclick: () => this.setStatus("open") }, "Reopen")];
+    clear(this.header).append(
+      h("div", {},
+        h("h2", {}, c.contact.name),
+        h("span", { class: "meta" }, [...c.contact.phones, ...c.contact.emails].join(" · ")),
+        h("span", { class: `status status-${c.status}` }, c.status)),
+      h("div", { class: "actions" }, assign, statusButtons),
+    );
+  }
+
+  itemEl(item) {
+    const author = item.author_id ? this.staff.get(item.author_id) : null;
+    const label = KIND_LABEL[item.kind] ?? item.kind;
+    return h("li", { class: `item ${item.direction} kind-${item.kind}`, dataset: { item: item.id } },
+      h("div", { class: "item-meta" }, label, author ? ` · ${author.name}` : "",
+        h("time", { datetime: item.created_at }, ` ${when(item.created_at)}`),
+        item.status ? h("span", { class: "item-status" }, ` · ${item.status}`) : null),
+      h("div", { class: "body" }, item.body));
+  }
+
+  appendItem(item) {
+    if (this.timelineEl.querySelector(`[data-item="${item.id}"]`)) return;
+    this.timelineEl.append(this.itemEl(item));
+    this.timelineEl.scrollTop = this.timelineEl.scrollHeight;
+  }
+
+  makeComposer() {
+    const text = h("textarea", { name: "body", rows: 3, "aria-label": "Message", placeholder: "Write an internal note… (@name to mention)" });
+    const channel = h("select", { "aria-label": "Channel", name: "channel" },
+      h("option", { value: "note" }, "Internal note"),
+      h("option", { value: "sms", disabled: true }, "Text (when texting is set up)"),
+      h("option", { value: "email", disabled: true }, "E-mail (when e-mail is set up)"));
+    const error = h("p", { class: "error", role: "alert" });
+    const form = h("form", { class: "composer", onsubmit: async (e) => {
+      e.preventDefault();
+      if (!text.value.trim()) return;
+      try {
+        const item = await api("POST", `/api/v1/conversations/${this.current}/notes`, { body: text.value });
+        this.appendItem(item);
+        text.value = "";
+        error.textContent = "";
+      } catch (err) {
+        error.textContent = err.message;
+      }
+    } }, channel, text, h("button", { type: "submit" }, "Add note"), error);
+    text.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit();
+    });
+    return form;
+  }
+
+  async assign(value) {
+    await api("POST", `/api/v1/conversations/${this.current}/assign`, { assignee_id: value ? Number(value) : null });
+  }
+
+  async setStatus(status) {
+    await api("POST", `/api/v1/conversations/${this.current}/status`, { status });
+  }
+
+  async snooze() {
+    const until = new Date(Date.now() + 3600 * 1000).toISOString();
+    await api("POST", `/api/v1/conversations/${this.current}/status`, { status: "snoozed", snoozed_until: until });
+  }
+
+  move(step) {
+    if (!this.order.length) return;
+    const index = this.order.indexOf(this.current);
+    const next = this.order[Math.min(this.order.length - 1, Math.max(0, index + step))];
+    if (next !== undefined) this.open(next);
+  }
+
+  focusComposer() {
+    const text = this.threadEl.querySelector("textarea");
+    if (text) text.focus();
+  }
+}
