@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit
 from comms.access import Actor
 from comms.errors import NotFound
-from comms.models import Contact, Conversation, TimelineItem, utcnow
+from comms.mentions import parse_mentions, staff_handles
+from comms.models import Contact, Conversation, Notification, StaffLocation, StaffUser, TimelineItem, utcnow
 from comms.services import Services, Unit
 from comms.summaries import conversation_state
 from routing.audience import Audience
@@ -78,13 +80,60 @@ async def add_item(unit: Unit, conversation: Conversation, item: TimelineItem) -
 
 
 async def add_note(services: Services, actor: Actor, conversation_id: int, body: str) -> TimelineItemOut:
-    """An internal note: staff-only, never sent to the patient."""
+    """An internal note: staff-only, never sent to the patient; @mentions notify those staff."""
     async with services.unit() as unit:
+        s = unit.session
         conversation = await conversation_for(unit, actor, conversation_id)
-        item = TimelineItem(kind="note", direction="internal", body=body, author_id=actor.user_id, meta={})
+        mentioned = parse_mentions(body, await staff_handles(s, actor.practice_id))
+        mentioned = await _who_may_see(s, mentioned, conversation.location_id) - {actor.user_id}
+        item = TimelineItem(
+            kind="note",
+            direction="internal",
+            body=body,
+            author_id=actor.user_id,
+            meta={"mentions": sorted(mentioned)},
+        )
         out = await add_item(unit, conversation, item)
-        audit.record(unit.session, actor, "create", "timeline_item", out.id, {"kind": "note"})
+        for user_id in sorted(mentioned):
+            note = Notification(
+                user_id=user_id,
+                kind="mention",
+                actor_id=actor.user_id,
+                conversation_id=conversation.id,
+                item_id=out.id,
+            )
+            s.add(note)
+            await s.flush()
+            unit.publish(
+                {
+                    "type": "notification.created",
+                    "kind": "mention",
+                    "notification_id": note.id,
+                    "conversation_id": conversation.id,
+                    "item_id": out.id,
+                    "actor_id": actor.user_id,
+                },
+                Audience.staff(user_id),
+            )
+        audit.record(
+            s, actor, "create", "timeline_item", out.id, {"kind": "note", "mentions": len(mentioned)}
+        )
         return out
+
+
+async def _who_may_see(session: AsyncSession, user_ids: set[int], location_id: int) -> set[int]:
+    """A mention only reaches staff who may open the conversation (admins, or staff of its location)."""
+    if not user_ids:
+        return set()
+    admins = await session.scalars(
+        select(StaffUser.id).where(StaffUser.id.in_(user_ids), StaffUser.role == "admin")
+    )
+    local = await session.scalars(
+        select(StaffLocation.user_id).where(
+            StaffLocation.user_id.in_(user_ids), StaffLocation.location_id == location_id
+        )
+    )
+    return set(admins) | set(local)
 
 
 async def list_items(

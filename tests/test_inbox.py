@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
+
+import pytest
 
 from tests.helpers import browser, inbound, new_conversation, recv_frame, sign_in
 from web.keys import SERVICES
@@ -140,3 +143,27 @@ async def test_assign_close_snooze_and_inbound_reopens(served: Any) -> None:
             assert resp.status == 422
         items = await _get(north, url + "/items")
         assert [i["kind"] for i in items][:3] == ["activity", "sms", "activity"]
+
+
+async def test_note_mentions_notify_only_staff_who_may_see_the_thread(served: Any) -> None:
+    p = served.practice
+    async with browser() as admin, browser() as north, browser() as south:
+        admin_s = await sign_in(admin, base(served), p.admin)
+        await sign_in(north, base(served), p.staff_a)
+        await sign_in(south, base(served), p.staff_b)
+        sockets = []
+        for http in (north, south):
+            ws = await http.ws_connect(f"{base(served)}/ws", headers={"Origin": "http://frontdesk.test"})
+            await ws.send_json({"id": 1, "type": "subscribe"})
+            await recv_frame(ws)
+            sockets.append(ws)
+        url = f"{base(served)}/api/v1/conversations/{p.conv_a}/notes"
+        note = await _post(
+            admin, url, admin_s["csrf_token"], {"body": "@nora and @sam: see this"}, status=201
+        )
+        frames = [(await recv_frame(sockets[0]))["event"] for _ in range(2)]
+        mention = next(f for f in frames if f["type"] == "notification.created")
+        assert mention["kind"] == "mention" and mention["item_id"] == note["id"]
+        # Sam works at the other location: no notification, no event at all.
+        with pytest.raises(asyncio.TimeoutError):
+            await recv_frame(sockets[1], timeout=0.3)
