@@ -54,3 +54,20 @@ class Resync(BaseModel):
 
     type: Literal["resync"] = "resync"
     last_event_id: int
+
+
+class PresenceReport(BaseModel):
+    """This socket's state: online, away or on a call, and the thread it shows (typing or not)."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: int
+    type: Literal["presence"]
+    state: Literal["online", "away", "on_call"] = "online"
+    conversation_id: int | None = Field(None, ge=1)
+    typing: bool = False
+
+
+class PresenceSnapshot(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: int
+    type: Literal["presence_snapshot"]

@@ -21,6 +21,14 @@ async def test_note_and_assignment_appear_live_and_missed_updates_catch_up(serve
             await page.click(conv)
             await page.wait_for_selector("textarea[name=body]")
 
+        # Each sees that the other has the same thread open (so they do not both answer).
+        await (
+            north.get_by_test_id("thread-presence")
+            .filter(has_text="Ada Admin is viewing")
+            .wait_for(timeout=3000)
+        )
+        await admin.get_by_test_id("thread-presence").filter(has_text="Nora North").wait_for(timeout=3000)
+
         await admin.fill("textarea[name=body]", "Patient asked for a call back")
         await admin.click("form.composer button[type=submit]")
         await north.locator(

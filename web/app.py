@@ -14,10 +14,11 @@ from comms.services import Services
 from config.settings import Settings
 from routing.bus import make_bus
 from routing.hub import Hub
-from web import handlers_inbox, handlers_session, handlers_system, handlers_timeline
+from routing.presence import PresenceTable
+from web import handlers_chat, handlers_inbox, handlers_session, handlers_system, handlers_timeline
 from web.access_log import PathOnlyAccessLogger
 from web.api import ApiRouter
-from web.keys import BUS, DEMO, ENGINE, HUB, SERVICES, SESSIONMAKER, SETTINGS
+from web.keys import BUS, DEMO, ENGINE, HUB, PRESENCE, SERVICES, SESSIONMAKER, SETTINGS
 from web.middleware import errors_middleware, security_headers
 from web.openapi import build_openapi
 from web.ws import ws_handler
@@ -29,6 +30,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_session.router,
     handlers_inbox.router,
     handlers_timeline.router,
+    handlers_chat.router,
 )
 MAX_BODY = 1024 * 1024
 
@@ -51,6 +53,7 @@ async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
     """This process's sockets; on shutdown each is told to go away (clients reconnect elsewhere)."""
     hub = Hub()
     app[HUB] = hub
+    app[PRESENCE] = PresenceTable()
     yield
     hub.close_all(1001, "server shutting down")
 
@@ -60,6 +63,7 @@ async def bus_ctx(app: web.Application) -> AsyncIterator[None]:
     cfg = app[SETTINGS].bus
     bus = make_bus(cfg.redis_url, cfg.stream_key, cfg.retention)
     bus.listen(app[HUB].dispatch)
+    bus.listen(app[PRESENCE].apply)
     await bus.start()
     app[BUS] = bus
     app[SERVICES] = Services(app[SETTINGS], app[SESSIONMAKER], bus)

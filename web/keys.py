@@ -10,11 +10,13 @@ from comms.services import Services
 from config.settings import Settings
 from routing.bus import Bus
 from routing.hub import Hub
+from routing.presence import PresenceTable
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONMAKER = web.AppKey("sessionmaker", Sessionmaker)
 BUS = web.AppKey("bus", Bus)
 HUB = web.AppKey("hub", Hub)
+PRESENCE = web.AppKey("presence", PresenceTable)
 SERVICES = web.AppKey("services", Services)
 DEMO = web.AppKey("demo", bool)

@@ -16,7 +16,7 @@ from comms.errors import Forbidden, FrontdeskError
 from schemas import errors as codes
 from schemas.ws import Command, ErrorInfo, ResultError, ResultOk
 from web.client import client_addr, origin_allowed
-from web.keys import HUB, SERVICES, SETTINGS
+from web.keys import HUB, PRESENCE, SERVICES, SETTINGS
 from web.middleware import describe_validation
 from web.ws_commands import COMMANDS
 from web.ws_connection import NO_REPLY, WsConnection
@@ -37,7 +37,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         heartbeat=cfg.heartbeat_seconds, max_msg_size=cfg.max_message_bytes, compress=False
     )
     await ws.prepare(request)
-    conn = WsConnection(ws, info, request.app[SERVICES], cfg.queue_limit)
+    conn = WsConnection(ws, info, request.app[SERVICES], request.app[PRESENCE], cfg.queue_limit)
     hub = request.app[HUB]
     hub.add(conn.subscriber)
     writer = asyncio.create_task(conn.write_forever(), name="ws-writer")
@@ -54,6 +54,7 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
                 _error(conn, None, codes.INVALID_REQUEST, "send commands as JSON text frames")
     finally:
         hub.remove(conn.subscriber)
+        await conn.leave()
         conn.subscriber.outbox.close()
         for task in (writer, watcher):
             task.cancel()

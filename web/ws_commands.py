@@ -9,7 +9,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from comms.errors import Conflict
-from schemas.ws import Ping, ResultOk, Resync, Subscribe
+from routing.audience import Audience
+from routing.hub import SESSION_ENDED
+from routing.presence import PRESENCE
+from schemas.ws import Ping, PresenceReport, PresenceSnapshot, ResultOk, Resync, Subscribe
 from web.ws_connection import NO_REPLY, WsConnection
 
 M = TypeVar("M", bound=BaseModel)
@@ -23,6 +26,9 @@ class CommandSpec:
 
 
 COMMANDS: dict[str, CommandSpec] = {}
+# Control and ephemeral events: stale on arrival, so a resuming client is not sent them again
+# (it asks for a fresh presence snapshot when it reconnects).
+NOT_REPLAYED = frozenset({SESSION_ENDED, PRESENCE})
 
 
 def command(
@@ -62,7 +68,7 @@ async def subscribe(conn: WsConnection, msg: Subscribe) -> object:
         )
         conn.send_now(Resync(last_event_id=latest).model_dump_json())
         return NO_REPLY
-    mine = [e for e in missed if e.audience.admits(sub.viewer) and e.type != "session.ended"]
+    mine = [e for e in missed if e.audience.admits(sub.viewer) and e.type not in NOT_REPLAYED]
     last = missed[-1].id if missed else msg.last_event_id
     # The result goes first, then the replay merged with whatever arrived live meanwhile.
     conn.send_now(
@@ -70,3 +76,29 @@ async def subscribe(conn: WsConnection, msg: Subscribe) -> object:
     )
     sub.outbox.replace_with_replay(mine)
     return NO_REPLY
+
+
+@command("presence", PresenceReport)
+async def presence(conn: WsConnection, msg: PresenceReport) -> dict[str, Any]:
+    """Report this socket's state; every node's presence table and every staff browser hear it."""
+    if msg.conversation_id is not None:
+        await conn.require_conversation(msg.conversation_id)
+    conn.reported_presence = True
+    await conn.bus.publish(
+        {
+            "type": PRESENCE,
+            "user_id": conn.info.actor.user_id,
+            "connection": conn.connection_id,
+            "state": msg.state,
+            "conversation_id": msg.conversation_id,
+            "typing": msg.typing,
+        },
+        Audience.practice(),
+    )
+    return {"ok": True}
+
+
+@command("presence_snapshot", PresenceSnapshot)
+async def presence_snapshot(conn: WsConnection, msg: PresenceSnapshot) -> list[dict[str, Any]]:
+    """Everyone's presence now, for a client that just connected."""
+    return conn.presence.snapshot()

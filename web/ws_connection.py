@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 
 from aiohttp import web
+from sqlalchemy import select
 
 from comms import auth
+from comms.errors import NotFound
+from comms.models import Conversation
 from comms.services import Services
+from routing.audience import Audience
 from routing.bus import Bus
 from routing.hub import CLOSE_SESSION_ENDED, Subscriber
+from routing.presence import PRESENCE, PresenceTable
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +31,48 @@ class WsConnection:
     """Ties the hub's view of a socket to the socket; only the writer task ever sends on it."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, info: auth.SessionInfo, services: Services, queue_limit: int
+        self,
+        ws: web.WebSocketResponse,
+        info: auth.SessionInfo,
+        services: Services,
+        presence: PresenceTable,
+        queue_limit: int,
     ):
         self.ws = ws
         self.info = info
         self.services = services
+        self.presence = presence
         self.bus: Bus = services.bus
         self.subscriber = Subscriber(info.actor.viewer(), queue_limit, self.close)
         self.last_command_id = 0
+        self.connection_id = secrets.token_hex(8)
+        self.reported_presence = False
+
+    async def require_conversation(self, conversation_id: int) -> None:
+        """Presence may only name threads this staff member may open."""
+        async with self.services.read() as session:
+            location = await session.scalar(
+                select(Conversation.location_id).where(Conversation.id == conversation_id)
+            )
+        if location is None or not self.info.actor.may_see(location):
+            raise NotFound("no such conversation")
+
+    async def leave(self) -> None:
+        """Tell every node this socket is gone, so its presence disappears at once, not at expiry."""
+        if not self.reported_presence:
+            return
+        with contextlib.suppress(Exception):
+            await self.bus.publish(
+                {
+                    "type": PRESENCE,
+                    "user_id": self.info.actor.user_id,
+                    "connection": self.connection_id,
+                    "state": "offline",
+                    "conversation_id": None,
+                    "typing": False,
+                },
+                Audience.practice(),
+            )
 
     def send_now(self, frame: str) -> None:
         """Queue a non-event frame (a result, a resync notice) behind what is already queued."""

@@ -4,6 +4,7 @@ import { Chat } from "/static/chat.js";
 import { clear, h } from "/static/dom.js";
 import { Inbox } from "/static/inbox.js";
 import { LiveSocket } from "/static/live.js";
+import { Presence } from "/static/presence.js";
 
 const app = document.getElementById("app");
 
@@ -52,11 +53,14 @@ async function showInbox(session) {
   const inbox = new Inbox(inboxRoot, session, staff);
   const chat = new Chat(chatRoot, session, staff);
   const live = new LiveSocket({
-    onEvent: (event) => { inbox.onEvent(event); chat.onEvent(event); },
+    onEvent: (event) => { inbox.onEvent(event); chat.onEvent(event); presence.onEvent(event); },
     onStatus: (text) => { status.textContent = text; status.dataset.state = text.startsWith("reconnecting") ? "down" : "up"; },
     onResync: () => { inbox.reload(); chat.reload().catch(() => {}); },
     onEnded: () => showLogin("Your session has ended. Sign in again."),
   });
+  const presence = new Presence(live, session, staff, inbox, chat);
+  live.onLive = () => presence.connected();
+  inbox.onViewing = (conversationId, typing) => presence.report(conversationId, typing);
   live.start();
   await inbox.reload();
   chat.reload().catch(() => {});
@@ -72,7 +76,7 @@ async function showInbox(session) {
     else if (e.key === "n" || e.key === "r") { e.preventDefault(); inbox.focusComposer(); }
     else if (e.key === "e" && inbox.current) inbox.setStatus("closed");
   };
-  window.frontdesk = { live, inbox, chat };  // for tests and the console
+  window.frontdesk = { live, inbox, chat, presence };  // for tests and the console
 }
 
 api("GET", "/api/v1/session").then(showInbox, () => showLogin());

@@ -23,7 +23,14 @@ export class Chat {
       text.value = "";
       await api("POST", `/api/v1/chat/channels/${this.current}/messages`, { body });
     } }, text, h("button", { type: "submit" }, "Send"));
-    clear(this.root).append(h("h2", {}, "Team chat"), this.channelList, this.messagesEl, this.form);
+    this.presenceEl = h("p", { class: "team-presence", "data-testid": "team-presence" });
+    clear(this.root).append(h("h2", {}, "Team chat"), this.presenceEl, this.channelList, this.messagesEl, this.form);
+  }
+
+  showPresence(rows) {
+    const online = rows.filter((r) => r.user_id !== this.session.user_id)
+      .map((r) => `${this.staff.get(r.user_id)?.name || "Someone"} (${r.state.replace("_", " ")})`);
+    this.presenceEl.textContent = online.length ? `Here now: ${online.join(", ")}` : "Nobody else is online.";
   }
 
   async reload() {

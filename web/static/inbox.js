@@ -181,6 +181,9 @@ export class Inbox {
     }
     const last = this.items.length ? this.items[this.items.length - 1].id : 0;
     if (summary.unread > 0) this.markRead(last);
+    this.presenceEl = h("p", { class: "presence", "data-testid": "thread-presence", "aria-live": "polite" });
+    this.threadEl.insertBefore(this.presenceEl, this.composer);
+    if (this.onViewing) this.onViewing(id, false);
   }
 
   markRead(itemId) {
@@ -241,8 +244,13 @@ export class Inbox {
         error.textContent = err.message;
       }
     } }, channel, text, h("button", { type: "submit" }, "Add note"), error);
+    let typingSent = 0;
     text.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit();
+      else if (this.onViewing && Date.now() - typingSent > 4000) {
+        typingSent = Date.now();
+        this.onViewing(this.current, true);
+      }
     });
     return form;
   }
@@ -265,6 +273,15 @@ export class Inbox {
     const index = this.order.indexOf(this.current);
     const next = this.order[Math.min(this.order.length - 1, Math.max(0, index + step))];
     if (next !== undefined) this.open(next);
+  }
+
+  showPresence(rows) {
+    if (!this.presenceEl) return;
+    const others = rows.filter((r) => r.user_id !== this.session.user_id && r.viewing.includes(this.current));
+    this.presenceEl.textContent = others.map((r) => {
+      const name = this.staff.get(r.user_id)?.name || "A colleague";
+      return r.typing.includes(this.current) ? `${name} is typing…` : `${name} is viewing`;
+    }).join(" · ");
   }
 
   focusComposer() {

@@ -7,6 +7,7 @@ export class LiveSocket {
     this.retry = 500;
     this.stopped = false;
     this.timer = null;
+    this.pending = new Map();
     window.addEventListener("online", () => this.reconnectNow());
   }
 
@@ -40,10 +41,23 @@ export class LiveSocket {
       } else if (data.type === "resync") {
         this.lastEventId = data.last_event_id;
         this.onResync();
+      } else if (data.type === "result" && this.pending.has(data.id)) {
+        const waiter = this.pending.get(data.id);
+        this.pending.delete(data.id);
+        if (data.success) waiter.resolve(data.result); else waiter.reject(Object.assign(new Error(data.error.message), data.error));
       } else if (data.type === "result" && data.success && "replayed" in (data.result || {})) {
         if (this.lastEventId === null) this.lastEventId = data.result.last_event_id;
         this.onStatus(resuming ? `back, ${data.result.replayed} missed updates applied` : "live");
+        if (this.onLive) this.onLive();
       }
+  }
+
+  // Send a command; resolves with its result (or rejects with the error) when the reply arrives.
+  command(type, fields = {}) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error("offline"));
+    const id = this.nextId++;
+    this.ws.send(JSON.stringify({ id, type, ...fields }));
+    return new Promise((resolve, reject) => { this.pending.set(id, { resolve, reject }); });
   }
 
   // Skip the back-off wait (the "reconnect now" button, or the browser coming back online).
