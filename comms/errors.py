@@ -33,6 +33,16 @@ class CsrfFailed(FrontdeskError):
     code, status = codes.CSRF_FAILED, 403
 
 
+class SignatureInvalid(FrontdeskError):
+    code, status = codes.SIGNATURE_INVALID, 403
+
+
+class OptedOut(FrontdeskError):
+    """The patient texted STOP: no message goes to this number until they text START."""
+
+    code, status = codes.OPTED_OUT, 409
+
+
 class NotFound(FrontdeskError):
     code, status = codes.NOT_FOUND, 404
 

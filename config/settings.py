@@ -92,6 +92,28 @@ class WebSocketSettings(_Section):
     session_check_seconds: float = Field(30.0, gt=0)
 
 
+class TwilioSettings(_Section):
+    """The carrier account. Without an auth token the Twilio webhooks refuse every request."""
+
+    account_sid: str | None = Field(None, pattern=r"^AC[0-9a-fA-F]{32}$")
+    auth_token: str | None = Field(None, min_length=1)
+    api_key_sid: str | None = Field(None, pattern=r"^SK[0-9a-fA-F]{32}$")
+    api_key_secret: str | None = None
+    webhook_shared_key: str | None = Field(None, description="secret for HMAC-SHA256 signed webhooks")
+    api_base_url: str | None = Field(None, description="None for Twilio itself; the sandbox's URL in demo/tests")
+    advanced_opt_out: bool = Field(True, description="Twilio answers STOP/START/HELP itself; we do not reply")
+    help_reply: str = "Reply STOP to stop receiving texts. Call us for help."
+    segments_per_second: float = Field(1.0, gt=0, description="default send rate per number (US long code)")
+    number_rates: dict[str, float] = Field(default_factory=dict, description="E.164 -> segments per second")
+    max_media_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    send_lease_seconds: float = Field(30.0, gt=0, description="after this, an unconfirmed send is reconciled")
+    max_send_attempts: int = Field(6, ge=1)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.account_sid and self.auth_token)
+
+
 class Settings(_Section):
     """Everything the server reads from its environment; frozen so nothing changes it at run time."""
 
@@ -101,6 +123,7 @@ class Settings(_Section):
     sessions: SessionSettings = SessionSettings()
     login: LoginSettings = LoginSettings()
     websocket: WebSocketSettings = WebSocketSettings()
+    twilio: TwilioSettings = TwilioSettings()
 
     @property
     def cookie_secure(self) -> bool:

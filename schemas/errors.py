@@ -14,6 +14,7 @@ CONFLICT = "conflict"
 RATE_LIMITED = "rate_limited"
 PAYLOAD_TOO_LARGE = "payload_too_large"
 SIGNATURE_INVALID = "signature_invalid"
+OPTED_OUT = "opted_out"
 UNAVAILABLE = "unavailable"
 INTERNAL = "internal_error"
 
@@ -28,6 +29,7 @@ ALL_CODES = (
     RATE_LIMITED,
     PAYLOAD_TOO_LARGE,
     SIGNATURE_INVALID,
+    OPTED_OUT,
     UNAVAILABLE,
     INTERNAL,
 )
