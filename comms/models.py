@@ -283,3 +283,67 @@ class AuditEntry(Base):
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     __table_args__ = (Index("ix_audit_log_record", "record_type", "record_id"),)
+
+
+class OptOut(Base):
+    """A patient number that texted STOP: nothing is sent to it, by anyone, until it texts START."""
+
+    __tablename__ = "opt_outs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    e164: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int | None] = mapped_column(BigId)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("practice_id", "e164"),)
+
+
+class OutboxEntry(Base):
+    """A message on its way out: written with its item in the staff action's transaction, then sent.
+
+    States: scheduled (send later) → pending → sending (claimed, lease running) → done | failed;
+    canceled for a scheduled message staff withdrew. A `sending` row whose lease ran out is uncertain:
+    it is reconciled against the carrier's record before any resend.
+    """
+
+    __tablename__ = "outbox"
+    item_id: Mapped[int] = mapped_column(ForeignKey("timeline_items.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(10))
+    to_addr: Mapped[str] = mapped_column(String(320))
+    from_addr: Mapped[str] = mapped_column(String(320))
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    claimed_until: Mapped[dt.datetime | None]
+    attempt_started_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (Index("ix_outbox_state_next", "state", "next_attempt_at"),)
+
+
+class SendClock(Base):
+    """Per sending number, the earliest time the next segment may go: a rate limit all nodes share."""
+
+    __tablename__ = "send_clocks"
+    e164: Mapped[str] = mapped_column(String(20), primary_key=True)
+    next_free_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Media(Base):
+    """A picture or file attached to an item; fetched once from the carrier, served only to staff."""
+
+    __tablename__ = "media"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("timeline_items.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    source_url: Mapped[str | None] = mapped_column(String(500))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    error: Mapped[str | None] = mapped_column(String(300))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (Index("ix_media_state", "state"),)
