@@ -1,0 +1,81 @@
+"""The demo seed: a practice that looks lived in, staff scoped as printed, and idempotent."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from comms.models import (
+    Contact,
+    Conversation,
+    Household,
+    Location,
+    Practice,
+    StaffLocation,
+    StaffUser,
+    TimelineItem,
+)
+from comms.passwords import verify_password
+from comms.phones import to_e164
+from comms.seed import DEMO_PASSWORD, PRACTICE_NAME, DemoLogin, seed_demo
+from comms.services import Services
+
+TABLES = (Practice, Location, StaffUser, StaffLocation, Household, Contact, Conversation, TimelineItem)
+
+
+async def counts(services: Services) -> dict[str, int]:
+    async with services.read() as session:
+        return {
+            t.__tablename__: await session.scalar(select(func.count()).select_from(t)) or 0 for t in TABLES
+        }
+
+
+async def test_seed_builds_the_demo_practice_once(services: Services) -> None:
+    login = await seed_demo(services)
+    assert login == DemoLogin("admin@example.com", DEMO_PASSWORD)
+    async with services.read() as session:
+        practice = await session.scalar(select(Practice))
+        locations = {loc.id: loc for loc in await session.scalars(select(Location))}
+        staff = list(await session.scalars(select(StaffUser).order_by(StaffUser.id)))
+        scopes: dict[int, set[str]] = {user.id: set() for user in staff}
+        for link in await session.scalars(select(StaffLocation)):
+            scopes[link.user_id].add(locations[link.location_id].name)
+        contacts = list(await session.scalars(select(Contact)))
+        households = list(await session.scalars(select(Household)))
+        kinds = Counter((i.kind, i.direction) for i in await session.scalars(select(TimelineItem)))
+        threads = list(await session.scalars(select(Conversation)))
+
+    assert practice is not None and practice.name == PRACTICE_NAME
+    assert sorted(loc.name for loc in locations.values()) == ["Maple Street", "Oak Park"]
+    for loc in locations.values():
+        assert [to_e164(n.e164) for n in loc.numbers] == [n.e164 for n in loc.numbers] and loc.numbers
+
+    by_email = {user.email: user for user in staff}
+    admin = by_email[login.email]
+    assert admin.role == "admin" and verify_password(admin.password_hash, login.password)
+    assert {user.email: scopes[user.id] for user in staff if user.role == "staff"} == {
+        "jordan@example.com": {"Maple Street"},
+        "casey@example.com": {"Oak Park"},
+        "riley@example.com": {"Maple Street", "Oak Park"},
+    }
+
+    assert len(contacts) >= 45 and not any(c.is_unknown for c in contacts)
+    assert all(to_e164(p.e164) == p.e164 for c in contacts for p in c.phones)
+    assert sum(1 for c in contacts if c.emails) > len(contacts) / 2
+    members = Counter(c.household_id for c in contacts if c.household_id is not None)
+    assert len(households) >= 3 and len(members) == len(households)
+    assert all(2 <= size <= 4 for size in members.values())
+    for household in households:
+        family = [c for c in contacts if c.household_id == household.id]
+        assert len({tuple(p.e164 for p in c.phones) for c in family}) == 1
+        assert household.name == f"{family[0].last_name} household"
+
+    assert len(threads) >= 10 and {t.location_id for t in threads} == set(locations)
+    assert kinds[("sms", "in")] and kinds[("sms", "out")] and kinds[("note", "internal")]
+    assert any(t.status == "open" for t in threads)
+    assert all(t.last_item_id is not None and "sms" in t.channels for t in threads)
+
+    before = await counts(services)
+    assert await seed_demo(services) == login
+    assert await counts(services) == before
