@@ -307,7 +307,9 @@ class OutboxEntry(Base):
     """
 
     __tablename__ = "outbox"
-    item_id: Mapped[int] = mapped_column(ForeignKey("timeline_items.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("timeline_items.id", ondelete="CASCADE"), primary_key=True
+    )
     channel: Mapped[str] = mapped_column(String(8))
     state: Mapped[str] = mapped_column(String(10))
     to_addr: Mapped[str] = mapped_column(String(320))

@@ -100,7 +100,9 @@ class TwilioSettings(_Section):
     api_key_sid: str | None = Field(None, pattern=r"^SK[0-9a-fA-F]{32}$")
     api_key_secret: str | None = None
     webhook_shared_key: str | None = Field(None, description="secret for HMAC-SHA256 signed webhooks")
-    api_base_url: str | None = Field(None, description="None for Twilio itself; the sandbox's URL in demo/tests")
+    api_base_url: str | None = Field(
+        None, description="None for Twilio itself; the sandbox's URL in demo/tests"
+    )
     advanced_opt_out: bool = Field(True, description="Twilio answers STOP/START/HELP itself; we do not reply")
     help_reply: str = "Reply STOP to stop receiving texts. Call us for help."
     segments_per_second: float = Field(1.0, gt=0, description="default send rate per number (US long code)")
