@@ -16,7 +16,8 @@ from comms.access import Actor
 from comms.chat_models import ChatChannel, ChatMember, ChatMessage
 from comms.errors import Conflict, InvalidRequest, NotFound
 from comms.mentions import local_part, parse_mentions, staff_handles
-from comms.models import Notification, StaffUser, utcnow
+from comms.models import StaffUser, utcnow
+from comms.notifications import notify
 from comms.services import Services, Unit
 from routing.audience import Audience
 from schemas.chat import (
@@ -29,8 +30,6 @@ from schemas.chat import (
     ChatMessagePosted,
     ChatRead,
     ChatReadState,
-    NotificationCreated,
-    NotificationOut,
     StaffOut,
 )
 
@@ -47,21 +46,6 @@ def message_out(message: ChatMessage) -> ChatMessageOut:
         body=message.body,
         created_at=message.created_at,
         edited_at=message.edited_at,
-    )
-
-
-def notification_out(n: Notification) -> NotificationOut:
-    """The wire form of a notification, for the `notification.created` event."""
-    return NotificationOut(
-        id=n.id,
-        kind=n.kind,
-        actor_id=n.actor_id,
-        conversation_id=n.conversation_id,
-        item_id=n.item_id,
-        chat_channel_id=n.chat_channel_id,
-        chat_message_id=n.chat_message_id,
-        created_at=n.created_at,
-        read_at=n.read_at,
     )
 
 
@@ -353,33 +337,23 @@ async def post_message(services: Services, actor: Actor, channel_id: int, body: 
             await _join(unit, channel.id, mentioned - member_ids, message.id - 1)
             member_ids |= mentioned
         mentioned &= member_ids
-        notifications = [
-            Notification(
-                user_id=uid,
-                kind="mention",
-                actor_id=actor.user_id,
-                chat_channel_id=channel.id,
-                chat_message_id=message.id,
-                created_at=utcnow(),
-            )
-            for uid in sorted(mentioned - {actor.user_id})
-        ]
-        s.add_all(notifications)
-        await s.flush()
         out = message_out(message)
         unit.publish(
             ChatMessagePosted(channel_id=channel.id, message=out, mentions=sorted(mentioned)),
             Audience.staff(*member_ids),
         )
-        for n in notifications:
-            unit.publish(NotificationCreated(notification=notification_out(n)), Audience.staff(n.user_id))
+        notified = sorted(mentioned - {actor.user_id})
+        for uid in notified:
+            await notify(
+                unit, uid, "mention", actor.user_id, chat_channel_id=channel.id, chat_message_id=message.id
+            )
         audit.record(
             s,
             actor,
             "create",
             "chat_message",
             message.id,
-            {"channel_id": channel.id, "mentions": len(notifications)},
+            {"channel_id": channel.id, "mentions": len(notified)},
         )
         return out
 

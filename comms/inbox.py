@@ -19,12 +19,12 @@ from comms.models import (
     Contact,
     Conversation,
     ConversationRead,
-    Notification,
     StaffLocation,
     StaffUser,
     TimelineItem,
     utcnow,
 )
+from comms.notifications import notify
 from comms.services import Services, Unit
 from comms.summaries import conversation_state
 from comms.timeline import add_item, conversation_for
@@ -217,20 +217,7 @@ async def assign(
             ),
         )
         if assignee_id is not None and assignee_id != actor.user_id:
-            s.add(
-                Notification(
-                    user_id=assignee_id, kind="assigned", actor_id=actor.user_id, conversation_id=conv.id
-                )
-            )
-            unit.publish(
-                {
-                    "type": "notification.created",
-                    "kind": "assigned",
-                    "conversation_id": conv.id,
-                    "actor_id": actor.user_id,
-                },
-                Audience.staff(assignee_id),
-            )
+            await notify(unit, assignee_id, "assigned", actor.user_id, conversation_id=conv.id)
         audit.record(s, actor, "assign", "conversation", conv.id, {"from": previous, "to": assignee_id})
         return await publish_state(unit, conv)
 

@@ -9,7 +9,8 @@ from comms import audit
 from comms.access import Actor
 from comms.errors import NotFound
 from comms.mentions import parse_mentions, staff_handles
-from comms.models import Contact, Conversation, Notification, StaffLocation, StaffUser, TimelineItem, utcnow
+from comms.models import Contact, Conversation, StaffLocation, StaffUser, TimelineItem, utcnow
+from comms.notifications import notify
 from comms.services import Services, Unit
 from comms.summaries import conversation_state
 from routing.audience import Audience
@@ -95,25 +96,8 @@ async def add_note(services: Services, actor: Actor, conversation_id: int, body:
         )
         out = await add_item(unit, conversation, item)
         for user_id in sorted(mentioned):
-            note = Notification(
-                user_id=user_id,
-                kind="mention",
-                actor_id=actor.user_id,
-                conversation_id=conversation.id,
-                item_id=out.id,
-            )
-            s.add(note)
-            await s.flush()
-            unit.publish(
-                {
-                    "type": "notification.created",
-                    "kind": "mention",
-                    "notification_id": note.id,
-                    "conversation_id": conversation.id,
-                    "item_id": out.id,
-                    "actor_id": actor.user_id,
-                },
-                Audience.staff(user_id),
+            await notify(
+                unit, user_id, "mention", actor.user_id, conversation_id=conversation.id, item_id=out.id
             )
         audit.record(
             s, actor, "create", "timeline_item", out.id, {"kind": "note", "mentions": len(mentioned)}

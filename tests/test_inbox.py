@@ -163,7 +163,8 @@ async def test_note_mentions_notify_only_staff_who_may_see_the_thread(served: An
         )
         frames = [(await recv_frame(sockets[0]))["event"] for _ in range(2)]
         mention = next(f for f in frames if f["type"] == "notification.created")
-        assert mention["kind"] == "mention" and mention["item_id"] == note["id"]
+        assert mention["notification"]["kind"] == "mention"
+        assert mention["notification"]["item_id"] == note["id"]
         # Sam works at the other location: no notification, no event at all.
         with pytest.raises(asyncio.TimeoutError):
             await recv_frame(sockets[1], timeout=0.3)
