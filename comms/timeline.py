@@ -29,6 +29,7 @@ def item_out(item: TimelineItem) -> TimelineItemOut:
         status=item.status,
         author_id=item.author_id,
         error_code=item.error_code,
+        meta=dict(item.meta or {}),
         created_at=item.created_at,
         updated_at=item.updated_at,
     )

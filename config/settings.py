@@ -116,6 +116,12 @@ class TwilioSettings(_Section):
         return bool(self.account_sid and self.auth_token)
 
 
+class StorageSettings(_Section):
+    """Where files (MMS pictures, e-mail attachments, voicemail) are kept; only staff can fetch them."""
+
+    media_dir: str = "var/media"
+
+
 class Settings(_Section):
     """Everything the server reads from its environment; frozen so nothing changes it at run time."""
 
@@ -126,6 +132,7 @@ class Settings(_Section):
     login: LoginSettings = LoginSettings()
     websocket: WebSocketSettings = WebSocketSettings()
     twilio: TwilioSettings = TwilioSettings()
+    storage: StorageSettings = StorageSettings()
 
     @property
     def cookie_secure(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,5 +56,8 @@ class TimelineItemOut(_Strict):
     status: str | None
     author_id: int | None
     error_code: str | None
+    meta: dict[str, Any] = Field(
+        default_factory=dict, description="kind-specific details: segments, media..."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime

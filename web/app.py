@@ -15,9 +15,18 @@ from config.settings import Settings
 from routing.bus import make_bus
 from routing.hub import Hub
 from routing.presence import PresenceTable
-from web import handlers_chat, handlers_inbox, handlers_session, handlers_system, handlers_timeline
+from web import (
+    handlers_chat,
+    handlers_inbox,
+    handlers_messages,
+    handlers_session,
+    handlers_system,
+    handlers_timeline,
+    handlers_twilio,
+)
 from web.access_log import PathOnlyAccessLogger
 from web.api import ApiRouter
+from web.carrier import carrier_ctx
 from web.keys import BUS, DEMO, ENGINE, HUB, PRESENCE, SERVICES, SESSIONMAKER, SETTINGS
 from web.middleware import errors_middleware, security_headers
 from web.openapi import build_openapi
@@ -31,6 +40,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_inbox.router,
     handlers_timeline.router,
     handlers_chat.router,
+    handlers_messages.router,
 )
 MAX_BODY = 1024 * 1024
 
@@ -84,10 +94,11 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     app = web.Application(middlewares=[errors_middleware, security_headers], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[DEMO] = demo
-    app.cleanup_ctx.extend([database_ctx, hub_ctx, bus_ctx])
+    app.cleanup_ctx.extend([database_ctx, hub_ctx, bus_ctx, carrier_ctx])
     for router in ROUTERS:
         router.add_to(app)
     app.router.add_get("/api/v1/openapi.json", openapi)
+    handlers_twilio.add_routes(app)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC, append_version=True)

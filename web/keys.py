@@ -11,6 +11,8 @@ from config.settings import Settings
 from routing.bus import Bus
 from routing.hub import Hub
 from routing.presence import PresenceTable
+from telephony.media_fetch import MediaFetcher
+from telephony.sender import SmsSender
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -20,3 +22,5 @@ HUB = web.AppKey("hub", Hub)
 PRESENCE = web.AppKey("presence", PresenceTable)
 SERVICES = web.AppKey("services", Services)
 DEMO = web.AppKey("demo", bool)
+SMS_SENDER = web.AppKey("sms_sender", SmsSender)
+MEDIA_FETCHER = web.AppKey("media_fetcher", MediaFetcher)

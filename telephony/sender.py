@@ -1,0 +1,138 @@
+"""The SMS sender: drains the durable outbox to Twilio, inside each number's rate, never twice.
+
+A send whose outcome is unknown (timeout, dropped connection, a crash) keeps its row in `sending`;
+when the lease runs out, the row is reconciled against Twilio's own list of messages before any resend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import secrets
+from typing import Any
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from comms import carrier_errors, outbox
+from comms.models import utcnow
+from comms.outbox import Claimed
+from comms.services import Services
+
+log = logging.getLogger(__name__)
+IDLE_POLL_SECONDS = 1.0
+# A rate slot further away than this is handed back rather than waited for while holding the lease.
+MAX_WAIT_SECONDS = 2.0
+
+
+class SmsSender:
+    """One per process; several processes share the outbox safely through row claims."""
+
+    def __init__(self, services: Services, client: Client) -> None:
+        self.services = services
+        self.client = client
+        self.token = secrets.token_hex(8)
+        self._wake = asyncio.Event()
+        self.sent = 0
+
+    def wake(self) -> None:
+        """A message was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                worked = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("SMS sender pass failed; retrying")
+                worked = False
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+                self._wake.clear()
+
+    async def run_once(self) -> bool:
+        """Claim what is due and deliver it; True when there was work."""
+        cfg = self.services.settings.twilio
+        claimed = await outbox.claim_due(self.services, "sms", self.token, cfg.send_lease_seconds)
+        for entry in claimed:
+            await self._deliver(entry)
+        return bool(claimed)
+
+    async def _deliver(self, entry: Claimed) -> None:
+        cfg = self.services.settings.twilio
+        if entry.uncertain and await self._reconcile(entry):
+            return
+        rate = cfg.number_rates.get(entry.from_addr, cfg.segments_per_second)
+        slot = await outbox.reserve_slot(self.services, entry.from_addr, entry.segments, rate)
+        wait = (slot - utcnow()).total_seconds()
+        if wait > MAX_WAIT_SECONDS:
+            await outbox.release(self.services, entry.item_id, self.token, slot)
+            return
+        if wait > 0:
+            await asyncio.sleep(wait)
+        callback = f"{self.services.settings.server.public_base_url}/twilio/sms/status?item={entry.item_id}"
+        try:
+            message = await self.client.messages.create_async(
+                to=entry.to_addr, from_=entry.from_addr, body=entry.body, status_callback=callback
+            )
+        except TwilioRestException as exc:
+            code = str(exc.code) if exc.code else None
+            transient = exc.status >= 500 or exc.status == 429 or carrier_errors.retryable(code)
+            await outbox.record_failure(
+                self.services,
+                entry.item_id,
+                self.token,
+                code,
+                f"Twilio refused: {exc.msg}",
+                retry=transient,
+                max_attempts=cfg.max_send_attempts,
+            )
+            return
+        except aiohttp.ClientConnectorError as exc:
+            # Never connected: certainly not sent, safe to retry.
+            await outbox.record_failure(
+                self.services,
+                entry.item_id,
+                self.token,
+                None,
+                f"could not reach Twilio: {exc.__class__.__name__}",
+                retry=True,
+                max_attempts=cfg.max_send_attempts,
+            )
+            return
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # Maybe sent: leave the lease to run out, then reconcile against Twilio before resending.
+            log.warning(
+                "SMS item %s: outcome unknown (%s); will reconcile", entry.item_id, exc.__class__.__name__
+            )
+            return
+        self.sent += 1
+        await outbox.record_sent(self.services, entry.item_id, self.token, message.sid, str(message.status))
+
+    async def _reconcile(self, entry: Claimed) -> bool:
+        """Did an earlier attempt reach Twilio? Look for it there; True when found and recorded."""
+        try:
+            recent: list[Any] = await self.client.messages.list_async(
+                to=entry.to_addr, from_=entry.from_addr, limit=50
+            )
+        except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("SMS item %s: cannot reconcile yet (%s)", entry.item_id, exc.__class__.__name__)
+            await outbox.release(
+                self.services, entry.item_id, self.token, utcnow() + dt.timedelta(seconds=10)
+            )
+            return True
+        since = entry.attempt_started_at - dt.timedelta(minutes=2)
+        for message in recent:
+            created = message.date_created
+            if message.body == entry.body and (created is None or created >= since):
+                await outbox.record_sent(
+                    self.services, entry.item_id, self.token, message.sid, str(message.status)
+                )
+                return True
+        return False

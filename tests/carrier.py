@@ -1,0 +1,66 @@
+"""A Frontdesk server and the carrier sandbox wired to each other on real ports, for texting tests."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from comms import migrate
+from comms.db import make_engine
+from tests.conftest import make_settings
+from tests.helpers import ORIGIN, Practice, seed_practice
+
+ACCOUNT_SID = "AC" + "1" * 32
+AUTH_TOKEN = "sandbox-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Carrier:
+    base: str  # the Frontdesk server
+    sandbox: str  # the Twilio stand-in
+    practice: Practice
+    app: Any
+    sandbox_app: Any
+
+
+async def start_pair(
+    db_settings: dict[str, Any], aiohttp_server: Any, tmp_path: Any, **sandbox_opts: Any
+) -> Carrier:
+    """Both servers up, the practice seeded, the sandbox signing with the same token Frontdesk checks."""
+    from telephony.sandbox import SandboxConfig, create_sandbox_app
+    from web.app import create_app
+    from web.keys import SERVICES
+
+    app_port, sandbox_port = free_port(), free_port()
+    base, sandbox = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{sandbox_port}"
+    settings = make_settings(
+        db_settings,
+        server={"public_base_url": base, "allowed_origins": [ORIGIN]},
+        twilio={
+            "account_sid": ACCOUNT_SID,
+            "auth_token": AUTH_TOKEN,
+            "api_base_url": sandbox,
+            "send_lease_seconds": 2.0,
+            "segments_per_second": 50.0,
+        },
+        storage={"media_dir": str(tmp_path / "media")},
+    )
+    engine = make_engine(settings.database)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    app = create_app(settings)
+    await aiohttp_server(app, port=app_port)
+    practice = await seed_practice(app[SERVICES])
+    config = SandboxConfig(
+        account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, webhook_base=base, status_delay=0.0, **sandbox_opts
+    )
+    sandbox_app = create_sandbox_app(config)
+    await aiohttp_server(sandbox_app, port=sandbox_port)
+    return Carrier(base, sandbox, practice, app, sandbox_app)
