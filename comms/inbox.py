@@ -19,6 +19,7 @@ from comms.models import (
     Contact,
     Conversation,
     ConversationRead,
+    OptOut,
     StaffLocation,
     StaffUser,
     TimelineItem,
@@ -29,7 +30,14 @@ from comms.services import Services, Unit
 from comms.summaries import conversation_state
 from comms.timeline import add_item, conversation_for
 from routing.audience import Audience
-from schemas.inbox import ConversationOut, ConversationPage, ConversationState, ConversationUpdated, Status
+from schemas.inbox import (
+    ConversationOut,
+    ConversationPage,
+    ConversationState,
+    ConversationUpdated,
+    Status,
+    ThreadSummary,
+)
 from schemas.inbox import ConversationRead as ConversationReadEvent
 
 MAX_PAGE = 100
@@ -146,7 +154,7 @@ async def list_conversations(
     return ConversationPage(items=items, next_cursor=next_cursor)
 
 
-async def get_conversation(services: Services, actor: Actor, conversation_id: int) -> ConversationOut:
+async def get_conversation(services: Services, actor: Actor, conversation_id: int) -> ThreadSummary:
     """One summary (for a thread's header), with this staff member's unread count."""
     async with services.read() as session:
         row = (
@@ -157,9 +165,15 @@ async def get_conversation(services: Services, actor: Actor, conversation_id: in
         if row is None:
             raise NotFound("no such conversation")
         unread = await _unread_counts(session, actor.user_id, [conversation_id])
-    conv, contact, last, _read = row
-    return ConversationOut(
-        **conversation_state(conv, contact, last).model_dump(), unread=unread.get(conv.id, 0)
+        conv, contact, last, _read = row
+        phones = [p.e164 for p in contact.phones]
+        blocked = await session.scalar(
+            select(OptOut.id).where(OptOut.practice_id == contact.practice_id, OptOut.e164.in_(phones[:1]))
+        )
+    return ThreadSummary(
+        **conversation_state(conv, contact, last).model_dump(),
+        unread=unread.get(conv.id, 0),
+        opted_out=blocked is not None,
     )
 
 

@@ -50,6 +50,12 @@ class ConversationOut(ConversationState):
     unread: int = Field(description="inbound items this staff member has not read")
 
 
+class ThreadSummary(ConversationOut):
+    """A thread's header: the summary plus what the composer must know (texting blocked after STOP)."""
+
+    opted_out: bool = Field(description="the patient's number replied STOP; texts are refused")
+
+
 class ConversationPage(_Strict):
     items: list[ConversationOut]
     next_cursor: str | None

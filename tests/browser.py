@@ -47,6 +47,9 @@ async def signed_in_page(browser: Any, base: str, email: str, password: str) -> 
         await dialog.dismiss()
 
     page.on("dialog", on_dialog)
+    errors: list[str] = []
+    page.errors = errors  # uncaught script errors: a test can assert there were none
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     await page.goto(base + "/")
     await page.get_by_label("E-mail").fill(email)
     await page.get_by_label("Password").fill(password)

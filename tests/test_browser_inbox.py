@@ -20,6 +20,7 @@ async def test_note_and_assignment_appear_live_and_missed_updates_catch_up(serve
         for page in (admin, north):
             await page.click(conv)
             await page.wait_for_selector("textarea[name=body]")
+            await page.get_by_label("Channel", exact=True).select_option("note")
 
         # Each sees that the other has the same thread open (so they do not both answer).
         await (

@@ -10,12 +10,12 @@ from comms.models import Location
 from schemas.api import LocationOut
 from schemas.inbox import (
     AssignRequest,
-    ConversationOut,
     ConversationPage,
     ConversationQuery,
     ConversationState,
     ReadRequest,
     StatusRequest,
+    ThreadSummary,
 )
 from schemas.search import SearchRequest, SearchResult
 from web.api import ApiRouter, int_param, parse_body, parse_query, reply
@@ -69,7 +69,7 @@ async def list_conversations(request: web.Request) -> web.Response:
     "GET",
     "/api/v1/conversations/{conversation_id}",
     summary="One conversation's summary",
-    response=ConversationOut,
+    response=ThreadSummary,
     errors=(404,),
 )
 async def get_conversation(request: web.Request) -> web.Response:

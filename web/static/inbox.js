@@ -1,6 +1,13 @@
 // The live inbox: conversation list, thread view and composer, all kept current by socket events.
 import { api } from "/static/api.js";
 import { clear, h, when } from "/static/dom.js";
+import { countSegments } from "/static/segments.js";
+
+const STATUS_WORDS = {
+  pending: "sending…", scheduled: "scheduled", sending: "sending…", queued: "✓ sent to carrier",
+  accepted: "✓ sent to carrier", sent: "✓ sent", delivered: "✓✓ delivered", read: "✓✓ read",
+  undelivered: "not delivered", failed: "failed", canceled: "canceled", received: "",
+};
 
 const FILTERS = [
   { key: "open", label: "Open", query: "status=open" },
@@ -10,6 +17,11 @@ const FILTERS = [
   { key: "snoozed", label: "Snoozed", query: "status=snoozed" },
   { key: "closed", label: "Closed", query: "status=closed" },
 ];
+
+function alertError(err) {
+  const box = document.querySelector(".composer .error");
+  if (box) box.textContent = err.message;
+}
 
 const KIND_LABEL = {
   sms: "Text", mms: "Picture message", email: "E-mail", call: "Call", voicemail: "Voicemail",
@@ -152,7 +164,11 @@ export class Inbox {
       if (this.current === event.conversation_id) {
         this.appendItem(event.item);
         if (event.item.direction === "in") this.markRead(event.item.id);
+        const action = (event.item.meta || {}).action;
+        if (action === "sms_stop" || action === "sms_start") this.setOptedOut(action === "sms_stop");
       }
+    } else if (event.type === "timeline.item_updated") {
+      if (this.current === event.conversation_id) this.replaceItem(event.item);
     } else if (event.type === "conversation.updated") {
       this.upsert(event.conversation);
       if (this.current === event.conversation.id) this.drawHeader(event.conversation);
@@ -174,6 +190,11 @@ export class Inbox {
     this.composer = this.makeComposer();
     clear(this.threadEl).append(this.header, this.timelineEl, this.composer);
     this.drawHeader(summary);
+    this.banner = h("p", { class: "banner", role: "status", "data-testid": "opted-out", hidden: true },
+      "This patient replied STOP: texting is blocked until they text START. Call or e-mail instead.");
+    this.threadEl.insertBefore(this.banner, this.timelineEl);
+    this.summary = summary;
+    this.setOptedOut(summary.opted_out);
     for (const item of this.items) this.timelineEl.append(this.itemEl(item));
     if (!keepScroll) this.timelineEl.scrollTop = this.timelineEl.scrollHeight;
     for (const li of this.listEl.querySelectorAll("li[data-conversation]")) {
@@ -188,6 +209,15 @@ export class Inbox {
 
   markRead(itemId) {
     api("POST", `/api/v1/conversations/${this.current}/read`, { item_id: itemId }).catch(() => {});
+  }
+
+  setOptedOut(blocked) {
+    if (this.banner) this.banner.hidden = !blocked;
+    const sms = this.composer && this.composer.querySelector("option[value=sms]");
+    if (sms) {
+      sms.disabled = blocked || !(this.summary && this.summary.contact.phones.length);
+      if (sms.disabled && this.composer.channel.value === "sms") { this.composer.channel.value = "note"; this.composer.refresh(); }
+    }
   }
 
   drawHeader(c) {
@@ -212,11 +242,34 @@ export class Inbox {
   itemEl(item) {
     const author = item.author_id ? this.staff.get(item.author_id) : null;
     const label = KIND_LABEL[item.kind] ?? item.kind;
-    return h("li", { class: `item ${item.direction} kind-${item.kind}`, dataset: { item: item.id } },
+    const meta = item.meta || {};
+    const words = item.status ? (STATUS_WORDS[item.status] ?? item.status) : "";
+    const failed = ["failed", "undelivered"].includes(item.status);
+    const media = (meta.media || []).map((m) => {
+      if (m.state !== "stored") {
+        return h("div", { class: "media-missing" }, m.state === "pending" ? "Picture loading…" : `File not kept: ${m.error || m.state}`);
+      }
+      const url = `/api/v1/media/${m.id}`;
+      return (m.content_type || "").startsWith("image/")
+        ? h("a", { href: url, target: "_blank", rel: "noopener", class: "thumb" }, h("img", { src: url, alt: "Picture from the patient", loading: "lazy" }))
+        : h("a", { href: url, class: "attachment" }, `Attachment (${m.content_type})`);
+    });
+    const cancel = item.status === "scheduled"
+      ? h("button", { class: "link", onclick: () => api("POST", `/api/v1/items/${item.id}/cancel`).catch((e) => alertError(e)) }, "Cancel")
+      : null;
+    return h("li", { class: `item ${item.direction} kind-${item.kind}${failed ? " failed" : ""}`, dataset: { item: item.id, status: item.status || "" } },
       h("div", { class: "item-meta" }, label, author ? ` · ${author.name}` : "",
         h("time", { datetime: item.created_at }, ` ${when(item.created_at)}`),
-        item.status ? h("span", { class: "item-status" }, ` · ${item.status}`) : null),
-      h("div", { class: "body" }, item.body));
+        meta.send_at && item.status === "scheduled" ? ` · goes ${when(meta.send_at)} ${new Date(meta.send_at).toLocaleTimeString([], { hour: "numeric", minute: "2-digit" })}` : "",
+        words ? h("span", { class: "item-status" }, ` · ${words}`) : null, cancel),
+      h("div", { class: "body" }, item.body),
+      media,
+      failed && meta.error ? h("div", { class: "item-error", role: "note" }, meta.error) : null);
+  }
+
+  replaceItem(item) {
+    const old = this.timelineEl && this.timelineEl.querySelector(`[data-item="${item.id}"]`);
+    if (old) old.replaceWith(this.itemEl(item));
   }
 
   appendItem(item) {
@@ -226,24 +279,52 @@ export class Inbox {
   }
 
   makeComposer() {
-    const text = h("textarea", { name: "body", rows: 3, "aria-label": "Message", placeholder: "Write an internal note… (@name to mention)" });
+    const text = h("textarea", { name: "body", rows: 3, "aria-label": "Message" });
     const channel = h("select", { "aria-label": "Channel", name: "channel" },
+      h("option", { value: "sms" }, "Text message"),
       h("option", { value: "note" }, "Internal note"),
-      h("option", { value: "sms", disabled: true }, "Text (when texting is set up)"),
       h("option", { value: "email", disabled: true }, "E-mail (when e-mail is set up)"));
+    const counter = h("span", { class: "counter", "data-testid": "segments", "aria-live": "polite" });
+    const later = h("input", { type: "datetime-local", name: "send_at", "aria-label": "Send later at" });
+    const laterBox = h("label", { class: "later" }, "Send later ", later);
+    const submit = h("button", { type: "submit" }, "Send");
     const error = h("p", { class: "error", role: "alert" });
+    const update = () => {
+      const sms = channel.value === "sms";
+      text.placeholder = sms ? "Text the patient… (Ctrl+Enter sends)" : "Write an internal note… (@name to mention)";
+      submit.textContent = sms ? (later.value ? "Schedule" : "Send text") : "Add note";
+      laterBox.hidden = !sms;
+      if (sms && text.value) {
+        const c = countSegments(text.value);
+        counter.textContent = `${c.characters} characters · ${c.segments} segment${c.segments > 1 ? "s" : ""} (${c.encoding})`;
+      } else counter.textContent = "";
+    };
     const form = h("form", { class: "composer", onsubmit: async (e) => {
       e.preventDefault();
       if (!text.value.trim()) return;
       try {
-        const item = await api("POST", `/api/v1/conversations/${this.current}/notes`, { body: text.value });
+        let item;
+        if (channel.value === "sms") {
+          const body = { channel: "sms", body: text.value };
+          if (later.value) body.send_at = new Date(later.value).toISOString();
+          item = await api("POST", `/api/v1/conversations/${this.current}/messages`, body);
+        } else {
+          item = await api("POST", `/api/v1/conversations/${this.current}/notes`, { body: text.value });
+        }
         this.appendItem(item);
         text.value = "";
+        later.value = "";
         error.textContent = "";
+        update();
       } catch (err) {
         error.textContent = err.message;
+        if (err.code === "opted_out") this.setOptedOut(true);
       }
-    } }, channel, text, h("button", { type: "submit" }, "Add note"), error);
+    } }, channel, counter, text, laterBox, submit, error);
+    form.refresh = update;
+    channel.addEventListener("change", update);
+    later.addEventListener("change", update);
+    text.addEventListener("input", update);
     let typingSent = 0;
     text.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit();
@@ -252,6 +333,7 @@ export class Inbox {
         this.onViewing(this.current, true);
       }
     });
+    update();
     return form;
   }
 
