@@ -31,7 +31,11 @@ class Carrier:
 
 
 async def start_pair(
-    db_settings: dict[str, Any], aiohttp_server: Any, tmp_path: Any, **sandbox_opts: Any
+    db_settings: dict[str, Any],
+    aiohttp_server: Any,
+    tmp_path: Any,
+    twilio: dict[str, Any] | None = None,
+    **sandbox_opts: Any,
 ) -> Carrier:
     """Both servers up, the practice seeded, the sandbox signing with the same token Frontdesk checks."""
     from telephony.sandbox import SandboxConfig, create_sandbox_app
@@ -49,6 +53,7 @@ async def start_pair(
             "api_base_url": sandbox,
             "send_lease_seconds": 2.0,
             "segments_per_second": 50.0,
+            **(twilio or {}),
         },
         storage={"media_dir": str(tmp_path / "media")},
     )

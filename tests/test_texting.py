@@ -299,3 +299,30 @@ async def test_mms_picture_is_fetched_once_and_served_only_to_staff_who_may_see_
         anonymous.get(f"{carrier.base}/api/v1/media/{media_id}") as resp,
     ):
         assert resp.status == 401
+
+
+async def test_help_gets_our_reply_when_twilio_does_not_answer_keywords(
+    db_settings: dict[str, Any], aiohttp_server: Any, tmp_path: Path
+) -> None:
+    pair = await start_pair(
+        db_settings,
+        aiohttp_server,
+        tmp_path,
+        twilio={"advanced_opt_out": False, "help_reply": "Maple Dental: call 202-555-0143."},
+    )
+    url = f"{pair.base}/twilio/sms"
+    params = {
+        "MessageSid": "SM" + "d" * 32,
+        "AccountSid": ACCOUNT_SID,
+        "From": PATIENT_A,
+        "To": NORTH_NUMBER,
+        "Body": "help",
+        "NumMedia": "0",
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, data=params, headers=_signed(url, params)) as resp:
+            twiml = await resp.text()
+        assert resp.content_type == "text/xml" and "Maple Dental: call 202-555-0143." in twiml
+        # Twilio retries the same webhook: the reply is not sent twice.
+        async with http.post(url, data=params, headers=_signed(url, params)) as resp:
+            assert "<Message>" not in await resp.text()
