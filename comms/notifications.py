@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from comms.models import Notification
-from comms.services import Unit
+from sqlalchemy import select, update
+
+from comms.access import Actor
+from comms.models import Notification, utcnow
+from comms.services import Services, Unit
 from routing.audience import Audience
 from schemas.chat import NotificationCreated, NotificationOut
 
@@ -48,3 +51,33 @@ async def notify(
     await unit.session.flush()
     unit.publish(NotificationCreated(notification=notification_out(n)), Audience.staff(user_id))
     return n
+
+
+async def list_for(
+    services: Services, actor: Actor, unread_only: bool = True, limit: int = 50
+) -> list[NotificationOut]:
+    """This staff member's notifications, newest first."""
+    query = select(Notification).where(Notification.user_id == actor.user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    async with services.read() as session:
+        rows = await session.scalars(query.order_by(Notification.id.desc()).limit(min(limit, 200)))
+        return [notification_out(n) for n in rows]
+
+
+async def mark_read(services: Services, actor: Actor, ids: list[int] | None) -> int:
+    """Mark some (or all, ids=None) of this staff member's notifications read; other tabs hear of it."""
+    async with services.unit() as unit:
+        statement = (
+            update(Notification)
+            .where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+        )
+        if ids is not None:
+            statement = statement.where(Notification.id.in_(ids))
+        result = await unit.session.execute(statement)
+        count = int(getattr(result, "rowcount", 0) or 0)
+        unit.publish(
+            {"type": "notification.read", "ids": ids, "all": ids is None}, Audience.staff(actor.user_id)
+        )
+        return count

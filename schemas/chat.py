@@ -128,3 +128,9 @@ class NotificationCreated(_Strict):
 
     type: Literal["notification.created"] = "notification.created"
     notification: NotificationOut
+
+
+class NotificationsRead(_Strict):
+    """Mark these notifications read, or all of them when ids is null."""
+
+    ids: list[int] | None = Field(None, max_length=500)

@@ -28,6 +28,12 @@ async def test_chat_message_reaches_colleague_live(served_on_port: Any) -> None:
         await admin.get_by_role("textbox", name="Chat message").fill("Lunch at 1? @nora")
         await admin.get_by_role("textbox", name="Chat message").press("Enter")
         await north.locator("ol.messages .body", has_text="Lunch at 1? @nora").wait_for(timeout=1000)
+        await north.get_by_test_id("bell").filter(has_text="1").wait_for(timeout=1000)
+        await north.get_by_test_id("bell").click()
+        await north.get_by_role("button", name="Ada Admin mentioned you in team chat").click()
+        await north.wait_for_function(
+            "() => document.querySelector('[data-testid=bell]').textContent === '🔔'", timeout=2000
+        )
         assert admin.errors == [] and north.errors == []
 
 

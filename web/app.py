@@ -19,6 +19,7 @@ from web import (
     handlers_chat,
     handlers_inbox,
     handlers_messages,
+    handlers_notifications,
     handlers_session,
     handlers_system,
     handlers_timeline,
@@ -41,6 +42,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_timeline.router,
     handlers_chat.router,
     handlers_messages.router,
+    handlers_notifications.router,
 )
 MAX_BODY = 1024 * 1024
 

@@ -4,6 +4,7 @@ import { Chat } from "/static/chat.js";
 import { clear, h } from "/static/dom.js";
 import { Inbox } from "/static/inbox.js";
 import { LiveSocket } from "/static/live.js";
+import { Notifications } from "/static/notifications.js";
 import { Presence } from "/static/presence.js";
 
 const app = document.getElementById("app");
@@ -45,20 +46,25 @@ async function showInbox(session) {
   const inboxRoot = h("div", { class: "inbox" });
   const chatRoot = h("aside", { class: "chat", "aria-label": "Team chat" });
   const logout = h("button", { class: "logout" }, "Sign out");
+  const bell = h("button", { class: "bell", "data-testid": "bell", "aria-haspopup": "true" }, "🔔");
+  const bellPanel = h("div", { class: "bell-panel", role: "dialog", "aria-label": "Notifications", hidden: true });
   clear(app).append(
     h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status,
-      h("span", { class: "who" }, session.name), logout),
+      h("span", { class: "who" }, session.name), bell, logout),
+    bellPanel,
     h("div", { class: "panes" }, inboxRoot, chatRoot),
   );
   const inbox = new Inbox(inboxRoot, session, staff);
   const chat = new Chat(chatRoot, session, staff);
   const live = new LiveSocket({
-    onEvent: (event) => { inbox.onEvent(event); chat.onEvent(event); presence.onEvent(event); },
+    onEvent: (event) => { inbox.onEvent(event); chat.onEvent(event); presence.onEvent(event); notes.onEvent(event); },
     onStatus: (text) => { status.textContent = text; status.dataset.state = text.startsWith("reconnecting") ? "down" : "up"; },
-    onResync: () => { inbox.reload(); chat.reload().catch(() => {}); },
+    onResync: () => { inbox.reload(); chat.reload().catch(() => {}); notes.reload().catch(() => {}); },
     onEnded: () => showLogin("Your session has ended. Sign in again."),
   });
   const presence = new Presence(live, session, staff, inbox, chat);
+  const notes = new Notifications(bell, bellPanel, staff, inbox, chat);
+  notes.reload().catch(() => {});
   live.onLive = () => presence.connected();
   inbox.onViewing = (conversationId, typing) => presence.report(conversationId, typing);
   live.start();
