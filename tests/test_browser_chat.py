@@ -34,6 +34,16 @@ async def test_chat_message_reaches_colleague_live(served_on_port: Any) -> None:
         await north.wait_for_function(
             "() => document.querySelector('[data-testid=bell]').textContent === '🔔'", timeout=2000
         )
+        # A direct message: the other person sees the conversation appear with an unread badge.
+        await north.get_by_label("Message a colleague").select_option(label="Ada Admin")
+        await north.locator("ul.channels button.active", has_text="Ada Admin").wait_for(timeout=2000)
+        await north.get_by_role("textbox", name="Chat message").fill("just between us")
+        await north.get_by_role("textbox", name="Chat message").press("Enter")
+        await (
+            admin.locator("ul.channels button", has_text="Nora North")
+            .locator(".badge")
+            .wait_for(timeout=2000)
+        )
         assert admin.errors == [] and north.errors == []
 
 

@@ -24,7 +24,15 @@ export class Chat {
       await api("POST", `/api/v1/chat/channels/${this.current}/messages`, { body });
     } }, text, h("button", { type: "submit" }, "Send"));
     this.presenceEl = h("p", { class: "team-presence", "data-testid": "team-presence" });
-    clear(this.root).append(h("h2", {}, "Team chat"), this.presenceEl, this.channelList, this.messagesEl, this.form);
+    const others = [...this.staff.values()].filter((s) => s.id !== this.session.user_id);
+    const direct = h("select", { "aria-label": "Message a colleague", onchange: async (e) => {
+      if (!e.target.value) return;
+      const channel = await api("POST", "/api/v1/chat/direct", { user_id: Number(e.target.value) });
+      e.target.value = "";
+      this.channels.set(channel.id, { unread: 0, ...channel });
+      await this.open(channel.id);
+    } }, h("option", { value: "" }, "Message a colleague…"), others.map((s) => h("option", { value: s.id }, s.name)));
+    clear(this.root).append(h("h2", {}, "Team chat"), this.presenceEl, this.channelList, direct, this.messagesEl, this.form);
   }
 
   showPresence(rows) {
@@ -34,7 +42,10 @@ export class Chat {
   }
 
   async reload() {
+    // Reloads can overlap (a new channel and its first message arrive together): only the newest counts.
+    const generation = (this.generation = (this.generation || 0) + 1);
     const channels = await api("GET", "/api/v1/chat/channels");
+    if (generation !== this.generation) return;
     this.channels.clear();
     for (const c of channels) this.channels.set(c.id, c);
     this.drawChannels();
