@@ -22,6 +22,8 @@ from comms.models import (
     OptOut,
     StaffLocation,
     StaffUser,
+    Team,
+    TeamMember,
     TimelineItem,
     utcnow,
 )
@@ -52,6 +54,7 @@ class ListFilter:
     unread: bool = False
     channel: str | None = None
     location_id: int | None = None
+    team_id: int | None = None
 
 
 def encode_cursor(at: dt.datetime, conv_id: int) -> str:
@@ -103,6 +106,8 @@ def _filtered(actor: Actor, flt: ListFilter) -> Select[Conversation, Contact, Ti
         query = query.where(Conversation.assignee_id == int(flt.assignee))
     elif flt.assignee != "anyone":
         raise InvalidRequest("assignee must be me, unassigned, anyone or a staff id")
+    if flt.team_id is not None:
+        query = query.where(Conversation.team_id == flt.team_id)
     if flt.unread:
         query = query.where(Conversation.last_inbound_id > func.coalesce(read.last_read_item_id, 0))
     if flt.channel:
@@ -197,29 +202,35 @@ async def _staff_name(session: AsyncSession, user_id: int) -> str:
 
 
 async def assign(
-    services: Services, actor: Actor, conversation_id: int, assignee_id: int | None, note: str | None = None
+    services: Services,
+    actor: Actor,
+    conversation_id: int,
+    assignee_id: int | None,
+    note: str | None = None,
+    team_id: int | None = None,
 ) -> ConversationState:
-    """Hand the thread to a staff member who may see its location (or to nobody), with an optional note."""
+    """Hand the thread to a staff member who may see its location, to a team, or to nobody, with a note."""
     async with services.unit() as unit:
         s = unit.session
         conv = await conversation_for(unit, actor, conversation_id)
         if assignee_id is not None:
-            assignee = await s.get(StaffUser, assignee_id)
-            if assignee is None or not assignee.active or assignee.practice_id != actor.practice_id:
-                raise InvalidRequest("no such staff member")
-            if assignee.role != "admin":
-                allowed = await s.scalar(
-                    select(StaffLocation.user_id).where(
-                        StaffLocation.user_id == assignee_id, StaffLocation.location_id == conv.location_id
-                    )
-                )
-                if allowed is None:
-                    raise InvalidRequest(f"{assignee.name} does not work at this location")
-        previous = conv.assignee_id
-        conv.assignee_id = assignee_id
-        who = await _staff_name(s, assignee_id) if assignee_id else "nobody"
-        body = f"Assigned to {who}" + (f": {note}" if note else "")
-        await add_item(
+            await _check_assignee(s, actor, assignee_id, conv.location_id)
+        team_members: list[int] = []
+        team_name = None
+        if team_id is not None:
+            team = await s.get(Team, team_id)
+            if team is None or team.practice_id != actor.practice_id:
+                raise InvalidRequest("no such team")
+            team_name = team.name
+            team_members = list(
+                await s.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team_id))
+            )
+        previous = (conv.assignee_id, conv.team_id)
+        conv.assignee_id, conv.team_id = assignee_id, team_id
+        who = await _staff_name(s, assignee_id) if assignee_id else None
+        target = " and ".join(x for x in (who, f"team {team_name}" if team_name else None) if x) or "nobody"
+        body = f"Assigned to {target}" + (f": {note}" if note else "")
+        item = await add_item(
             unit,
             conv,
             TimelineItem(
@@ -227,13 +238,36 @@ async def assign(
                 direction="internal",
                 body=body,
                 author_id=actor.user_id,
-                meta={"action": "assign", "from": previous, "to": assignee_id},
+                meta={"action": "assign", "from": previous[0], "to": assignee_id, "team": team_id},
             ),
         )
-        if assignee_id is not None and assignee_id != actor.user_id:
-            await notify(unit, assignee_id, "assigned", actor.user_id, conversation_id=conv.id)
-        audit.record(s, actor, "assign", "conversation", conv.id, {"from": previous, "to": assignee_id})
+        notified = {assignee_id} if assignee_id is not None else set(team_members)
+        for user_id in sorted(u for u in notified if u is not None and u != actor.user_id):
+            await notify(unit, user_id, "assigned", actor.user_id, conversation_id=conv.id, item_id=item.id)
+        audit.record(
+            s,
+            actor,
+            "assign",
+            "conversation",
+            conv.id,
+            {"from": previous[0], "to": assignee_id, "from_team": previous[1], "team": team_id},
+        )
         return await publish_state(unit, conv)
+
+
+async def _check_assignee(s: AsyncSession, actor: Actor, assignee_id: int, location_id: int) -> None:
+    """Only an active colleague who works at the conversation's location can take it."""
+    assignee = await s.get(StaffUser, assignee_id)
+    if assignee is None or not assignee.active or assignee.practice_id != actor.practice_id:
+        raise InvalidRequest("no such staff member")
+    if assignee.role != "admin":
+        allowed = await s.scalar(
+            select(StaffLocation.user_id).where(
+                StaffLocation.user_id == assignee_id, StaffLocation.location_id == location_id
+            )
+        )
+        if allowed is None:
+            raise InvalidRequest(f"{assignee.name} does not work at this location")
 
 
 async def set_status(

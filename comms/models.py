@@ -207,6 +207,7 @@ class Conversation(Base):
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"), index=True)
     snoozed_until: Mapped[dt.datetime | None]
     last_item_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_item_id: Mapped[int | None] = mapped_column(BigId)
@@ -349,3 +350,20 @@ class Media(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     __table_args__ = (Index("ix_media_state", "state"),)
+
+
+class Team(Base):
+    """A group conversations can be handed to (billing, front desk North); any member may pick it up."""
+
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("practice_id", "name"),)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)

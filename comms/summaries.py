@@ -34,6 +34,7 @@ def conversation_state(conv: Conversation, contact: Contact, last: TimelineItem 
         location_id=conv.location_id,
         status=effective_status(conv),
         assignee_id=conv.assignee_id,
+        team_id=conv.team_id,
         snoozed_until=conv.snoozed_until if conv.status == "snoozed" else None,
         last_item_at=conv.last_item_at,
         last_inbound_id=conv.last_inbound_id,

@@ -38,6 +38,7 @@ class ConversationState(_Strict):
     location_id: int
     status: Status
     assignee_id: int | None
+    team_id: int | None
     snoozed_until: dt.datetime | None
     last_item_at: dt.datetime
     last_inbound_id: int
@@ -63,6 +64,7 @@ class ConversationPage(_Strict):
 
 class AssignRequest(_Strict):
     assignee_id: int | None = Field(description="null to unassign")
+    team_id: int | None = Field(None, description="hand to a team (with or without a person)")
     note: str | None = Field(None, max_length=2000)
 
 
@@ -97,5 +99,17 @@ class ConversationQuery(_Strict):
     unread: bool = False
     channel: str | None = Field(None, pattern=r"^[a-z]{2,16}$")
     location: int | None = None
+    team: int | None = None
     cursor: str | None = Field(None, max_length=200)
     limit: int = Field(50, ge=1, le=100)
+
+
+class TeamOut(_Strict):
+    id: int
+    name: str
+    member_ids: list[int]
+
+
+class TeamCreate(_Strict):
+    name: str = Field(min_length=1, max_length=80)
+    member_ids: list[int] = Field(default_factory=list, max_length=500)

@@ -22,6 +22,7 @@ from web import (
     handlers_notifications,
     handlers_session,
     handlers_system,
+    handlers_teams,
     handlers_timeline,
     handlers_twilio,
 )
@@ -43,6 +44,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_chat.router,
     handlers_messages.router,
     handlers_notifications.router,
+    handlers_teams.router,
 )
 MAX_BODY = 1024 * 1024
 

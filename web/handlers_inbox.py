@@ -59,6 +59,7 @@ async def list_conversations(request: web.Request) -> web.Response:
         assignee=q.assignee,
         unread=q.unread,
         channel=q.channel,
+        team_id=q.team,
         location_id=q.location,
     )
     page = await inbox.list_conversations(request.app[SERVICES], actor, flt, q.cursor, q.limit)
@@ -91,7 +92,12 @@ async def assign(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_body(request, AssignRequest)
     state = await inbox.assign(
-        request.app[SERVICES], actor, int_param(request, "conversation_id"), body.assignee_id, body.note
+        request.app[SERVICES],
+        actor,
+        int_param(request, "conversation_id"),
+        body.assignee_id,
+        body.note,
+        body.team_id,
     )
     return reply(state)
 

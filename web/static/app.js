@@ -55,6 +55,7 @@ async function showInbox(session) {
     h("div", { class: "panes" }, inboxRoot, chatRoot),
   );
   const inbox = new Inbox(inboxRoot, session, staff);
+  api("GET", "/api/v1/teams").then((teams) => { inbox.teams = teams; }).catch(() => {});
   const chat = new Chat(chatRoot, session, staff);
   const live = new LiveSocket({
     onEvent: (event) => { inbox.onEvent(event); chat.onEvent(event); presence.onEvent(event); notes.onEvent(event); },

@@ -129,7 +129,8 @@ export class Inbox {
     for (const id of this.order) {
       const c = this.conversations.get(id);
       const badge = c.unread > 0 ? h("span", { class: "badge", "aria-label": `${c.unread} unread` }, c.unread) : null;
-      const assignee = c.assignee_id ? this.staff.get(c.assignee_id) : null;
+      const assignee = c.assignee_id ? this.staff.get(c.assignee_id)
+        : (c.team_id ? { name: `Team ${(this.teams || []).find((t) => t.id === c.team_id)?.name || ""}` } : null);
       this.listEl.append(h("li", {
         role: "option", tabindex: "0", dataset: { conversation: c.id }, "aria-selected": id === this.current ? "true" : "false",
         class: c.unread > 0 ? "unread" : "", onclick: () => this.open(id),
@@ -223,7 +224,10 @@ export class Inbox {
   drawHeader(c) {
     const staffOptions = [h("option", { value: "" }, "Unassigned")];
     for (const s of this.staff.values()) {
-      staffOptions.push(h("option", { value: s.id, selected: s.id === c.assignee_id }, s.name));
+      staffOptions.push(h("option", { value: `u:${s.id}`, selected: s.id === c.assignee_id }, s.name));
+    }
+    for (const t of this.teams || []) {
+      staffOptions.push(h("option", { value: `t:${t.id}`, selected: !c.assignee_id && t.id === c.team_id }, `Team: ${t.name}`));
     }
     const assign = h("select", { "aria-label": "Assign to", onchange: (e) => this.assign(e.target.value) }, staffOptions);
     const statusButtons = c.status === "open"
@@ -338,7 +342,13 @@ export class Inbox {
   }
 
   async assign(value) {
-    await api("POST", `/api/v1/conversations/${this.current}/assign`, { assignee_id: value ? Number(value) : null });
+    const [kind, id] = value ? value.split(":") : [null, null];
+    const note = kind ? window.prompt("Note for the hand-off (optional)") : null;
+    await api("POST", `/api/v1/conversations/${this.current}/assign`, {
+      assignee_id: kind === "u" ? Number(id) : null,
+      team_id: kind === "t" ? Number(id) : null,
+      note: note || null,
+    });
   }
 
   async setStatus(status) {
