@@ -175,16 +175,31 @@ async def test_hand_off_to_a_team_notifies_its_members_and_filters(served: Any) 
     async with browser() as admin, browser() as north:
         admin_s = await sign_in(admin, base(served), p.admin)
         north_s = await sign_in(north, base(served), p.staff_a)
-        async with north.post(f"{base(served)}/api/v1/teams", json={"name": "Billing"},
-                              headers={"X-CSRF-Token": north_s["csrf_token"]}) as resp:
+        async with north.post(
+            f"{base(served)}/api/v1/teams",
+            json={"name": "Billing"},
+            headers={"X-CSRF-Token": north_s["csrf_token"]},
+        ) as resp:
             assert resp.status == 403  # only admins make teams
-        team = await _post(admin, f"{base(served)}/api/v1/teams", admin_s["csrf_token"],
-                           {"name": "Billing", "member_ids": [north_s["user_id"]]}, status=201)
-        async with admin.post(f"{base(served)}/api/v1/teams", json={"name": "Billing"},
-                              headers={"X-CSRF-Token": admin_s["csrf_token"]}) as resp:
+        team = await _post(
+            admin,
+            f"{base(served)}/api/v1/teams",
+            admin_s["csrf_token"],
+            {"name": "Billing", "member_ids": [north_s["user_id"]]},
+            status=201,
+        )
+        async with admin.post(
+            f"{base(served)}/api/v1/teams",
+            json={"name": "Billing"},
+            headers={"X-CSRF-Token": admin_s["csrf_token"]},
+        ) as resp:
             assert resp.status == 409
-        state = await _post(admin, f"{base(served)}/api/v1/conversations/{p.conv_a}/assign", admin_s["csrf_token"],
-                            {"assignee_id": None, "team_id": team["id"], "note": "insurance question"})
+        state = await _post(
+            admin,
+            f"{base(served)}/api/v1/conversations/{p.conv_a}/assign",
+            admin_s["csrf_token"],
+            {"assignee_id": None, "team_id": team["id"], "note": "insurance question"},
+        )
         assert state["team_id"] == team["id"] and state["assignee_id"] is None
         listed = await _get(north, f"{base(served)}/api/v1/conversations?team={team['id']}")
         assert [c["id"] for c in listed["items"]] == [p.conv_a]
