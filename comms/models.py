@@ -367,3 +367,25 @@ class TeamMember(Base):
     __tablename__ = "team_members"
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+
+
+class LocationEmail(Base):
+    """An e-mail address a location receives mail at; the SMTP listener refuses all others."""
+
+    __tablename__ = "location_emails"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(320), unique=True)
+
+
+class EmailMessage(Base):
+    """The e-mail behind a timeline item: its Message-ID (for threading replies) and the raw original."""
+
+    __tablename__ = "email_messages"
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("timeline_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[str] = mapped_column(String(500), unique=True)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    raw_sha256: Mapped[str | None] = mapped_column(String(64))
+    raw_size: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from comms import audit
 from comms.access import Actor
 from comms.errors import Conflict, InvalidRequest
-from comms.models import Location, LocationNumber, Practice, StaffLocation, StaffUser
+from comms.models import Location, LocationEmail, LocationNumber, Practice, StaffLocation, StaffUser
 from comms.passwords import hash_password
 from comms.phones import to_e164
 from comms.services import Services
@@ -31,9 +31,14 @@ async def ensure_practice(services: Services, name: str) -> int:
 
 
 async def add_location(
-    services: Services, practice_id: int, name: str, timezone: str, numbers: Iterable[str] = ()
+    services: Services,
+    practice_id: int,
+    name: str,
+    timezone: str,
+    numbers: Iterable[str] = (),
+    emails: Iterable[str] = (),
 ) -> int:
-    """A location with its time zone (validated against the tz database) and its carrier numbers."""
+    """A location with its time zone (validated against the tz database), numbers and e-mail addresses."""
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -44,6 +49,10 @@ async def add_location(
         await unit.session.flush()
         for raw in numbers:
             unit.session.add(LocationNumber(location_id=location.id, e164=to_e164(raw)))
+        for address in emails:
+            if "@" not in address:
+                raise InvalidRequest("a location e-mail address needs an @")
+            unit.session.add(LocationEmail(location_id=location.id, address=address.strip().lower()))
         return location.id
 
 

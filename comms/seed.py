@@ -27,8 +27,8 @@ THREAD_COUNT = 18
 
 # (name, time zone, carrier number)
 LOCATIONS = (
-    ("Maple Street", "America/New_York", "+12025550100"),
-    ("Oak Park", "America/Chicago", "+13125550100"),
+    ("Maple Street", "America/New_York", "+12025550100", "maple@frontdesk.localhost"),
+    ("Oak Park", "America/Chicago", "+13125550100", "oakpark@frontdesk.localhost"),
 )
 # (e-mail, name, role, indexes into LOCATIONS; admins see every location whatever is listed)
 STAFF = (
@@ -116,7 +116,7 @@ class _Person:
 
 def _people(rng: random.Random) -> list[_Person]:
     """Families first (one number for the household), then patients with a number of their own."""
-    taken = {number for _, _, number in LOCATIONS}
+    taken = {number for _, _, number, _ in LOCATIONS}
     pool = [f"+1{area}555{n:04d}" for area in AREA_CODES for n in range(100, 200)]
     phones = iter(rng.sample([p for p in pool if p not in taken], PATIENTS))
     surnames = rng.sample(LAST_NAMES, len(LAST_NAMES))
@@ -173,7 +173,9 @@ async def seed_demo(services: Services) -> DemoLogin:
             return demo_login()
     rng = random.Random(SEED)
     practice_id = await ensure_practice(services, PRACTICE_NAME)
-    locations = [await add_location(services, practice_id, *loc[:2], [loc[2]]) for loc in LOCATIONS]
+    locations = [
+        await add_location(services, practice_id, loc[0], loc[1], [loc[2]], [loc[3]]) for loc in LOCATIONS
+    ]
     staff_ids: dict[int, list[int]] = {i: [] for i in range(len(locations))}
     for email, name, role, indexes in STAFF:
         user_id = await add_staff(

@@ -116,6 +116,24 @@ class TwilioSettings(_Section):
         return bool(self.account_sid and self.auth_token)
 
 
+class SmtpSettings(_Section):
+    """E-mail: the built-in listener for inbound mail, and the server outbound mail is relayed through."""
+
+    listen: bool = Field(True, description="run the inbound SMTP listener")
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(2525, ge=0, le=65535, description="0 picks a free port (tests)")
+    max_message_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    relay_host: str | None = Field(None, description="outbound SMTP server; unset: e-mail sending is off")
+    relay_port: int = Field(587, ge=1, le=65535)
+    starttls: bool = True
+    implicit_tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    from_address: str = "frontdesk@localhost"
+    from_name: str = "Front desk"
+    message_id_domain: str = "frontdesk.local"
+
+
 class StorageSettings(_Section):
     """Where files (MMS pictures, e-mail attachments, voicemail) are kept; only staff can fetch them."""
 
@@ -133,6 +151,7 @@ class Settings(_Section):
     websocket: WebSocketSettings = WebSocketSettings()
     twilio: TwilioSettings = TwilioSettings()
     storage: StorageSettings = StorageSettings()
+    smtp: SmtpSettings = SmtpSettings()
 
     @property
     def cookie_secure(self) -> bool:

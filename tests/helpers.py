@@ -30,8 +30,12 @@ class Practice:
 async def seed_practice(services: Services) -> Practice:
     """Two locations, an admin, one staff member per location, and one conversation at each."""
     pid = await ensure_practice(services, "Test Dental")
-    loc_a = await add_location(services, pid, "North", "America/New_York", ["+12025550143"])
-    loc_b = await add_location(services, pid, "South", "America/Chicago", ["+13125550188"])
+    loc_a = await add_location(
+        services, pid, "North", "America/New_York", ["+12025550143"], ["north@practice.test"]
+    )
+    loc_b = await add_location(
+        services, pid, "South", "America/Chicago", ["+13125550188"], ["south@practice.test"]
+    )
     await add_staff(services, pid, "admin@test.example", "Ada Admin", PASSWORD, "admin")
     await add_staff(services, pid, "north@test.example", "Nora North", PASSWORD, "staff", [loc_a])
     await add_staff(services, pid, "south@test.example", "Sam South", PASSWORD, "staff", [loc_b])
