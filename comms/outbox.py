@@ -108,7 +108,7 @@ def _db_time(moment: dt.datetime, sqlite: bool) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None) if sqlite else moment
 
 
-async def record_sent(services: Services, item_id: int, token: str, sid: str, status: str) -> bool:
+async def record_sent(services: Services, item_id: int, token: str, sid: str | None, status: str) -> bool:
     """The carrier accepted the message: keep its id; False when our lease was lost meanwhile."""
     async with services.unit() as unit:
         s = unit.session
@@ -118,7 +118,8 @@ async def record_sent(services: Services, item_id: int, token: str, sid: str, st
         entry.state = "done"
         item = await s.get(TimelineItem, item_id)
         if item is not None:
-            item.carrier_sid = item.carrier_sid or sid
+            if sid is not None:
+                item.carrier_sid = item.carrier_sid or sid
             if item.status in (None, "pending", "scheduled", "sending"):
                 item.status = status if status in ("queued", "accepted", "sent", "sending") else "queued"
             await publish_update(unit, item)

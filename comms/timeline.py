@@ -44,7 +44,9 @@ async def conversation_for(unit: Unit, actor: Actor, conversation_id: int) -> Co
     return conversation
 
 
-async def add_item(unit: Unit, conversation: Conversation, item: TimelineItem) -> TimelineItemOut:
+async def add_item(
+    unit: Unit, conversation: Conversation, item: TimelineItem, *, reopen: bool = True
+) -> TimelineItemOut:
     """Append an item in the caller's transaction and queue its event for after commit."""
     now = utcnow()
     item.conversation_id = conversation.id
@@ -59,7 +61,7 @@ async def add_item(unit: Unit, conversation: Conversation, item: TimelineItem) -
             conversation.channels = (conversation.channels or ",") + f"{item.kind},"
     if item.direction == "in":
         conversation.last_inbound_id = item.id
-        if conversation.status != "open":  # a patient writing again reopens a closed or snoozed thread
+        if reopen and conversation.status != "open":  # a patient writing again reopens the thread
             conversation.status, conversation.snoozed_until = "open", None
     out = item_out(item)
     contact = await unit.session.get(Contact, conversation.contact_id)

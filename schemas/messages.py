@@ -12,6 +12,9 @@ class SendMessage(BaseModel):
     """A text to the patient now, or at send_at (send later: durable, cancellable until it goes)."""
 
     model_config = ConfigDict(extra="forbid")
-    channel: Literal["sms"] = "sms"
-    body: str = Field(min_length=1, max_length=1600)
+    channel: Literal["sms", "email"] = "sms"
+    body: str = Field(min_length=1, max_length=100_000, description="texts are limited to 1,600 characters")
+    subject: str | None = Field(
+        None, max_length=300, description="e-mail only; default: Re: the last subject"
+    )
     send_at: dt.datetime | None = None

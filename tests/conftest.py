@@ -77,8 +77,9 @@ async def db_settings(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
 
 
 def make_settings(database: dict[str, Any], **sections: dict[str, Any]) -> Settings:
-    """Settings for tests: fast password hashing is not needed, limits stay at their defaults."""
+    """Settings for tests: defaults, but the SMTP listener on a free port so parallel servers never clash."""
     data: dict[str, Any] = {"database": database, **sections}
+    data["smtp"] = {"listen_port": 0, **data.get("smtp", {})}
     return Settings.model_validate(data)
 
 

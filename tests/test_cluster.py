@@ -45,6 +45,7 @@ async def cluster_config(tmp_path: Path, redis_url: str) -> AsyncIterator[tuple[
         f'[database]\nurl = "{PG_URL}"\nschema = "{schema}"\n'
         f'[bus]\nredis_url = "{redis_url}"\nstream_key = "{stream}"\n'
         f'[server]\nallowed_origins = ["{ORIGIN}"]\n'
+        "[smtp]\nlisten_port = 0\n"
     )
     settings = make_settings({"url": PG_URL, "schema": schema})
     engine = make_engine(settings.database)

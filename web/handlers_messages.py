@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from comms import media, messaging
+from comms import email_actions, media, messaging
+from comms.errors import InvalidRequest
 from schemas.api import TimelineItemOut
 from schemas.messages import SendMessage
 from web.api import ApiRouter, int_param, parse_body, reply
 from web.carrier import wake_sender
 from web.keys import SERVICES
+from web.mail import wake_email_sender
 from web.staff_auth import require_actor
 
 router = ApiRouter("messages")
@@ -18,7 +20,7 @@ router = ApiRouter("messages")
 @router.route(
     "POST",
     "/api/v1/conversations/{conversation_id}/messages",
-    summary="Text the patient now or later (refused after STOP)",
+    summary="Text (now or later; refused after STOP) or e-mail the patient",
     body=SendMessage,
     response=TimelineItemOut,
     status=201,
@@ -27,9 +29,16 @@ router = ApiRouter("messages")
 async def send_message(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_body(request, SendMessage)
-    item = await messaging.send_sms(
-        request.app[SERVICES], actor, int_param(request, "conversation_id"), body.body, body.send_at
-    )
+    conversation_id = int_param(request, "conversation_id")
+    if body.channel == "email":
+        if body.send_at is not None:
+            raise InvalidRequest("send-later is for texts only for now")
+        item = await email_actions.send_email(
+            request.app[SERVICES], actor, conversation_id, body.body, body.subject
+        )
+        wake_email_sender(request.app)
+        return reply(item, status=201)
+    item = await messaging.send_sms(request.app[SERVICES], actor, conversation_id, body.body, body.send_at)
     wake_sender(request.app)
     return reply(item, status=201)
 

@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from comms.db import Sessionmaker
+from comms.email_sender import EmailSender
 from comms.services import Services
 from config.settings import Settings
 from routing.bus import Bus
@@ -24,3 +25,5 @@ SERVICES = web.AppKey("services", Services)
 DEMO = web.AppKey("demo", bool)
 SMS_SENDER = web.AppKey("sms_sender", SmsSender)
 MEDIA_FETCHER = web.AppKey("media_fetcher", MediaFetcher)
+EMAIL_SENDER = web.AppKey("email_sender", EmailSender)
+SMTP_PORT = web.AppKey("smtp_port", int)

@@ -214,6 +214,8 @@ export class Inbox {
 
   setOptedOut(blocked) {
     if (this.banner) this.banner.hidden = !blocked;
+    const email = this.composer && this.composer.querySelector("option[value=email]");
+    if (email) email.disabled = !(this.summary && this.summary.contact.emails.length);
     const sms = this.composer && this.composer.querySelector("option[value=sms]");
     if (sms) {
       sms.disabled = blocked || !(this.summary && this.summary.contact.phones.length);
@@ -266,9 +268,29 @@ export class Inbox {
         h("time", { datetime: item.created_at }, ` ${when(item.created_at)}`),
         meta.send_at && item.status === "scheduled" ? ` · goes ${when(meta.send_at)} ${new Date(meta.send_at).toLocaleTimeString([], { hour: "numeric", minute: "2-digit" })}` : "",
         words ? h("span", { class: "item-status" }, ` · ${words}`) : null, cancel),
-      h("div", { class: "body" }, item.body),
+      item.kind === "email" ? this.emailBody(item) : h("div", { class: "body" }, item.body),
       media,
       failed && meta.error ? h("div", { class: "item-error", role: "note" }, meta.error) : null);
+  }
+
+  emailBody(item) {
+    const meta = item.meta || {};
+    const fresh = meta.new_text !== undefined && meta.new_text !== "" ? meta.new_text : item.body;
+    const parts = [
+      h("div", { class: "subject" }, meta.subject || "(no subject)"),
+      meta.auto_reply ? h("div", { class: "item-status" }, "Automatic reply") : null,
+      h("div", { class: "body" }, fresh),
+    ];
+    if (meta.quoted) {
+      const quoted = h("div", { class: "body quoted", hidden: true }, meta.quoted);
+      parts.push(h("button", { class: "link", "aria-expanded": "false", onclick: (e) => {
+        quoted.hidden = !quoted.hidden;
+        e.target.setAttribute("aria-expanded", String(!quoted.hidden));
+        e.target.textContent = quoted.hidden ? "Show quoted text" : "Hide quoted text";
+      } }, "Show quoted text"), quoted);
+    }
+    if (meta.warnings && meta.warnings.length) parts.push(h("div", { class: "item-status" }, `Note: ${meta.warnings.join("; ")}`));
+    return h("div", { class: "email" }, parts);
   }
 
   replaceItem(item) {
@@ -287,7 +309,8 @@ export class Inbox {
     const channel = h("select", { "aria-label": "Channel", name: "channel" },
       h("option", { value: "sms" }, "Text message"),
       h("option", { value: "note" }, "Internal note"),
-      h("option", { value: "email", disabled: true }, "E-mail (when e-mail is set up)"));
+      h("option", { value: "email" }, "E-mail"));
+    const subject = h("input", { name: "subject", "aria-label": "Subject", placeholder: "Subject (default: Re: the last e-mail)" });
     const counter = h("span", { class: "counter", "data-testid": "segments", "aria-live": "polite" });
     const later = h("input", { type: "datetime-local", name: "send_at", "aria-label": "Send later at" });
     const laterBox = h("label", { class: "later" }, "Send later ", later);
@@ -296,8 +319,9 @@ export class Inbox {
     const update = () => {
       const sms = channel.value === "sms";
       text.placeholder = sms ? "Text the patient… (Ctrl+Enter sends)" : "Write an internal note… (@name to mention)";
-      submit.textContent = sms ? (later.value ? "Schedule" : "Send text") : "Add note";
+      submit.textContent = sms ? (later.value ? "Schedule" : "Send text") : channel.value === "email" ? "Send e-mail" : "Add note";
       laterBox.hidden = !sms;
+      subject.hidden = channel.value !== "email";
       if (sms && text.value) {
         const c = countSegments(text.value);
         counter.textContent = `${c.characters} characters · ${c.segments} segment${c.segments > 1 ? "s" : ""} (${c.encoding})`;
@@ -312,6 +336,10 @@ export class Inbox {
           const body = { channel: "sms", body: text.value };
           if (later.value) body.send_at = new Date(later.value).toISOString();
           item = await api("POST", `/api/v1/conversations/${this.current}/messages`, body);
+        } else if (channel.value === "email") {
+          item = await api("POST", `/api/v1/conversations/${this.current}/messages`,
+            { channel: "email", body: text.value, subject: subject.value || null });
+          subject.value = "";
         } else {
           item = await api("POST", `/api/v1/conversations/${this.current}/notes`, { body: text.value });
         }
@@ -324,7 +352,7 @@ export class Inbox {
         error.textContent = err.message;
         if (err.code === "opted_out") this.setOptedOut(true);
       }
-    } }, channel, counter, text, laterBox, submit, error);
+    } }, channel, counter, subject, text, laterBox, submit, error);
     form.refresh = update;
     channel.addEventListener("change", update);
     later.addEventListener("change", update);
