@@ -78,8 +78,12 @@ class SmsSender:
             await asyncio.sleep(wait)
         callback = f"{self.services.settings.server.public_base_url}/twilio/sms/status?item={entry.item_id}"
         try:
-            message = await self.client.messages.create_async(
-                to=entry.to_addr, from_=entry.from_addr, body=entry.body, status_callback=callback
+            # Never wait on Twilio forever: a hung answer becomes "uncertain" and is reconciled later.
+            message = await asyncio.wait_for(
+                self.client.messages.create_async(
+                    to=entry.to_addr, from_=entry.from_addr, body=entry.body, status_callback=callback
+                ),
+                cfg.send_lease_seconds,  # past the lease the outcome is unknown anyway: reconcile it
             )
         except TwilioRestException as exc:
             code = str(exc.code) if exc.code else None
@@ -118,8 +122,9 @@ class SmsSender:
     async def _reconcile(self, entry: Claimed) -> bool:
         """Did an earlier attempt reach Twilio? Look for it there; True when found and recorded."""
         try:
-            recent: list[Any] = await self.client.messages.list_async(
-                to=entry.to_addr, from_=entry.from_addr, limit=50
+            recent: list[Any] = await asyncio.wait_for(
+                self.client.messages.list_async(to=entry.to_addr, from_=entry.from_addr, limit=50),
+                self.services.settings.twilio.send_lease_seconds,
             )
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("SMS item %s: cannot reconcile yet (%s)", entry.item_id, exc.__class__.__name__)
