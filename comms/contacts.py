@@ -1,4 +1,4 @@
-"""Patients and households: creating contacts, and finding who holds a phone number.
+"""Patients and households: creating and editing contacts, and finding who holds a phone number.
 
 A household is the set of patients who share a phone number (a parent's mobile on the children's
 records). It forms on its own: when a new contact is given a number another contact of the practice
@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit
 from comms.access import Actor
+from comms.contacts_read import contact_out, conversations_of, load_contact
 from comms.errors import InvalidRequest, NotFound
+from comms.inbox import publish_state
 from comms.models import Contact, ContactEmail, ContactPhone, Household, Practice
 from comms.phones import to_e164
-from comms.services import Services
+from comms.services import Services, Unit
+from schemas.contacts import ContactOut, ContactUpdate
 
 MAX_NAME = 100
 MAX_EMAIL = 320
@@ -67,17 +71,20 @@ async def _check_practice(session: AsyncSession, practice_id: int, actor: Actor 
 
 async def _join_household(
     session: AsyncSession, actor: Actor | None, contact: Contact, sharing: list[Contact]
-) -> int | None:
+) -> tuple[int | None, set[int]]:
     """Put the contact in the household of those sharing its numbers, creating it when there is none.
 
     Unknown senders are placeholders staff will identify or merge, not family members, so they never
     form or join a household. When the sharers already sit in different households we join the oldest
-    one and leave the others as they are: merging families is a decision for staff.
+    one (or stay in the contact's own) and leave the others as they are: merging families is a decision
+    for staff. Returns the household and the ids of the contacts whose household changed.
     """
     known = [c for c in sharing if not c.is_unknown and c.id != contact.id]
     if contact.is_unknown or not known:
-        return None
-    household_id = next((c.household_id for c in known if c.household_id is not None), None)
+        return contact.household_id, set()
+    household_id = contact.household_id or next(
+        (c.household_id for c in known if c.household_id is not None), None
+    )
     if household_id is None:
         eldest = known[0]
         household = Household(
@@ -87,10 +94,110 @@ async def _join_household(
         await session.flush()
         household_id = household.id
         audit.record(session, actor, "create", "household", household_id, {"first_contact_id": eldest.id})
+    changed = set()
     for member in (contact, *known):
         if member.household_id is None:
             member.household_id = household_id
-    return household_id
+            changed.add(member.id)
+    return household_id, changed
+
+
+async def prune_household(session: AsyncSession, actor: Actor | None, household_id: int) -> set[int]:
+    """Dissolve a household left with fewer than two live members; returns the contacts it released."""
+    rows = list(await session.scalars(select(Contact).where(Contact.household_id == household_id)))
+    live = [c for c in rows if c.merged_into_id is None]
+    if len(live) >= 2:
+        return set()
+    for contact in rows:
+        contact.household_id = None
+    await session.flush()  # release the members before the household row goes
+    household = await session.get(Household, household_id)
+    if household is not None:
+        await session.delete(household)
+        await session.flush()
+        audit.record(session, actor, "delete", "household", household_id, {"members": len(live)})
+    return {c.id for c in live}
+
+
+async def rehouse(session: AsyncSession, actor: Actor | None, contact: Contact) -> set[int]:
+    """Re-evaluate household membership after a contact's numbers or identity changed, as create does.
+
+    A contact that no longer shares a number with anyone of its household leaves it (a household left
+    with one member dissolves), then joins whoever shares its numbers now. Returns the contacts whose
+    household changed, so their conversations can be announced again.
+    """
+    numbers = [p.e164 for p in contact.phones]
+    others = [c for c in await _holders(session, contact.practice_id, numbers) if c.id != contact.id]
+    changed: set[int] = set()
+    old = contact.household_id
+    if old is not None and (
+        contact.is_unknown or not any(c.household_id == old and not c.is_unknown for c in others)
+    ):
+        contact.household_id = None
+        changed.add(contact.id)
+    _, joined = await _join_household(session, actor, contact, others)
+    changed |= joined
+    if old is not None and contact.household_id != old:
+        changed |= await prune_household(session, actor, old)
+    return changed
+
+
+@dataclass(frozen=True)
+class NewContact:
+    """A contact to insert, already validated: names trimmed, numbers E.164, addresses normalized."""
+
+    first_name: str
+    last_name: str
+    phones: list[str]
+    emails: list[str] = field(default_factory=list)
+    date_of_birth: dt.date | None = None
+    is_unknown: bool = False
+
+
+HOLDER_BATCH = 500  # numbers per IN list, well under every backend's parameter limit
+
+
+async def insert_contacts(
+    session: AsyncSession, actor: Actor | None, practice_id: int, new: Sequence[NewContact]
+) -> list[Contact]:
+    """Insert contacts in the caller's transaction, forming households exactly as creating them one by
+    one in this order would, and audit each; one flush for all (an import may hold thousands)."""
+    numbers = _unique(number for spec in new for number in spec.phones)
+    holders: dict[str, dict[int, Contact]] = {}
+    for offset in range(0, len(numbers), HOLDER_BATCH):
+        chunk = numbers[offset : offset + HOLDER_BATCH]
+        for holder in await _holders(session, practice_id, chunk):
+            for phone in holder.phones:
+                holders.setdefault(phone.e164, {})[holder.id] = holder
+    contacts = []
+    for spec in new:
+        contact = Contact(
+            practice_id=practice_id,
+            first_name=spec.first_name,
+            last_name=spec.last_name,
+            date_of_birth=spec.date_of_birth,
+            is_unknown=spec.is_unknown,
+        )
+        contact.phones.extend(ContactPhone(e164=number) for number in spec.phones)
+        contact.emails.extend(ContactEmail(address=address) for address in spec.emails)
+        contacts.append(contact)
+    session.add_all(contacts)
+    await session.flush()
+    for contact, spec in zip(contacts, new, strict=True):
+        sharing = {c.id: c for number in spec.phones for c in holders.get(number, {}).values()}
+        household_id, _ = await _join_household(session, actor, contact, sorted(sharing.values(), key=_by_id))
+        for number in spec.phones:
+            holders.setdefault(number, {})[contact.id] = contact
+        # Counts and ids only: names, numbers and addresses are PHI and stay out of the audit log.
+        detail = {"phones": len(spec.phones), "emails": len(spec.emails), "household_id": household_id}
+        if spec.is_unknown:
+            detail["unknown"] = True
+        audit.record(session, actor, "create", "contact", contact.id, detail)
+    return contacts
+
+
+def _by_id(contact: Contact) -> int:
+    return contact.id
 
 
 async def _create(
@@ -104,26 +211,9 @@ async def _create(
     date_of_birth: dt.date | None,
     is_unknown: bool,
 ) -> Contact:
-    """Insert a contact with its numbers and addresses in the caller's transaction, and audit it."""
-    sharing = await _holders(session, practice_id, phones)
-    contact = Contact(
-        practice_id=practice_id,
-        first_name=first_name,
-        last_name=last_name,
-        date_of_birth=date_of_birth,
-        is_unknown=is_unknown,
-    )
-    contact.phones.extend(ContactPhone(e164=number) for number in phones)
-    contact.emails.extend(ContactEmail(address=address) for address in emails)
-    session.add(contact)
-    await session.flush()
-    household_id = await _join_household(session, actor, contact, sharing)
-    # Counts and ids only: names, numbers and addresses are PHI and stay out of the audit log.
-    detail = {"phones": len(phones), "emails": len(emails), "household_id": household_id}
-    if is_unknown:
-        detail["unknown"] = True
-    audit.record(session, actor, "create", "contact", contact.id, detail)
-    return contact
+    """Insert one contact with its numbers and addresses in the caller's transaction, and audit it."""
+    spec = NewContact(first_name, last_name, phones, emails, date_of_birth, is_unknown)
+    return (await insert_contacts(session, actor, practice_id, [spec]))[0]
 
 
 async def create_contact(
@@ -176,3 +266,92 @@ async def find_or_create_unknown(
             return (known or holders)[0].id, False
         contact = await _create(unit.session, actor, practice_id, "", "", [number], [], None, True)
         return contact.id, True
+
+
+def _numbers(fields: ContactUpdate) -> list[tuple[str, str]] | None:
+    """The update's numbers as (E.164, label), repeats dropped, or None when phones are not changing."""
+    if fields.phones is None:
+        return None
+    labelled: dict[str, str] = {}
+    for phone in fields.phones:
+        labelled.setdefault(to_e164(phone.number), phone.label.strip() or "mobile")
+    return list(labelled.items())
+
+
+async def _replace_phones(unit: Unit, contact: Contact, numbers: list[tuple[str, str]]) -> bool:
+    """Make the contact's numbers these, in this order (the first is the one texts go to)."""
+    if [p.e164 for p in contact.phones] == [number for number, _ in numbers]:
+        changed = False
+        for phone, (_, label) in zip(contact.phones, numbers, strict=True):
+            changed |= phone.label != label
+            phone.label = label
+        return changed
+    contact.phones.clear()
+    await unit.session.flush()  # delete before insert: (contact, number) is unique
+    contact.phones.extend(ContactPhone(e164=number, label=label) for number, label in numbers)
+    await unit.session.flush()
+    return True
+
+
+async def _replace_emails(unit: Unit, contact: Contact, addresses: list[str]) -> bool:
+    if [e.address for e in contact.emails] == addresses:
+        return False
+    contact.emails.clear()
+    await unit.session.flush()
+    contact.emails.extend(ContactEmail(address=address) for address in addresses)
+    await unit.session.flush()
+    return True
+
+
+async def announce(unit: Unit, contact_ids: Iterable[int]) -> None:
+    """Queue conversation.updated for every conversation of these contacts, so lists show the change."""
+    for contact_id in sorted(set(contact_ids)):
+        for conversation in await conversations_of(unit.session, contact_id):
+            await publish_state(unit, conversation)
+
+
+async def update_contact(
+    services: Services, actor: Actor, contact_id: int, fields: ContactUpdate
+) -> ContactOut:
+    """Edit a patient; naming an unknown sender identifies them, and new numbers may form a household."""
+    given = fields.model_fields_set
+    first = _name(fields.first_name, "first name") if fields.first_name is not None else None
+    last = _name(fields.last_name, "last name") if fields.last_name is not None else None
+    numbers = _numbers(fields)
+    addresses = _unique(normalize_email(raw) for raw in fields.emails) if fields.emails is not None else None
+    async with services.unit() as unit:
+        contact, conversations = await load_contact(unit.session, actor, contact_id, lock=True)
+        changed: list[str] = []
+        for attr, value in (("first_name", first), ("last_name", last)):
+            if value is not None and value != getattr(contact, attr):
+                setattr(contact, attr, value)
+                changed.append(attr)
+        if "date_of_birth" in given and fields.date_of_birth != contact.date_of_birth:
+            contact.date_of_birth = fields.date_of_birth
+            changed.append("date_of_birth")
+        named = bool(contact.first_name or contact.last_name)
+        if (first is not None or last is not None) and not named:
+            raise InvalidRequest("a patient needs a first or a last name")
+        identified = contact.is_unknown and named and (first is not None or last is not None)
+        if identified:
+            contact.is_unknown = False
+            changed.append("is_unknown")
+        if numbers is not None and await _replace_phones(unit, contact, numbers):
+            changed.append("phones")
+        if addresses is not None and await _replace_emails(unit, contact, addresses):
+            changed.append("emails")
+        touched = {contact.id}
+        if identified or "phones" in changed:
+            touched |= await rehouse(unit.session, actor, contact)
+        # Field names and counts only: the values are PHI.
+        audit.record(
+            unit.session,
+            actor,
+            "update",
+            "contact",
+            contact.id,
+            {"fields": changed, "phones": len(contact.phones), "household_id": contact.household_id},
+        )
+        if changed:
+            await announce(unit, touched)
+        return await contact_out(unit.session, actor, contact, conversations)

@@ -17,6 +17,7 @@ from routing.hub import Hub
 from routing.presence import PresenceTable
 from web import (
     handlers_chat,
+    handlers_contacts,
     handlers_inbox,
     handlers_messages,
     handlers_notifications,
@@ -46,6 +47,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_messages.router,
     handlers_notifications.router,
     handlers_teams.router,
+    handlers_contacts.router,
 )
 MAX_BODY = 1024 * 1024
 
