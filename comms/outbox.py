@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, text, update
 
 from comms import carrier_errors
+from comms.messaging import _RANK as STATUS_RANK
 from comms.messaging import publish_update
 from comms.models import OutboxEntry, SendClock, TimelineItem, utcnow
 from comms.services import Services
@@ -121,7 +122,10 @@ async def record_sent(services: Services, item_id: int, token: str, sid: str | N
             if sid is not None:
                 item.carrier_sid = item.carrier_sid or sid
             if item.status in (None, "pending", "scheduled", "sending"):
-                item.status = status if status in ("queued", "accepted", "sent", "sending") else "queued"
+                item.status = "queued"
+            # The carrier may already be further on (reconciled after a crash: the callbacks were missed).
+            if status in STATUS_RANK and STATUS_RANK[status] > STATUS_RANK.get(item.status or "pending", 0):
+                item.status = status
             await publish_update(unit, item)
         return True
 
@@ -173,6 +177,37 @@ async def release(services: Services, item_id: int, token: str, not_before: dt.d
                 next_attempt_at=not_before,
                 attempts=OutboxEntry.attempts - 1,
             )
+        )
+
+
+async def still_mine(services: Services, item_id: int, token: str, lease_seconds: float) -> bool:
+    """Right before handing a message to the carrier: do we still hold it? Extends the lease if so.
+
+    A node that waited (rate slot, slow carrier) past its lease may have lost the row to another node;
+    only the current holder may send.
+    """
+    now = utcnow()
+    async with services.unit() as unit:
+        result = await unit.session.execute(
+            update(OutboxEntry)
+            .where(
+                OutboxEntry.item_id == item_id,
+                OutboxEntry.claim_token == token,
+                OutboxEntry.state == "sending",
+                OutboxEntry.claimed_until > now,
+            )
+            .values(claimed_until=now + dt.timedelta(seconds=lease_seconds))
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+async def sids_in_use(services: Services, sids: list[str]) -> set[str]:
+    """Carrier ids already recorded on our items (reconciling must not claim another item's message)."""
+    if not sids:
+        return set()
+    async with services.read() as session:
+        return set(
+            await session.scalars(select(TimelineItem.carrier_sid).where(TimelineItem.carrier_sid.in_(sids)))
         )
 
 

@@ -76,6 +76,8 @@ class SmsSender:
             return
         if wait > 0:
             await asyncio.sleep(wait)
+        if not await outbox.still_mine(self.services, entry.item_id, self.token, cfg.send_lease_seconds):
+            return  # our lease ran out while we waited: another node holds (and sends) it now
         callback = f"{self.services.settings.server.public_base_url}/twilio/sms/status?item={entry.item_id}"
         try:
             # Never wait on Twilio forever: a hung answer becomes "uncertain" and is reconciled later.
@@ -133,8 +135,11 @@ class SmsSender:
             )
             return True
         since = entry.attempt_started_at - dt.timedelta(minutes=2)
-        for message in recent:
+        taken = await outbox.sids_in_use(self.services, [m.sid for m in recent])
+        for message in sorted(recent, key=lambda m: m.date_created or since):
             created = message.date_created
+            if message.sid in taken:
+                continue  # the same words sent for another of our items
             if message.body == entry.body and (created is None or created >= since):
                 await outbox.record_sent(
                     self.services, entry.item_id, self.token, message.sid, str(message.status)
