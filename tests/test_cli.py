@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
+import re
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.helpers import browser
 from web import cli
 
 TIMEOUT = 60
@@ -148,38 +150,133 @@ def test_user_add_prompts_twice_for_the_password(
     assert "without --location" in capsys.readouterr().err
 
 
-def test_demo_seeds_prints_the_login_and_serves(tmp_path: Path) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "demo", "--port", str(port)],
-        cwd=tmp_path,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+class Demo:
+    """A `frontdesk demo` process whose output goes to a file, so a test can read it while it runs."""
+
+    def __init__(self, cwd: Path, *args: str) -> None:
+        self.log = cwd / "demo.log"
+        env = {**clean_env(), "FRONTDESK_SMTP__LISTEN_PORT": "0"}  # never clash on the default 2525
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "web.cli", "demo", *args],
+                cwd=cwd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text()
+
+    async def wait_for(self, line: str) -> None:
+        """Until the demo printed `line` (it prints once every site listens), or fail with its output."""
         deadline = time.monotonic() + TIMEOUT
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as resp:  # noqa: S310
-                    assert json.load(resp)["database"] == "ok"
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, "the demo did not come up"
-                time.sleep(0.2)
+        while line not in self.output:
+            assert self.proc.poll() is None, f"the demo exited:\n{self.output}"
+            assert time.monotonic() < deadline, f"the demo did not come up:\n{self.output}"
+            await asyncio.sleep(0.2)
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        try:
+            return self.proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+
+
+async def _until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := await check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.2)
+    return value
+
+
+async def test_demo_runs_the_carrier_sandbox_and_a_text_goes_both_ways(tmp_path: Path) -> None:
+    from comms.seed import LOCATIONS
+
+    port, sandbox_port = free_port(), free_port()
+    base, sandbox = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}"
+    demo = Demo(tmp_path, "--port", str(port), "--sandbox-port", str(sandbox_port))
+    try:
+        await demo.wait_for(f"patient phone at {sandbox}/phone")
         assert (tmp_path / "var" / "demo.db").exists()
-        login = urllib.request.Request(  # noqa: S310
-            f"{base}/api/v1/session",
-            data=json.dumps({"email": "admin@example.com", "password": "frontdesk-demo"}).encode(),
-            headers={"Content-Type": "application/json", "Origin": base},
-            method="POST",
-        )
-        with urllib.request.urlopen(login, timeout=10) as resp:  # noqa: S310
-            assert resp.status == 201 and json.load(resp)["role"] == "admin"
+        found = re.search(r"text the practice at (\+\d+) as [^,]+, (\+\d+)", demo.output)
+        assert found, demo.output
+        practice_number, patient = found.groups()
+        async with browser() as http:
+            async with http.get(f"{base}/healthz") as resp:
+                assert resp.status == 200 and (await resp.json())["database"] == "ok"
+            async with http.get(f"{sandbox}/phone") as resp:
+                assert resp.status == 200 and resp.content_type == "text/html"
+            async with http.get(f"{sandbox}/phone/api/state") as resp:
+                assert (await resp.json())["numbers"] == [location[2] for location in LOCATIONS]
+
+            text = "Can I bring my daughter to my 3:00 cleaning?"
+            payload = {"from": patient, "to": practice_number, "body": text}
+            async with http.post(f"{sandbox}/sandbox/inbound", json=payload) as resp:
+                assert resp.status == 200, await resp.text()
+                assert (await resp.json())["status"] == 200  # the app took the signed webhook
+
+            login = {"email": "admin@example.com", "password": "frontdesk-demo"}
+            async with http.post(f"{base}/api/v1/session", json=login, headers={"Origin": base}) as resp:
+                assert resp.status == 201
+                session = await resp.json()
+            async with http.get(f"{base}/api/v1/conversations", params={"limit": "100"}) as resp:
+                page = await resp.json()
+            [conversation] = [c for c in page["items"] if c["last_item"] and c["last_item"]["body"] == text]
+            assert patient in conversation["contact"]["phones"]
+
+            reply = "Of course, we will see you both at 3:00."
+            async with http.post(
+                f"{base}/api/v1/conversations/{conversation['id']}/messages",
+                json={"body": reply},
+                headers={"X-CSRF-Token": session["csrf_token"], "Origin": base},
+            ) as resp:
+                assert resp.status == 201, await resp.text()
+                item = await resp.json()
+
+            async def carried() -> list[dict[str, Any]]:
+                async with http.get(f"{sandbox}/sandbox/messages", params={"to": patient}) as resp:
+                    sent = [m for m in (await resp.json())["messages"] if m["body"] == reply]
+                return sent if sent and sent[0]["status"] == "delivered" else []
+
+            [message] = await _until(carried, "the reply to be delivered at the sandbox")
+            assert message["from"] == practice_number
+
+            async def delivered_in_app() -> bool:
+                url = f"{base}/api/v1/conversations/{conversation['id']}/items"
+                async with http.get(url) as resp:
+                    rows = {i["id"]: i for i in await resp.json()}
+                return rows[item["id"]]["status"] == "delivered"
+
+            # The sandbox's signed status callbacks reached the app and were accepted.
+            await _until(delivered_in_app, "the app to see the reply delivered")
     finally:
-        proc.terminate()
-        output, _ = proc.communicate(timeout=TIMEOUT)
+        code = demo.stop()
+    output = demo.output
+    assert code == 0, output
     assert f"open {base}/" in output and "admin@example.com" in output and "frontdesk-demo" in output
+    assert f"{sandbox}/phone" in output and "Traceback" not in output
+
+
+async def test_demo_keeps_a_configured_twilio_account_and_starts_no_sandbox(tmp_path: Path) -> None:
+    port, sandbox_port = free_port(), free_port()
+    config = tmp_path / "frontdesk.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "fd.db"}"\n'
+        f'[twilio]\naccount_sid = "AC{"0" * 32}"\nauth_token = "a-real-token"\n',
+        encoding="utf-8",
+    )
+    args = ("--config", str(config), "--port", str(port), "--sandbox-port", str(sandbox_port))
+    demo = Demo(tmp_path, *args)
+    try:
+        await demo.wait_for("Twilio account in your configuration")
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", sandbox_port), timeout=2).close()
+    finally:
+        code = demo.stop()
+    assert code == 0 and "/phone" not in demo.output

@@ -8,7 +8,8 @@ import getpass
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,10 +18,13 @@ from comms import migrate
 from comms.db import make_engine, make_sessionmaker
 from comms.errors import DatabaseNotReady, FrontdeskError
 from comms.practice import add_staff, ensure_practice
-from comms.seed import STAFF, seed_demo
+from comms.seed import STAFF, DemoLogin, seed_demo
 from comms.services import Services
 from config.settings import ConfigError, Settings, load_settings
 from routing.bus import InProcessBus
+
+if TYPE_CHECKING:
+    from web.demo import DemoPractice, SandboxSite
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -127,14 +131,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _prepare_demo(settings: Settings) -> tuple[str, str]:
+async def _prepare_demo(settings: Settings) -> tuple[DemoLogin, DemoPractice]:
+    from web.demo import practice_on_file
+
     await _migrate(settings)
     engine = make_engine(settings.database)
     try:
-        login = await seed_demo(_services(settings, engine))
+        services = _services(settings, engine)
+        login = await seed_demo(services)
+        return login, await practice_on_file(services)
     finally:
         await engine.dispose()
-    return login.email, login.password
 
 
 def demo_settings(config: str | None) -> Settings:
@@ -147,17 +154,48 @@ def demo_settings(config: str | None) -> Settings:
     return settings.model_copy(update={"database": database})
 
 
+def _sandbox_port(settings: Settings, port: int | None) -> int:
+    """--sandbox-port, else the app's port + 1 (- 1 at the very top of the range)."""
+    if port is not None:
+        return port
+    app_port = settings.server.port
+    return app_port + 1 if app_port < 65535 else app_port - 1
+
+
+def _announce(
+    settings: Settings, login: DemoLogin, practice: DemoPractice, sandbox: SandboxSite | None
+) -> None:
+    """Where to sign in and, with the sandbox, where a patient's phone is; printed once both listen."""
+    others = ", ".join(e for e, *_ in STAFF if e != login.email)
+    print(f"Frontdesk demo: open {settings.server.public_base_url}/")
+    print(f"  sign in as {login.email} with password {login.password}")
+    print(f"  (other demo staff, same password: {others})")
+    if sandbox is None:
+        print("  texts go through the Twilio account in your configuration")
+    else:
+        print(f"Carrier sandbox (no Twilio account needed): patient phone at {sandbox.phone_url}")
+        patient = practice.patient
+        if patient is not None:
+            print(
+                f"  text the practice at {patient.practice_number} as {patient.name}, {patient.phone}: "
+                f"{sandbox.phone_url}?phone={quote(patient.phone)}"
+            )
+    print(flush=True)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Migrate, seed the demo practice once, print where to sign in, then serve."""
-    from web import app as webapp
+    """Migrate, seed the demo practice once, start the carrier sandbox unless Twilio is set, then serve."""
+    from web import demo
 
     settings = with_listen(demo_settings(args.config), args.host, args.port)
-    email, password = asyncio.run(_prepare_demo(settings))
-    others = ", ".join(e for e, *_ in STAFF if e != email)
-    print(f"Frontdesk demo: open {settings.server.public_base_url}/")
-    print(f"  sign in as {email} with password {password}")
-    print(f"  (other demo staff, same password: {others})", flush=True)
-    webapp.run(settings, settings.server.host, settings.server.port, demo=True)
+    login, practice = asyncio.run(_prepare_demo(settings))
+    host = settings.server.host
+    port = _sandbox_port(settings, args.sandbox_port)
+    if port == settings.server.port:
+        raise CommandFailed(f"the sandbox cannot listen on the app's own port {port}")
+    url = f"http://{_url_host(host)}:{port}"
+    settings, sandbox = demo.with_sandbox(settings, practice, host, port, url)
+    demo.run(settings, sandbox, lambda: _announce(settings, login, practice, sandbox))
     return 0
 
 
@@ -196,9 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     demo = commands.add_parser(
-        "demo", help="migrate, seed a demo practice and serve it (SQLite in ./var unless --config)"
+        "demo",
+        help="migrate, seed a demo practice and serve it with the carrier sandbox "
+        "(SQLite in ./var unless --config)",
     )
     _listen_args(demo)
+    demo.add_argument(
+        "--sandbox-port",
+        type=_port,
+        help="port of the carrier sandbox and its patient-phone page (default: the app's port + 1; "
+        "not started when [twilio] has an account)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     migrate_cmd = commands.add_parser("migrate", help="create or upgrade the database schema")
