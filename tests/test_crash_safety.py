@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import os
 import signal
 import subprocess
@@ -371,4 +370,3 @@ async def test_a_text_delivered_while_the_server_was_down_ends_delivered(rig: Ri
         f"into 'queued', and the delivered callback was lost while the server was down, so staff see "
         f"{item.status!r} forever"
     )
-
