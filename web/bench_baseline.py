@@ -18,6 +18,8 @@ FRAME_BYTES = 414
 
 @dataclass
 class Broadcast:
+    """The sockets to broadcast to and the last event id sent (ids let clients parse both servers alike)."""
+
     sockets: set[web.WebSocketResponse] = field(default_factory=set)
     last_id: int = 0
 
@@ -70,10 +72,12 @@ async def publish(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Readiness for the orchestrator, at the same path as Frontdesk's."""
     return web.json_response({"status": "ok", "sockets": len(request.app[STATE].sockets)})
 
 
 def create_app() -> web.Application:
+    """Three routes and nothing else: no middleware, no sessions, no store."""
     app = web.Application()
     app[STATE] = Broadcast()
     app.router.add_get("/ws", ws_handler)
@@ -83,6 +87,7 @@ def create_app() -> web.Application:
 
 
 def main() -> None:
+    """Serve until SIGTERM, without access logs (the bare floor logs nothing)."""
     parser = argparse.ArgumentParser(
         description="bare aiohttp WebSocket broadcast server (benchmark baseline)"
     )

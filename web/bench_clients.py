@@ -30,7 +30,7 @@ RESULT = '"type":"result"'
 _REPLAYED = re.compile(r'"replayed":(\d+)')
 SUBSCRIBE_TIMEOUT = 60.0
 # However slow the server, a connect or a storm ends: sockets not subscribed by then count as failed.
-CONNECT_DEADLINE = 120.0
+CONNECT_DEADLINE = 60.0
 
 
 def marker(now_ns: int) -> str:
@@ -79,6 +79,7 @@ class Load:
         self.errors: list[str] = []
 
     async def open(self) -> None:
+        """One client session for all sockets; it keeps no cookies (each socket sends its own)."""
         # limit=0: the connector's default pool cap (100) would otherwise queue the 101st socket.
         self.http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0),
@@ -87,6 +88,7 @@ class Load:
         )
 
     async def shutdown(self) -> None:
+        """Close every socket, then the session, so the process exits without warnings."""
         await self.close_all()
         if self.http is not None:
             await self.http.close()
@@ -199,6 +201,7 @@ class Load:
         client.ws, client.reader = None, None
 
     async def close_all(self) -> None:
+        """Close every socket at once (a clean close: the server sees each one go)."""
         await asyncio.gather(*(self._close(c) for c in self.clients))
 
     async def storm(self) -> dict[str, Any]:
@@ -210,12 +213,14 @@ class Load:
         return {**result, "start_ns": started, "closed_ns": closed}
 
     def record(self) -> dict[str, Any]:
+        """Start a measured phase from zero."""
         self.recording = True
         self.latencies = array("q")
         self.deliveries = self.received_chars = self.gaps = self.duplicates = 0
         return {}
 
     def collect(self) -> dict[str, Any]:
+        """End the phase; latencies go back as raw bytes so the parent can merge percentiles exactly."""
         self.recording = False
         return {
             "latencies": self.latencies.tobytes(),
@@ -227,6 +232,7 @@ class Load:
         }
 
     async def handle(self, name: str) -> dict[str, Any]:
+        """Run one command from the orchestrator and return its reply."""
         if name == "connect":
             return await self.connect_all(resume=False)
         if name == "record":
@@ -297,6 +303,7 @@ class Workers:
         return reply
 
     async def call(self, name: str) -> list[dict[str, Any]]:
+        """Send a command to every client process at once and wait for all replies."""
         replies = await asyncio.gather(*(asyncio.to_thread(self._call, p, name) for p in self.pipes))
         for reply in replies:
             if "error" in reply:
@@ -304,9 +311,11 @@ class Workers:
         return list(replies)
 
     def cpu(self) -> list[float]:
+        """CPU seconds of each client process, to show the load generator is not the bottleneck."""
         return [cpu_seconds(p.pid) if p.pid else 0.0 for p in self.procs]
 
     def stop(self) -> None:
+        """Ask each process to quit (it closes its sockets), then make sure it has ended."""
         for pipe in self.pipes:
             try:
                 pipe.send("quit")

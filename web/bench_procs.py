@@ -74,6 +74,7 @@ class Children:
         return proc
 
     def track(self, worker: BaseProcess) -> None:
+        """Remember a client process started elsewhere, so stop_all ends it too."""
         self._workers.append(worker)
 
     def stop(self, proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:

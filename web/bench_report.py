@@ -42,6 +42,7 @@ def ratio(value: float, base: float) -> str:
 
 
 def ms(seconds: float) -> str:
+    """Seconds as milliseconds, with two decimals below 10 ms where they still mean something."""
     if math.isnan(seconds):
         return "—"
     value = seconds * 1000

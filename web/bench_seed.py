@@ -90,6 +90,8 @@ MIX = (
 
 @dataclass(frozen=True)
 class StoreShape:
+    """How big the seeded store is."""
+
     conversations: int
     items: int
 

@@ -41,6 +41,8 @@ __all__ = ["StoreShape", "run"]
 
 @dataclass
 class Timing:
+    """One figure: sorted samples, its target, and (when it misses) where a call's time goes."""
+
     label: str
     samples: list[float]
     target: float

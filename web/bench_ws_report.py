@@ -22,6 +22,8 @@ SLOW_TARGET = 1.10
 
 @dataclass(frozen=True)
 class FanoutConfig:
+    """The run's shape: socket counts, publish rate, phase length and the load generator's size."""
+
     sockets: tuple[int, ...]
     rate: float
     seconds: float
@@ -52,6 +54,7 @@ class Phase:
 
     @property
     def cpu_per_delivery(self) -> float:
+        """Server CPU over deliveries counted on the clients (what the server spent per frame received)."""
         return self.server_cpu / self.deliveries if self.deliveries else math.nan
 
 
@@ -66,6 +69,8 @@ class Figures:
     memory_per_socket: float = math.nan
     steady: Phase = field(default_factory=Phase)
     slow: Phase | None = None
+    slow_skipped: str = ""
+    publish_failed: int = 0
     storm_seconds: float = math.nan
     storm_resumed: int = 0
     storm_resync: int = 0
@@ -116,14 +121,13 @@ def _rows(n: int, fd: Figures, base: Figures) -> list[list[str]]:
             "≤ 5 s", verdict(storm, STORM_TARGET),
         ),
     ]  # fmt: skip
-    if fd.slow is not None:
-        change = fd.slow.p99 / fd.steady.p99
-        rows.append(
-            _row(
-                "slow consumer: others' p99 (vs none)", n, ms, fd.slow.p99, fd.steady.p99,
-                "< +10%", verdict(change, SLOW_TARGET - 1e-9),
-            )
-        )  # fmt: skip
+    slow_p99 = fd.slow.p99 if fd.slow is not None else math.nan
+    rows.append(
+        _row(
+            "slow consumer: others' p99 (vs none)", n, ms, slow_p99, fd.steady.p99,
+            "< +10%", verdict(slow_p99 / fd.steady.p99, SLOW_TARGET - 1e-9),
+        )
+    )  # fmt: skip
     return rows
 
 
@@ -158,7 +162,8 @@ def _notes(n: int, fd: Figures, base: Figures, max_in_flight: int) -> list[str]:
         f"{', '.join(f'{b:.0%}' for b in fd.steady.client_busy)} (frontdesk), "
         f"{', '.join(f'{b:.0%}' for b in base.steady.client_busy)} (baseline) of one core",
         f"N={n:,}: publish rate achieved {fd.steady.achieved_rate:.1f}/s frontdesk, "
-        f"{base.steady.achieved_rate:.1f}/s baseline (at most {max_in_flight} unanswered at a time)",
+        f"{base.steady.achieved_rate:.1f}/s baseline (at most {max_in_flight} unanswered at a time); "
+        f"failed or timed out: {fd.publish_failed} frontdesk, {base.publish_failed} baseline",
         f"N={n:,}: publish request (HTTP round trip) p50/p99 frontdesk {ms(fd.steady.publish_p50)} / "
         f"{ms(fd.steady.publish_p99)} (a note through the action path), baseline "
         f"{ms(base.steady.publish_p50)} / {ms(base.steady.publish_p99)} (includes its send_str loop)",
@@ -167,6 +172,8 @@ def _notes(n: int, fd: Figures, base: Figures, max_in_flight: int) -> list[str]:
         f"{fd.after.deliveries if fd.after else 0:,} deliveries, {fd.after.gaps if fd.after else 0} gaps, "
         f"{fd.after.duplicates if fd.after else 0} duplicates",
     ]
+    if fd.slow_skipped:
+        out.append(f"N={n:,}: slow consumer {fd.slow_skipped}")
     if fd.slow is not None:
         out.append(
             f"N={n:,}: with the stalled client, {fd.slow.deliveries:,}/{fd.slow.expected:,} delivered "
