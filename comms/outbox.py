@@ -31,6 +31,7 @@ class Claimed:
     body: str
     attempt_started_at: dt.datetime
     uncertain: bool  # a previous attempt may have reached the carrier: reconcile before resending
+    carrier_sid: str | None = None  # already known (a status callback can beat the send's own answer)
 
 
 _CLAIM = """
@@ -99,6 +100,7 @@ async def claim_due(
                     item.body,
                     started,
                     row.item_id in expired,
+                    item.carrier_sid,
                 )
             )
         return claimed
@@ -201,13 +203,20 @@ async def still_mine(services: Services, item_id: int, token: str, lease_seconds
         return bool(getattr(result, "rowcount", 0))
 
 
-async def sids_in_use(services: Services, sids: list[str]) -> set[str]:
-    """Carrier ids already recorded on our items (reconciling must not claim another item's message)."""
+async def sids_in_use(services: Services, sids: list[str], item_id: int) -> set[str]:
+    """Carrier ids recorded on our other items (reconciling must not claim another item's message).
+
+    The item's own id does not count: a status callback may have told us its id before the send's answer.
+    """
     if not sids:
         return set()
     async with services.read() as session:
         return set(
-            await session.scalars(select(TimelineItem.carrier_sid).where(TimelineItem.carrier_sid.in_(sids)))
+            await session.scalars(
+                select(TimelineItem.carrier_sid).where(
+                    TimelineItem.carrier_sid.in_(sids), TimelineItem.id != item_id
+                )
+            )
         )
 
 

@@ -123,6 +123,10 @@ class SmsSender:
 
     async def _reconcile(self, entry: Claimed) -> bool:
         """Did an earlier attempt reach Twilio? Look for it there; True when found and recorded."""
+        if entry.carrier_sid is not None:
+            # A status callback already named the carrier's message: it reached Twilio.
+            await outbox.record_sent(self.services, entry.item_id, self.token, entry.carrier_sid, "queued")
+            return True
         try:
             recent: list[Any] = await asyncio.wait_for(
                 self.client.messages.list_async(to=entry.to_addr, from_=entry.from_addr, limit=50),
@@ -135,7 +139,7 @@ class SmsSender:
             )
             return True
         since = entry.attempt_started_at - dt.timedelta(minutes=2)
-        taken = await outbox.sids_in_use(self.services, [m.sid for m in recent])
+        taken = await outbox.sids_in_use(self.services, [m.sid for m in recent], entry.item_id)
         for message in sorted(recent, key=lambda m: m.date_created or since):
             created = message.date_created
             if message.sid in taken:

@@ -60,8 +60,10 @@ def test_forged_missing_and_sha256_signatures() -> None:
     with pytest.raises(SignatureInvalid):
         check_signature(settings, url, params, {})
     sha256 = RequestValidator("shared-secret-1").compute_signature(url, params, HMAC_SHA256)
-    headers = {"X-Twilio-Signature": sha256,
-               "X-Twilio-Webhooks-Signature-Settings": "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256"}
+    headers = {
+        "X-Twilio-Signature": sha256,
+        "X-Twilio-Webhooks-Signature-Settings": "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256",
+    }
     check_signature(settings, url, params, headers)
     with pytest.raises(SignatureInvalid):
         check_signature(settings, url, params, {**headers, "X-Twilio-Signature": good})
