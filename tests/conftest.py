@@ -22,6 +22,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# A copy of the shared public corpora (data only, licences in its README), for clones made elsewhere.
+VENDORED_TESTDATA = Path(__file__).resolve().parent / "data" / "shared"
 
 
 def need_service(name: str, reason: str) -> None:
@@ -33,8 +35,10 @@ def need_service(name: str, reason: str) -> None:
 
 
 def testdata(name: str) -> Path:
-    """A file of the shared public test corpora, or a skip outside CI when shared/ is absent."""
+    """A file of the shared public test corpora: ../shared/testdata when present, else the vendored copy."""
     path = SHARED / "testdata" / name
+    if not path.exists():
+        path = VENDORED_TESTDATA / name
     if not path.exists():
         need_service("shared/testdata", f"{path} is missing")
     return path
