@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import comms.chat_models  # noqa: F401  (registers the chat tables on Base.metadata)
+from comms import chat_models, voice_models  # noqa: F401  (they register their tables on Base.metadata)
 from comms.models import Base
 
 
