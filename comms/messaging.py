@@ -204,12 +204,7 @@ async def _apply_keyword(
     twilio = services.settings.twilio
     reply: str | None = None
     if word == "stop":
-        if (
-            await s.scalar(select(OptOut.id).where(OptOut.practice_id == practice_id, OptOut.e164 == e164))
-            is None
-        ):
-            s.add(OptOut(practice_id=practice_id, e164=e164, source="keyword", item_id=item_id))
-        await _cancel_queued(unit, e164)
+        await record_opt_out(unit, practice_id, e164, "keyword", item_id)
         body = "Opted out of texts (replied STOP). Nothing will be sent to this number until they text START."
         reply = (
             None if twilio.advanced_opt_out else "You have been unsubscribed and will receive no more texts."
@@ -238,12 +233,26 @@ async def _apply_keyword(
     return reply
 
 
-async def _cancel_queued(unit: Unit, e164: str) -> None:
-    """A STOP withdraws every text still waiting to go to that number."""
+async def record_opt_out(unit: Unit, practice_id: int, e164: str, source: str, item_id: int) -> None:
+    """This practice may text the number no more: remember it and withdraw what still waits to go."""
+    s = unit.session
+    if not await is_opted_out(s, practice_id, e164):
+        s.add(OptOut(practice_id=practice_id, e164=e164, source=source, item_id=item_id))
+    await _cancel_queued(unit, practice_id, e164)
+
+
+async def _cancel_queued(unit: Unit, practice_id: int, e164: str) -> None:
+    """A STOP withdraws every text of this practice still waiting to go to that number (only this one:
+    the same phone may still be texted by another practice on the server)."""
     s = unit.session
     entries = (
         await s.scalars(
-            select(OutboxEntry).where(
+            select(OutboxEntry)
+            .join(TimelineItem, TimelineItem.id == OutboxEntry.item_id)
+            .join(Conversation, Conversation.id == TimelineItem.conversation_id)
+            .join(Location, Location.id == Conversation.location_id)
+            .where(
+                Location.practice_id == practice_id,
                 OutboxEntry.to_addr == e164,
                 OutboxEntry.channel == "sms",
                 OutboxEntry.state.in_(("scheduled", "pending")),
@@ -254,8 +263,14 @@ async def _cancel_queued(unit: Unit, e164: str) -> None:
         entry.state = "canceled"
         item = await s.get(TimelineItem, entry.item_id)
         if item is not None:
-            item.status, item.error_code = "canceled", "21610"
-            await publish_update(unit, item)
+            await mark_opted_out(unit, item)
+
+
+async def mark_opted_out(unit: Unit, item: TimelineItem) -> None:
+    """An outbound text that will not go because the patient opted out, said so in words."""
+    item.status, item.error_code = "canceled", "21610"
+    item.meta = {**item.meta, "error": carrier_errors.describe("21610")}
+    await publish_update(unit, item)
 
 
 async def is_opted_out(s: AsyncSession, practice_id: int, e164: str) -> bool:
@@ -381,14 +396,23 @@ async def apply_status(
     """Apply a status callback only if it moves the message forward; True when something changed.
 
     Callbacks can beat the sender's own record of the carrier id, so the callback URL names our item
-    too: an outbound text with no carrier id yet takes the callback's.
+    too: an outbound text with no carrier id yet takes the callback's (unless that id belongs to an
+    earlier attempt that failed and is being retried).
     """
+    lock = not services.settings.database.is_sqlite
     async with services.unit() as unit:
         s = unit.session
-        item = await s.scalar(select(TimelineItem).where(TimelineItem.carrier_sid == sid))
+        query = select(TimelineItem).where(TimelineItem.carrier_sid == sid)
+        # Twilio may call back twice at once: one at a time per item, so each reads the other's result.
+        item = await s.scalar(query.with_for_update() if lock else query)
         if item is None and item_id is not None:
-            candidate = await s.get(TimelineItem, item_id)
-            if candidate is not None and candidate.direction == "out" and candidate.carrier_sid is None:
+            candidate = await s.get(TimelineItem, item_id, with_for_update=lock)
+            if (
+                candidate is not None
+                and candidate.direction == "out"
+                and candidate.carrier_sid is None
+                and sid not in candidate.meta.get("earlier_sids", [])
+            ):
                 candidate.carrier_sid = sid
                 item = candidate
         if item is None:
@@ -399,20 +423,49 @@ async def apply_status(
         if current in FINAL and not (current == "delivered" and status == "read"):
             return False
         item.status = status
-        if status in ("failed", "undelivered") and error_code:
-            item.error_code = error_code
-            item.meta = {**item.meta, "error": carrier_errors.describe(error_code)}
-            conversation = await s.get(Conversation, item.conversation_id)
-            location = await s.get(Location, conversation.location_id) if conversation else None
-            if (
-                location is not None
-                and carrier_errors.ERRORS.get(error_code, None) is not None
-                and (carrier_errors.ERRORS[error_code].opted_out)
-            ):
-                to = str(item.meta.get("to", ""))
-                if to and not await is_opted_out(s, location.practice_id, to):
-                    s.add(
-                        OptOut(practice_id=location.practice_id, e164=to, source="carrier", item_id=item.id)
-                    )
+        if status in ("failed", "undelivered"):
+            await _carrier_failed(unit, services, item, error_code)
         await publish_update(unit, item)
         return True
+
+
+async def _carrier_failed(unit: Unit, services: Services, item: TimelineItem, code: str | None) -> None:
+    """The carrier gave up on a text: opt the number out (21610), try again a little (30003), or say why."""
+    s = unit.session
+    words = carrier_errors.describe(code) or "The carrier could not deliver this message."
+    if code:
+        item.error_code = code
+    conversation = await s.get(Conversation, item.conversation_id)
+    location = await s.get(Location, conversation.location_id) if conversation else None
+    to = str(item.meta.get("to", ""))
+    if carrier_errors.opts_out(code) and location is not None and to:
+        await record_opt_out(unit, location.practice_id, to, "carrier", item.id)
+    elif carrier_errors.retryable(code) and await _retry_later(unit, services, item, code, words):
+        return
+    entry = await s.get(OutboxEntry, item.id)
+    tries = f" Tried {entry.attempts} times." if entry is not None and entry.attempts > 1 else ""
+    meta = {k: v for k, v in item.meta.items() if k != "retrying"}
+    item.meta = {**meta, "error": words + tries}
+
+
+async def _retry_later(
+    unit: Unit, services: Services, item: TimelineItem, code: str | None, words: str
+) -> bool:
+    """Put a text that failed at the carrier back in the outbox, while its attempts allow; True if so.
+
+    The failed message keeps its carrier id in `earlier_sids`, so its late callbacks and the sender's
+    reconciling never mistake it for the new attempt.
+    """
+    s = unit.session
+    entry = await s.get(OutboxEntry, item.id)
+    limit = carrier_errors.attempt_limit(code, services.settings.twilio.max_send_attempts)
+    # "sending": the failure beat the sender's record of Twilio's answer; that record is dropped below.
+    if entry is None or entry.state not in ("done", "sending") or entry.attempts >= limit:
+        return False
+    entry.state, entry.claim_token, entry.claimed_until = "pending", None, None
+    entry.next_attempt_at = utcnow() + dt.timedelta(seconds=carrier_errors.backoff_seconds(entry.attempts))
+    entry.last_error = f"carrier error {code}"
+    earlier = [*item.meta.get("earlier_sids", []), *([item.carrier_sid] if item.carrier_sid else [])]
+    item.carrier_sid, item.status, item.error_code = None, "pending", None
+    item.meta = {**item.meta, "earlier_sids": earlier, "retrying": f"{words} Trying again."}
+    return True

@@ -13,11 +13,9 @@ from sqlalchemy import select, text, update
 
 from comms import carrier_errors
 from comms.messaging import _RANK as STATUS_RANK
-from comms.messaging import publish_update
-from comms.models import OutboxEntry, SendClock, TimelineItem, utcnow
-from comms.services import Services
-
-BACKOFF_SECONDS = (2, 10, 30, 120, 600, 1800)
+from comms.messaging import mark_opted_out, publish_update, record_opt_out
+from comms.models import Conversation, Location, OptOut, OutboxEntry, SendClock, TimelineItem, utcnow
+from comms.services import Services, Unit
 
 
 @dataclass(frozen=True)
@@ -32,6 +30,13 @@ class Claimed:
     attempt_started_at: dt.datetime
     uncertain: bool  # a previous attempt may have reached the carrier: reconcile before resending
     carrier_sid: str | None = None  # already known (a status callback can beat the send's own answer)
+    reserved_slot: dt.datetime | None = None  # the rate slot this row kept when it was handed back
+    earlier_sids: tuple[str, ...] = ()  # carrier messages of earlier attempts that failed (30003)
+
+    @property
+    def counted(self) -> bool:
+        """Whether this claim counted as a new attempt (a lease taken over to reconcile does not)."""
+        return not self.uncertain
 
 
 _CLAIM = """
@@ -50,23 +55,46 @@ RETURNING item_id, state, to_addr, from_addr, segments, attempts, attempt_starte
 
 
 async def claim_due(
-    services: Services, channel: str, token: str, lease_seconds: float, limit: int = 20
+    services: Services,
+    channel: str,
+    token: str,
+    lease_seconds: float,
+    limit: int = 20,
+    *,
+    mark_sending: bool = True,
 ) -> list[Claimed]:
-    """Take due messages (and expired leases) for this node; no two nodes ever hold the same row."""
+    """Take due messages (and expired leases) for this node; no two nodes ever hold the same row.
+
+    mark_sending=False leaves the item's status alone until `still_mine` right before the hand-off
+    (the SMS sender may hand a claimed row back to wait for its rate slot).
+    """
     now = utcnow()
     sqlite = services.settings.database.is_sqlite
-    # The previous state is gone after UPDATE, so read which rows are lease-expired first.
+    # The previous state is gone after UPDATE, so read first which rows are lease-expired (uncertain)
+    # and which were handed back holding a rate slot (pending, claimed_until == next_attempt_at).
     async with services.unit() as unit:
         s = unit.session
-        expired = set(
-            await s.scalars(
-                select(OutboxEntry.item_id).where(
+        before = (
+            await s.execute(
+                select(
+                    OutboxEntry.item_id,
+                    OutboxEntry.state,
+                    OutboxEntry.claimed_until,
+                    OutboxEntry.next_attempt_at,
+                ).where(
                     OutboxEntry.channel == channel,
-                    OutboxEntry.state == "sending",
+                    OutboxEntry.state.in_(("sending", "pending")),
+                    OutboxEntry.claimed_until.is_not(None),
                     OutboxEntry.claimed_until < now,
                 )
             )
-        )
+        ).all()
+        expired = {row.item_id for row in before if row.state == "sending"}
+        reserved = {
+            row.item_id: _aware(row.claimed_until)
+            for row in before
+            if row.state == "pending" and row.claimed_until == row.next_attempt_at
+        }
         statement = text(_CLAIM.format(lock="" if sqlite else "FOR UPDATE SKIP LOCKED"))
         until = now + dt.timedelta(seconds=lease_seconds)
         params = {
@@ -85,8 +113,7 @@ async def claim_due(
             started = row.attempt_started_at
             if isinstance(started, str):
                 started = dt.datetime.fromisoformat(started)
-            started = started.replace(tzinfo=dt.UTC) if started.tzinfo is None else started
-            if item.status in ("pending", "scheduled"):
+            if mark_sending and item.status in ("pending", "scheduled"):
                 item.status = "sending"
                 await publish_update(unit, item)
             claimed.append(
@@ -98,9 +125,11 @@ async def claim_due(
                     row.segments,
                     row.attempts,
                     item.body,
-                    started,
+                    _aware(started),
                     row.item_id in expired,
                     item.carrier_sid,
+                    reserved.get(row.item_id),
+                    tuple(str(sid) for sid in item.meta.get("earlier_sids", [])),
                 )
             )
         return claimed
@@ -111,13 +140,17 @@ def _db_time(moment: dt.datetime, sqlite: bool) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None) if sqlite else moment
 
 
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+
+
 async def record_sent(services: Services, item_id: int, token: str, sid: str | None, status: str) -> bool:
     """The carrier accepted the message: keep its id; False when our lease was lost meanwhile."""
     async with services.unit() as unit:
         s = unit.session
         entry = await s.get(OutboxEntry, item_id)
-        if entry is None or entry.claim_token != token:
-            return False
+        if entry is None or entry.claim_token != token or entry.state != "sending":
+            return False  # lost the lease, or a failure callback already put it back for a retry
         entry.state = "done"
         item = await s.get(TimelineItem, item_id)
         if item is not None:
@@ -142,7 +175,11 @@ async def record_failure(
     retry: bool,
     max_attempts: int,
 ) -> str:
-    """A failed attempt: retry later with backoff, or fail for good with words staff understand."""
+    """A failed attempt: retry later with backoff, or fail for good with words staff understand.
+
+    Twilio's 21610 (the patient unsubscribed at the carrier) opts the number out here too, as a STOP
+    would: this text and every later one to that number are refused.
+    """
     async with services.unit() as unit:
         s = unit.session
         entry = await s.get(OutboxEntry, item_id)
@@ -150,9 +187,11 @@ async def record_failure(
             return "lost"
         item = await s.get(TimelineItem, item_id)
         entry.last_error = message[:300]
-        if retry and entry.attempts < max_attempts:
-            delay = BACKOFF_SECONDS[min(entry.attempts - 1, len(BACKOFF_SECONDS) - 1)]
-            entry.state, entry.claim_token = "pending", None
+        entry.claim_token, entry.claimed_until = None, None
+        limit = carrier_errors.attempt_limit(error_code, max_attempts)
+        if retry and entry.attempts < limit:
+            delay = carrier_errors.backoff_seconds(entry.attempts)
+            entry.state = "pending"
             entry.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
             if item is not None:
                 item.status = "pending"
@@ -160,37 +199,92 @@ async def record_failure(
                 await publish_update(unit, item)
             return "retry"
         entry.state = "failed"
-        if item is not None:
-            item.status, item.error_code = "failed", error_code
-            item.meta = {**item.meta, "error": carrier_errors.describe(error_code) or message[:200]}
-            await publish_update(unit, item)
+        if item is None:
+            return "failed"
+        if carrier_errors.opts_out(error_code):
+            practice_id = await _practice_of(unit, item)
+            if practice_id is not None:
+                await record_opt_out(unit, practice_id, entry.to_addr, "carrier", item.id)
+        item.status, item.error_code = "failed", error_code
+        words = carrier_errors.describe(error_code) or message[:200]
+        tries = f" Tried {entry.attempts} times." if entry.attempts > 1 else ""
+        meta = {k: v for k, v in item.meta.items() if k != "retrying"}
+        item.meta = {**meta, "error": words + tries}
+        await publish_update(unit, item)
         return "failed"
 
 
-async def release(services: Services, item_id: int, token: str, not_before: dt.datetime) -> None:
-    """Hand a claimed row back untouched (rate limit says later)."""
+async def _practice_of(unit: Unit, item: TimelineItem) -> int | None:
+    return await unit.session.scalar(
+        select(Location.practice_id)
+        .join(Conversation, Conversation.location_id == Location.id)
+        .where(Conversation.id == item.conversation_id)
+    )
+
+
+async def release(services: Services, entry: Claimed, token: str, slot: dt.datetime) -> None:
+    """Hand a claimed row back until its rate slot, which stays reserved for it.
+
+    The row comes back due at `slot` holding that slot (claimed_until == next_attempt_at marks it), so
+    it is sent then instead of queueing behind every slot reserved since: a long text waits once.
+    Only a claim that counted an attempt gives it back.
+    """
+    values: dict[str, object] = {
+        "state": "pending",
+        "claim_token": None,
+        "next_attempt_at": slot,
+        "claimed_until": slot,
+    }
+    if entry.counted:
+        values["attempts"] = OutboxEntry.attempts - 1
     async with services.unit() as unit:
         await unit.session.execute(
             update(OutboxEntry)
-            .where(OutboxEntry.item_id == item_id, OutboxEntry.claim_token == token)
-            .values(
-                state="pending",
-                claim_token=None,
-                next_attempt_at=not_before,
-                attempts=OutboxEntry.attempts - 1,
+            .where(
+                OutboxEntry.item_id == entry.item_id,
+                OutboxEntry.claim_token == token,
+                OutboxEntry.state == "sending",
             )
+            .values(**values)
         )
 
 
-async def still_mine(services: Services, item_id: int, token: str, lease_seconds: float) -> bool:
-    """Right before handing a message to the carrier: do we still hold it? Extends the lease if so.
+async def defer_uncertain(
+    services: Services, item_id: int, token: str, until: dt.datetime, reason: str
+) -> None:
+    """The text may have reached the carrier and we cannot tell yet: stay uncertain until `until`.
+
+    The row keeps state `sending` with its lease ending then, so whoever claims it next reconciles
+    against the carrier before any resend (never a plain retry: that could send it twice).
+    """
+    async with services.unit() as unit:
+        s = unit.session
+        entry = await s.get(OutboxEntry, item_id)
+        if entry is None or entry.claim_token != token or entry.state != "sending":
+            return
+        entry.claimed_until, entry.last_error = until, reason[:300]
+        item = await s.get(TimelineItem, item_id)
+        if item is not None and item.meta.get("retrying") != reason[:200]:
+            item.meta = {**item.meta, "retrying": reason[:200]}
+            await publish_update(unit, item)
+
+
+async def still_mine(
+    services: Services, item_id: int, token: str, lease_seconds: float, *, new_attempt: bool = False
+) -> bool:
+    """Right before handing a message to the carrier: do we still hold it, and may it still go?
 
     A node that waited (rate slot, slow carrier) past its lease may have lost the row to another node;
-    only the current holder may send.
+    only the current holder may send. A patient who texted STOP meanwhile gets nothing: the row is
+    withdrawn here. Extends the lease, and counts the attempt when a reconciled row is sent again.
     """
     now = utcnow()
+    values: dict[str, object] = {"claimed_until": now + dt.timedelta(seconds=lease_seconds)}
+    if new_attempt:
+        values.update(attempts=OutboxEntry.attempts + 1, attempt_started_at=now)
     async with services.unit() as unit:
-        result = await unit.session.execute(
+        s = unit.session
+        result = await s.execute(
             update(OutboxEntry)
             .where(
                 OutboxEntry.item_id == item_id,
@@ -198,9 +292,33 @@ async def still_mine(services: Services, item_id: int, token: str, lease_seconds
                 OutboxEntry.state == "sending",
                 OutboxEntry.claimed_until > now,
             )
-            .values(claimed_until=now + dt.timedelta(seconds=lease_seconds))
+            .values(**values)
         )
-        return bool(getattr(result, "rowcount", 0))
+        if not getattr(result, "rowcount", 0):
+            return False
+        item = await s.get(TimelineItem, item_id)
+        entry = await s.get(OutboxEntry, item_id)
+        if item is None or entry is None:
+            return False
+        if await _opted_out(unit, item, entry.to_addr):
+            entry.state, entry.claim_token = "canceled", None
+            await mark_opted_out(unit, item)
+            return False
+        if item.status in ("pending", "scheduled"):
+            item.status = "sending"
+            await publish_update(unit, item)
+        return True
+
+
+async def _opted_out(unit: Unit, item: TimelineItem, e164: str) -> bool:
+    found = await unit.session.scalar(
+        select(OptOut.id)
+        .join(Location, Location.practice_id == OptOut.practice_id)
+        .join(Conversation, Conversation.location_id == Location.id)
+        .where(Conversation.id == item.conversation_id, OptOut.e164 == e164)
+        .limit(1)
+    )
+    return found is not None
 
 
 async def sids_in_use(services: Services, sids: list[str], item_id: int) -> set[str]:

@@ -59,25 +59,40 @@ class SmsSender:
     async def run_once(self) -> bool:
         """Claim what is due and deliver it; True when there was work."""
         cfg = self.services.settings.twilio
-        claimed = await outbox.claim_due(self.services, "sms", self.token, cfg.send_lease_seconds)
+        claimed = await outbox.claim_due(
+            self.services, "sms", self.token, cfg.send_lease_seconds, mark_sending=False
+        )
         for entry in claimed:
             await self._deliver(entry)
         return bool(claimed)
 
     async def _deliver(self, entry: Claimed) -> None:
         cfg = self.services.settings.twilio
-        if entry.uncertain and await self._reconcile(entry):
-            return
-        rate = cfg.number_rates.get(entry.from_addr, cfg.segments_per_second)
-        slot = await outbox.reserve_slot(self.services, entry.from_addr, entry.segments, rate)
+        if entry.uncertain:
+            if await self._reconcile(entry):
+                return  # it reached Twilio (now recorded), or we cannot tell yet (still uncertain)
+            if entry.attempts >= cfg.max_send_attempts:
+                await self._fail(entry, None, f"Twilio did not take this text after {entry.attempts} tries")
+                return
+        slot = entry.reserved_slot
+        if slot is None:
+            rate = cfg.number_rates.get(entry.from_addr, cfg.segments_per_second)
+            slot = await outbox.reserve_slot(self.services, entry.from_addr, entry.segments, rate)
         wait = (slot - utcnow()).total_seconds()
         if wait > MAX_WAIT_SECONDS:
-            await outbox.release(self.services, entry.item_id, self.token, slot)
+            # Not ours to wait for while holding the lease: hand the row back, keeping its slot.
+            await outbox.release(self.services, entry, self.token, slot)
             return
         if wait > 0:
             await asyncio.sleep(wait)
-        if not await outbox.still_mine(self.services, entry.item_id, self.token, cfg.send_lease_seconds):
-            return  # our lease ran out while we waited: another node holds (and sends) it now
+        if not await outbox.still_mine(
+            self.services, entry.item_id, self.token, cfg.send_lease_seconds, new_attempt=entry.uncertain
+        ):
+            return  # our lease ran out while we waited (another node holds it), or the patient opted out
+        await self._send(entry)
+
+    async def _send(self, entry: Claimed) -> None:
+        cfg = self.services.settings.twilio
         callback = f"{self.services.settings.server.public_base_url}/twilio/sms/status?item={entry.item_id}"
         try:
             # Never wait on Twilio forever: a hung answer becomes "uncertain" and is reconciled later.
@@ -88,29 +103,25 @@ class SmsSender:
                 cfg.send_lease_seconds,  # past the lease the outcome is unknown anyway: reconcile it
             )
         except TwilioRestException as exc:
+            if exc.status >= 500:
+                # A 5xx may come after Twilio accepted the message: reconcile before any resend.
+                attempts = entry.attempts + (1 if entry.uncertain else 0)
+                delay = carrier_errors.backoff_seconds(attempts)
+                await outbox.defer_uncertain(
+                    self.services,
+                    entry.item_id,
+                    self.token,
+                    utcnow() + dt.timedelta(seconds=delay),
+                    f"Twilio answered {exc.status}; checking whether it took the text",
+                )
+                return
             code = str(exc.code) if exc.code else None
-            transient = exc.status >= 500 or exc.status == 429 or carrier_errors.retryable(code)
-            await outbox.record_failure(
-                self.services,
-                entry.item_id,
-                self.token,
-                code,
-                f"Twilio refused: {exc.msg}",
-                retry=transient,
-                max_attempts=cfg.max_send_attempts,
-            )
+            transient = exc.status == 429 or carrier_errors.retryable(code)
+            await self._fail(entry, code, f"Twilio refused: {exc.msg}", retry=transient)
             return
         except aiohttp.ClientConnectorError as exc:
             # Never connected: certainly not sent, safe to retry.
-            await outbox.record_failure(
-                self.services,
-                entry.item_id,
-                self.token,
-                None,
-                f"could not reach Twilio: {exc.__class__.__name__}",
-                retry=True,
-                max_attempts=cfg.max_send_attempts,
-            )
+            await self._fail(entry, None, f"could not reach Twilio: {exc.__class__.__name__}", retry=True)
             return
         except (TimeoutError, aiohttp.ClientError) as exc:
             # Maybe sent: leave the lease to run out, then reconcile against Twilio before resending.
@@ -121,29 +132,49 @@ class SmsSender:
         self.sent += 1
         await outbox.record_sent(self.services, entry.item_id, self.token, message.sid, str(message.status))
 
+    async def _fail(self, entry: Claimed, code: str | None, message: str, *, retry: bool = False) -> None:
+        await outbox.record_failure(
+            self.services,
+            entry.item_id,
+            self.token,
+            code,
+            message,
+            retry=retry,
+            max_attempts=self.services.settings.twilio.max_send_attempts,
+        )
+
     async def _reconcile(self, entry: Claimed) -> bool:
-        """Did an earlier attempt reach Twilio? Look for it there; True when found and recorded."""
+        """Did an earlier attempt reach Twilio? True when found and recorded, or when we cannot tell yet.
+
+        False only when Twilio's own list shows it never arrived: then, and only then, it may go again.
+        """
+        lease = self.services.settings.twilio.send_lease_seconds
         if entry.carrier_sid is not None:
             # A status callback already named the carrier's message: it reached Twilio.
             await outbox.record_sent(self.services, entry.item_id, self.token, entry.carrier_sid, "queued")
             return True
         try:
             recent: list[Any] = await asyncio.wait_for(
-                self.client.messages.list_async(to=entry.to_addr, from_=entry.from_addr, limit=50),
-                self.services.settings.twilio.send_lease_seconds,
+                self.client.messages.list_async(to=entry.to_addr, from_=entry.from_addr, limit=50), lease
             )
         except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("SMS item %s: cannot reconcile yet (%s)", entry.item_id, exc.__class__.__name__)
-            await outbox.release(
-                self.services, entry.item_id, self.token, utcnow() + dt.timedelta(seconds=10)
+            # Still uncertain: it stays `sending` and is looked up again after another lease.
+            await outbox.defer_uncertain(
+                self.services,
+                entry.item_id,
+                self.token,
+                utcnow() + dt.timedelta(seconds=lease),
+                "checking with Twilio whether this text was sent",
             )
             return True
         since = entry.attempt_started_at - dt.timedelta(minutes=2)
         taken = await outbox.sids_in_use(self.services, [m.sid for m in recent], entry.item_id)
+        taken.update(entry.earlier_sids)  # this item's own failed attempts are not this attempt
         for message in sorted(recent, key=lambda m: m.date_created or since):
             created = message.date_created
             if message.sid in taken:
-                continue  # the same words sent for another of our items
+                continue  # the same words sent for another of our items, or an earlier failed try
             if message.body == entry.body and (created is None or created >= since):
                 await outbox.record_sent(
                     self.services, entry.item_id, self.token, message.sid, str(message.status)
