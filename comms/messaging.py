@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
@@ -54,6 +58,29 @@ _RANK = {
     "read": 6,
 }
 FINAL = frozenset({"delivered", "undelivered", "failed", "canceled", "read"})
+
+
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def write_unit(services: Services) -> AsyncIterator[Unit]:
+    """`services.unit()` for the texting paths, taking turns on SQLite.
+
+    SQLite has one write lock per database, and a writer that finds it taken polls with growing
+    sleeps: under a burst of webhooks a writer can lose every round until busy_timeout and fail.
+    Waiting in line here (one lock per event loop, FIFO) costs nothing and never starves.
+    """
+    if not services.settings.database.is_sqlite:
+        async with write_unit(services) as unit:
+            yield unit
+        return
+    loop = asyncio.get_running_loop()
+    lock = _writers.get(loop)
+    if lock is None:
+        lock = _writers[loop] = asyncio.Lock()
+    async with lock, services.unit() as unit:
+        yield unit
 
 
 def keyword(message: InboundSms) -> str | None:
@@ -127,7 +154,7 @@ async def receive_sms(services: Services, message: InboundSms) -> Received:
 
 async def _store_inbound(services: Services, message: InboundSms) -> Received:
     from_number, to_number = to_e164(message.from_number), to_e164(message.to_number)
-    async with services.unit() as unit:
+    async with write_unit(services) as unit:
         s = unit.session
         location = await s.scalar(
             select(Location).join(LocationNumber).where(LocationNumber.e164 == to_number)
@@ -363,7 +390,7 @@ async def send_sms(
     """Staff texting a patient from the thread (now, or later at send_at)."""
     if send_at is not None and send_at.tzinfo is None:
         raise InvalidRequest("send_at needs a time zone")
-    async with services.unit() as unit:
+    async with write_unit(services) as unit:
         conversation = await conversation_for(unit, actor, conversation_id)
         out = await queue_sms(unit, conversation, body, author_id=actor.user_id, send_at=send_at)
         audit.record(
@@ -374,7 +401,7 @@ async def send_sms(
 
 async def cancel_scheduled(services: Services, actor: Actor, item_id: int) -> TimelineItemOut:
     """Withdraw a send-later message that has not gone yet."""
-    async with services.unit() as unit:
+    async with write_unit(services) as unit:
         s = unit.session
         item = await s.get(TimelineItem, item_id)
         if item is None:
@@ -400,7 +427,7 @@ async def apply_status(
     earlier attempt that failed and is being retried).
     """
     lock = not services.settings.database.is_sqlite
-    async with services.unit() as unit:
+    async with write_unit(services) as unit:
         s = unit.session
         query = select(TimelineItem).where(TimelineItem.carrier_sid == sid)
         # Twilio may call back twice at once: one at a time per item, so each reads the other's result.

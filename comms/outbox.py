@@ -9,13 +9,17 @@ import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select, text, update
+from sqlalchemy import and_, or_, select, text, update
 
 from comms import carrier_errors
 from comms.messaging import _RANK as STATUS_RANK
-from comms.messaging import mark_opted_out, publish_update, record_opt_out
+from comms.messaging import mark_opted_out, publish_update, record_opt_out, write_unit
 from comms.models import Conversation, Location, OptOut, OutboxEntry, SendClock, TimelineItem, utcnow
 from comms.services import Services, Unit
+
+# A row handed back for its rate slot comes due this much before it: the sender polls about once a
+# second, and then sleeps the rest, so the slot is kept to the moment (less than its longest wait).
+RESERVED_EARLY_SECONDS = 1.25
 
 
 @dataclass(frozen=True)
@@ -48,9 +52,9 @@ WHERE item_id IN (
     WHERE channel = :channel AND (
         (state IN ('pending', 'scheduled') AND next_attempt_at <= :now)
         OR (state = 'sending' AND claimed_until < :now))
-    ORDER BY next_attempt_at LIMIT :limit {lock}
+    ORDER BY next_attempt_at, item_id LIMIT :limit {lock}
 )
-RETURNING item_id, state, to_addr, from_addr, segments, attempts, attempt_started_at, claimed_until
+RETURNING item_id, state, to_addr, from_addr, segments, attempts, attempt_started_at, next_attempt_at
 """
 
 
@@ -71,8 +75,8 @@ async def claim_due(
     now = utcnow()
     sqlite = services.settings.database.is_sqlite
     # The previous state is gone after UPDATE, so read first which rows are lease-expired (uncertain)
-    # and which were handed back holding a rate slot (pending, claimed_until == next_attempt_at).
-    async with services.unit() as unit:
+    # and which were handed back holding a rate slot (pending, claimed_until >= next_attempt_at).
+    async with write_unit(services) as unit:
         s = unit.session
         before = (
             await s.execute(
@@ -83,9 +87,11 @@ async def claim_due(
                     OutboxEntry.next_attempt_at,
                 ).where(
                     OutboxEntry.channel == channel,
-                    OutboxEntry.state.in_(("sending", "pending")),
                     OutboxEntry.claimed_until.is_not(None),
-                    OutboxEntry.claimed_until < now,
+                    or_(
+                        and_(OutboxEntry.state == "sending", OutboxEntry.claimed_until < now),
+                        and_(OutboxEntry.state == "pending", OutboxEntry.next_attempt_at <= now),
+                    ),
                 )
             )
         ).all()
@@ -93,7 +99,7 @@ async def claim_due(
         reserved = {
             row.item_id: _aware(row.claimed_until)
             for row in before
-            if row.state == "pending" and row.claimed_until == row.next_attempt_at
+            if row.state == "pending" and row.claimed_until >= row.next_attempt_at
         }
         statement = text(_CLAIM.format(lock="" if sqlite else "FOR UPDATE SKIP LOCKED"))
         until = now + dt.timedelta(seconds=lease_seconds)
@@ -104,15 +110,18 @@ async def claim_due(
             "channel": channel,
             "limit": limit,
         }
-        rows = (await s.execute(statement, params)).all()
+        # RETURNING follows no ORDER BY: put the rows back in due order, so a number's texts get their
+        # rate slots in the order they were queued.
+        rows = sorted(
+            (await s.execute(statement, params)).all(),
+            key=lambda row: (_aware(_parsed(row.next_attempt_at)), row.item_id),
+        )
         claimed = []
         for row in rows:
             item = await s.get(TimelineItem, row.item_id)
             if item is None:
                 continue
-            started = row.attempt_started_at
-            if isinstance(started, str):
-                started = dt.datetime.fromisoformat(started)
+            started = _parsed(row.attempt_started_at)
             if mark_sending and item.status in ("pending", "scheduled"):
                 item.status = "sending"
                 await publish_update(unit, item)
@@ -140,13 +149,18 @@ def _db_time(moment: dt.datetime, sqlite: bool) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None) if sqlite else moment
 
 
+def _parsed(moment: dt.datetime | str) -> dt.datetime:
+    """A time from raw SQL: SQLite hands back its text form."""
+    return dt.datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+
+
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
 
 async def record_sent(services: Services, item_id: int, token: str, sid: str | None, status: str) -> bool:
     """The carrier accepted the message: keep its id; False when our lease was lost meanwhile."""
-    async with services.unit() as unit:
+    async with write_unit(services) as unit:
         s = unit.session
         entry = await s.get(OutboxEntry, item_id)
         if entry is None or entry.claim_token != token or entry.state != "sending":
@@ -156,6 +170,8 @@ async def record_sent(services: Services, item_id: int, token: str, sid: str | N
         if item is not None:
             if sid is not None:
                 item.carrier_sid = item.carrier_sid or sid
+            if "retrying" in item.meta:
+                item.meta = {k: v for k, v in item.meta.items() if k != "retrying"}
             if item.status in (None, "pending", "scheduled", "sending"):
                 item.status = "queued"
             # The carrier may already be further on (reconciled after a crash: the callbacks were missed).
@@ -180,7 +196,7 @@ async def record_failure(
     Twilio's 21610 (the patient unsubscribed at the carrier) opts the number out here too, as a STOP
     would: this text and every later one to that number are refused.
     """
-    async with services.unit() as unit:
+    async with write_unit(services) as unit:
         s = unit.session
         entry = await s.get(OutboxEntry, item_id)
         if entry is None or entry.claim_token != token:
@@ -225,19 +241,21 @@ async def _practice_of(unit: Unit, item: TimelineItem) -> int | None:
 async def release(services: Services, entry: Claimed, token: str, slot: dt.datetime) -> None:
     """Hand a claimed row back until its rate slot, which stays reserved for it.
 
-    The row comes back due at `slot` holding that slot (claimed_until == next_attempt_at marks it), so
-    it is sent then instead of queueing behind every slot reserved since: a long text waits once.
-    Only a claim that counted an attempt gives it back.
+    The row comes due a little before `slot` (a sender poll early) holding that slot in claimed_until,
+    so it goes at its slot instead of queueing behind every slot reserved since: a long text waits
+    once, and the number's texts leave in order at its rate. Only a claim that counted an attempt
+    gives the attempt back.
     """
+    due = max(slot - dt.timedelta(seconds=RESERVED_EARLY_SECONDS), utcnow())
     values: dict[str, object] = {
         "state": "pending",
         "claim_token": None,
-        "next_attempt_at": slot,
+        "next_attempt_at": due,
         "claimed_until": slot,
     }
     if entry.counted:
         values["attempts"] = OutboxEntry.attempts - 1
-    async with services.unit() as unit:
+    async with write_unit(services) as unit:
         await unit.session.execute(
             update(OutboxEntry)
             .where(
@@ -257,7 +275,7 @@ async def defer_uncertain(
     The row keeps state `sending` with its lease ending then, so whoever claims it next reconciles
     against the carrier before any resend (never a plain retry: that could send it twice).
     """
-    async with services.unit() as unit:
+    async with write_unit(services) as unit:
         s = unit.session
         entry = await s.get(OutboxEntry, item_id)
         if entry is None or entry.claim_token != token or entry.state != "sending":
@@ -282,7 +300,7 @@ async def still_mine(
     values: dict[str, object] = {"claimed_until": now + dt.timedelta(seconds=lease_seconds)}
     if new_attempt:
         values.update(attempts=OutboxEntry.attempts + 1, attempt_started_at=now)
-    async with services.unit() as unit:
+    async with write_unit(services) as unit:
         s = unit.session
         result = await s.execute(
             update(OutboxEntry)
@@ -343,7 +361,7 @@ _clock_lock = asyncio.Lock()
 
 async def reserve_slot(services: Services, e164: str, segments: int, per_second: float) -> dt.datetime:
     """When this number may send the next `segments`: a shared clock keeps every node inside its rate."""
-    async with _clock_lock, services.unit() as unit:
+    async with _clock_lock, write_unit(services) as unit:
         s = unit.session
         now = utcnow()
         query = select(SendClock).where(SendClock.e164 == e164)

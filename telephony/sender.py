@@ -14,7 +14,7 @@ import secrets
 from typing import Any
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from comms import carrier_errors, outbox
@@ -116,8 +116,11 @@ class SmsSender:
                 )
                 return
             code = str(exc.code) if exc.code else None
-            transient = exc.status == 429 or carrier_errors.retryable(code)
-            await self._fail(entry, code, f"Twilio refused: {exc.msg}", retry=transient)
+            if exc.status == 429:
+                await self._fail(entry, code, "Twilio is busy (too many requests); trying again", retry=True)
+                return
+            retry = carrier_errors.retryable(code)
+            await self._fail(entry, code, f"Twilio refused: {exc.msg}", retry=retry)
             return
         except aiohttp.ClientConnectorError as exc:
             # Never connected: certainly not sent, safe to retry.
@@ -157,7 +160,8 @@ class SmsSender:
             recent: list[Any] = await asyncio.wait_for(
                 self.client.messages.list_async(to=entry.to_addr, from_=entry.from_addr, limit=50), lease
             )
-        except (TwilioRestException, aiohttp.ClientError, TimeoutError) as exc:
+        except (TwilioException, aiohttp.ClientError, TimeoutError) as exc:
+            # TwilioException: a failed page of the list is not a TwilioRestException.
             log.warning("SMS item %s: cannot reconcile yet (%s)", entry.item_id, exc.__class__.__name__)
             # Still uncertain: it stays `sending` and is looked up again after another lease.
             await outbox.defer_uncertain(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -30,6 +31,7 @@ from comms.models import Conversation, OutboxEntry, TimelineItem
 from comms.services import Services
 from routing.bus import InProcessBus
 from telephony.sandbox import SANDBOX_STORE, SandboxConfig, create_sandbox_app
+from telephony.sandbox.app import twilio_error
 from telephony.sandbox.store import Message, SandboxStore
 from tests.carrier import ACCOUNT_SID, AUTH_TOKEN, free_port
 from tests.conftest import make_settings
@@ -50,6 +52,11 @@ class Trap:
         callbacks find nobody listening).
     hang: the carrier accepts the text, then the answer never comes (until `release`).
     slow: the carrier accepts the text and answers after `delay` seconds.
+    accept_then_500: the carrier accepts and delivers the text, but the answer is a Twilio 500.
+
+    Apart from the armed send, `fail_lookups` makes the next lookups of Twilio's message list (how the
+    server reconciles) fail (`lookup_failure`: a 500, or too slow an answer), and every send's
+    arrival time is kept in `arrivals`.
     """
 
     def __init__(self) -> None:
@@ -61,6 +68,11 @@ class Trap:
         self.release = asyncio.Event()
         self.body = ""  # the trapped text
         self.delay = 0.0
+        self.fail_lookups = 0
+        self.lookup_failure = "500"  # or "slow": no answer within the server's patience
+        self.lookups = 0
+        self.failed_lookups = 0
+        self.arrivals: list[tuple[float, str, str]] = []  # (monotonic time, From, Body)
 
     def arm(self, mode: str, nth: int, kill: Callable[[], None] = lambda: None, delay: float = 0.0) -> None:
         self.mode, self.nth, self.kill, self.delay = mode, nth, kill, delay
@@ -69,12 +81,23 @@ class Trap:
     async def middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        if request.method != "POST" or not request.path.endswith("/Messages.json"):
+        if not request.path.endswith("/Messages.json"):
             return await handler(request)
+        if request.method == "GET":
+            self.lookups += 1
+            if self.fail_lookups > 0:
+                self.fail_lookups -= 1
+                self.failed_lookups += 1
+                if self.lookup_failure == "slow":
+                    await asyncio.sleep(2 * LEASE_SECONDS)  # the server gives up waiting first
+                return twilio_error(500, 20500, "Internal Server Error")
+            return await handler(request)
+        form = await request.post()
+        self.arrivals.append((time.monotonic(), str(form.get("From", "")), str(form.get("Body", ""))))
         self.posts += 1
         if self.posts != self.nth or self.mode is None:
             return await handler(request)
-        self.body = str((await request.post()).get("Body", ""))
+        self.body = str(form.get("Body", ""))
         if self.mode == "before_carrier":
             self.kill()
             self.sprung.set()
@@ -84,8 +107,10 @@ class Trap:
             response = await handler(request)
             self.sprung.set()
             return response
-        response = await handler(request)  # hang or slow: the carrier has it
+        response = await handler(request)  # the carrier has it
         self.sprung.set()
+        if self.mode == "accept_then_500":
+            return twilio_error(500, 20500, "Internal Server Error")
         if self.mode == "slow":
             await asyncio.sleep(self.delay)
             return response
@@ -370,3 +395,58 @@ async def test_a_text_delivered_while_the_server_was_down_ends_delivered(rig: Ri
         f"into 'queued', and the delivered callback was lost while the server was down, so staff see "
         f"{item.status!r} forever"
     )
+
+
+async def test_a_twilio_5xx_after_it_took_the_text_is_reconciled_not_resent(rig: Rig) -> None:
+    """A 5xx can come after Twilio accepted the message: a plain retry would text the patient twice."""
+    await rig.server.start()
+    rig.trap.arm("accept_then_500", nth=3)
+    bodies = _bodies(6)
+    ids = await rig.queue(bodies)
+    await asyncio.wait_for(rig.trap.sprung.wait(), 30)
+    await rig.drained(timeout=20 * LEASE_SECONDS)
+    # Found by its status callback or by looking it up at the carrier: either way sent once.
+    await _assert_each_carried_once(rig, ids, bodies)
+
+
+@pytest.mark.parametrize("failure", ["slow", "500"])
+async def test_a_failed_lookup_leaves_the_send_uncertain_until_one_succeeds(rig: Rig, failure: str) -> None:
+    """Killed after Twilio took the text; on restart the first lookup of Twilio's list fails.
+
+    The row must stay uncertain and be looked up again, never go back to a plain pending send.
+    """
+    rig.trap.lookup_failure = failure
+    await rig.server.start()
+    rig.trap.arm("kill_then_store", nth=5, kill=rig.server.kill)
+    bodies = _bodies(5)  # the trapped text is the last: the one uncertain row, whose lookup fails
+    ids = await rig.queue(bodies)
+    await asyncio.wait_for(rig.trap.sprung.wait(), 30)
+    rig.trap.fail_lookups = 1
+    await rig.server.start()
+    await rig.drained(timeout=20 * LEASE_SECONDS)
+    await _assert_each_carried_once(rig, ids, bodies)
+    assert rig.trap.failed_lookups == 1 and rig.trap.lookups >= 2  # it was looked up again
+
+
+async def test_long_texts_from_one_number_all_go_in_order_at_its_rate(rig: Rig) -> None:
+    """Three-segment texts at 1 segment/s: each waits longer than the sender holds a row, so each is
+    handed back with its rate slot; all must go, in the order queued, about 3 s apart."""
+    rig.reconfigure(segments_per_second=1.0)
+    rig.conversations = [rig.conversations[0], rig.conversations[2]]  # two patients of one location
+    await rig.server.start()
+    words = " ".join(["Please bring your insurance card and a list of medicines."] * 6)
+    bodies = [f"Text {i}: {words}" for i in range(3)]
+    assert all(306 < len(b) <= 459 for b in bodies)  # three GSM-7 segments each
+    ids = await rig.queue(bodies)
+    started = time.monotonic()
+    await rig.drained(timeout=30, why="BUG (sender livelock): long texts handed back never went. ")
+    await _assert_each_carried_once(rig, ids, bodies)
+    arrivals = rig.trap.arrivals
+    assert [body for _, _, body in arrivals] == bodies
+    assert len({sender for _, sender, _ in arrivals}) == 1
+    gaps = [later - earlier for (earlier, _, _), (later, _, _) in itertools.pairwise(arrivals)]
+    # Each leaves at its slot; arrivals differ from departures by the send's own latency (the first
+    # request of a process is the slowest), hence the half second of slack.
+    assert all(gap >= 3 - 0.5 for gap in gaps), f"faster than 1 segment/s: {gaps}"
+    assert sum(gaps) >= 6 - 0.5, f"faster than 1 segment/s: {gaps}"
+    assert arrivals[-1][0] - started < 6 + 4, f"the backlog stalled: gaps {gaps}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -185,34 +184,6 @@ async def test_stop_blocks_every_later_send_and_start_lifts_it(carrier: Carrier)
         assert await s.scalar(select(func.count()).select_from(OptOut)) == 0
     activity = [i.body for i in await _items(carrier, kind="activity")]
     assert any("Opted out" in b for b in activity) and any("Opted back in" in b for b in activity)
-
-
-@pytest.mark.parametrize("order", list(itertools.permutations(["queued", "sent", "delivered"])))
-async def test_status_callbacks_in_any_order_end_delivered(carrier: Carrier, order: tuple[str, ...]) -> None:
-    services, p = carrier.app[SERVICES], carrier.practice
-    async with services.unit() as unit:
-        from comms.models import Conversation
-
-        conversation = await unit.session.get(Conversation, p.conv_b)
-        assert conversation is not None
-        item = TimelineItem(
-            kind="sms",
-            direction="out",
-            body="x",
-            status="queued",
-            carrier_sid="SM" + "c" * 32,
-            meta={"to": "+12025550171"},
-        )
-        unit.session.add(item)
-        item.conversation_id = conversation.id
-    url = f"{carrier.base}/twilio/sms/status"
-    async with aiohttp.ClientSession() as http:
-        for status in (*order, "delivered"):
-            params = {"MessageSid": "SM" + "c" * 32, "MessageStatus": status, "AccountSid": ACCOUNT_SID}
-            async with http.post(url, data=params, headers=_signed(url, params)) as resp:
-                assert resp.status == 204
-    [row] = await _items(carrier, carrier_sid="SM" + "c" * 32)
-    assert row.status == "delivered"
 
 
 async def test_carrier_failure_is_shown_in_words(carrier: Carrier) -> None:
