@@ -72,7 +72,7 @@ async def write_unit(services: Services) -> AsyncIterator[Unit]:
     Waiting in line here (one lock per event loop, FIFO) costs nothing and never starves.
     """
     if not services.settings.database.is_sqlite:
-        async with write_unit(services) as unit:
+        async with services.unit() as unit:
             yield unit
         return
     loop = asyncio.get_running_loop()
