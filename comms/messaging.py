@@ -434,10 +434,11 @@ async def apply_status(
         item = await s.scalar(query.with_for_update() if lock else query)
         if item is None and item_id is not None:
             candidate = await s.get(TimelineItem, item_id, with_for_update=lock)
+            # carrier_sid == sid: the sender recorded it while we waited for the row lock.
             if (
                 candidate is not None
                 and candidate.direction == "out"
-                and candidate.carrier_sid is None
+                and candidate.carrier_sid in (None, sid)
                 and sid not in candidate.meta.get("earlier_sids", [])
             ):
                 candidate.carrier_sid = sid
@@ -484,7 +485,7 @@ async def _retry_later(
     reconciling never mistake it for the new attempt.
     """
     s = unit.session
-    entry = await s.get(OutboxEntry, item.id)
+    entry = await s.get(OutboxEntry, item.id, with_for_update=not services.settings.database.is_sqlite)
     limit = carrier_errors.attempt_limit(code, services.settings.twilio.max_send_attempts)
     # "sending": the failure beat the sender's record of Twilio's answer; that record is dropped below.
     if entry is None or entry.state not in ("done", "sending") or entry.attempts >= limit:

@@ -160,13 +160,15 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 async def record_sent(services: Services, item_id: int, token: str, sid: str | None, status: str) -> bool:
     """The carrier accepted the message: keep its id; False when our lease was lost meanwhile."""
+    lock = not services.settings.database.is_sqlite
     async with write_unit(services) as unit:
         s = unit.session
-        entry = await s.get(OutboxEntry, item_id)
+        # The item before its outbox row, in the order a status callback takes them (no deadlock).
+        item = await s.get(TimelineItem, item_id, with_for_update=lock)
+        entry = await s.get(OutboxEntry, item_id, with_for_update=lock)
         if entry is None or entry.claim_token != token or entry.state != "sending":
             return False  # lost the lease, or a failure callback already put it back for a retry
         entry.state = "done"
-        item = await s.get(TimelineItem, item_id)
         if item is not None:
             if sid is not None:
                 item.carrier_sid = item.carrier_sid or sid
@@ -275,13 +277,14 @@ async def defer_uncertain(
     The row keeps state `sending` with its lease ending then, so whoever claims it next reconciles
     against the carrier before any resend (never a plain retry: that could send it twice).
     """
+    lock = not services.settings.database.is_sqlite
     async with write_unit(services) as unit:
         s = unit.session
-        entry = await s.get(OutboxEntry, item_id)
+        item = await s.get(TimelineItem, item_id, with_for_update=lock)  # item first, as in record_sent
+        entry = await s.get(OutboxEntry, item_id, with_for_update=lock)
         if entry is None or entry.claim_token != token or entry.state != "sending":
             return
         entry.claimed_until, entry.last_error = until, reason[:300]
-        item = await s.get(TimelineItem, item_id)
         if item is not None and item.meta.get("retrying") != reason[:200]:
             item.meta = {**item.meta, "retrying": reason[:200]}
             await publish_update(unit, item)
