@@ -18,6 +18,7 @@ from comms.access import Actor
 from comms.contacts import _create as insert_contact
 from comms.contacts import _holders as holders_of
 from comms.errors import InvalidRequest, NotFound, OptedOut
+from comms.group_commit import GroupCommit
 from comms.models import (
     Contact,
     Conversation,
@@ -32,10 +33,11 @@ from comms.models import (
 from comms.phones import to_e164
 from comms.segments import count_segments
 from comms.services import Services, Unit
+from comms.summaries import conversation_state
 from comms.timeline import add_item, conversation_for, item_out
 from routing.audience import Audience
 from schemas.api import TimelineItemOut
-from schemas.events import TimelineItemUpdated
+from schemas.events import TimelineItemAdded, TimelineItemUpdated
 from schemas.twilio import InboundSms
 
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
@@ -105,113 +107,240 @@ class Received:
     media_ids: list[int] = field(default_factory=list)
 
 
-async def _conversation(unit: Unit, contact_id: int, location_id: int) -> Conversation:
-    """The patient's conversation at this location, created on first contact."""
-    s = unit.session
-    found = await s.scalar(
-        select(Conversation).where(
-            Conversation.contact_id == contact_id, Conversation.location_id == location_id
-        )
-    )
-    if found is not None:
-        return found
-    conversation = Conversation(contact_id=contact_id, location_id=location_id)
-    s.add(conversation)
-    await s.flush()
-    return conversation
+@dataclass(frozen=True)
+class _Inbound:
+    message: InboundSms
+    from_number: str  # E.164
+    to_number: str
 
 
-async def _sender(s: AsyncSession, practice_id: int, e164: str) -> tuple[Contact, list[int]]:
-    """Who wrote: the known patient with this number (oldest), else an unknown contact made now."""
-    holders = await holders_of(s, practice_id, [e164])
-    known = [c for c in holders if not c.is_unknown]
-    if holders:
-        chosen = (known or holders)[0]
-        return chosen, [c.id for c in known] if len(known) > 1 else []
-    return await insert_contact(s, None, practice_id, "", "", [e164], [], None, True), []
+BATCH_MOST = 100  # texts written in one transaction at most
+NO_LOCATION = "no location of this practice owns the number this message was sent to"
+_ingest: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, GroupCommit[_Inbound, Received]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def receive_sms(services: Services, message: InboundSms) -> Received:
-    """Store an inbound text once (Twilio retries: MessageSid is unique) and act on STOP/START/HELP."""
-    async with services.read() as session:
-        existing = await session.scalar(
-            select(TimelineItem.id).where(TimelineItem.carrier_sid == message.message_sid)
-        )
-    if existing is not None:
-        return Received(existing, duplicate=True)
+    """Store an inbound text once (Twilio retries: MessageSid is unique) and act on STOP/START/HELP.
+
+    Texts that arrive while others are being written are written together, in one transaction.
+    """
+    inbound = _Inbound(message, to_e164(message.from_number), to_e164(message.to_number))
+    per_loop = _ingest.setdefault(asyncio.get_running_loop(), {})
+    batcher = per_loop.get(id(services.sessionmaker))
+    if batcher is None:
+
+        async def write(batch: list[_Inbound]) -> list[Received | Exception]:
+            return await _write(services, batch)
+
+        batcher = per_loop[id(services.sessionmaker)] = GroupCommit(write, BATCH_MOST)
+    return await batcher.submit(inbound)
+
+
+async def _write(services: Services, batch: list[_Inbound]) -> list[Received | Exception]:
+    """The batch in one transaction; if that fails, each text alone, so one bad text fails alone."""
+    if len(batch) > 1:
+        try:
+            return await _store(services, batch)
+        except Exception:  # noqa: S110 - retried one by one below, where each error is kept
+            pass
+    return [await _store_alone(services, inbound) for inbound in batch]
+
+
+async def _store_alone(services: Services, inbound: _Inbound) -> Received | Exception:
     try:
-        return await _store_inbound(services, message)
-    except IntegrityError:
-        # The same webhook raced us and won: its row is the one, ours rolled back whole.
+        [result] = await _store(services, [inbound])
+        return result
+    except IntegrityError as exc:
+        # The same webhook raced us on another node and won: its row is the one, ours rolled back.
         async with services.read() as session:
             winner = await session.scalar(
-                select(TimelineItem.id).where(TimelineItem.carrier_sid == message.message_sid)
+                select(TimelineItem.id).where(TimelineItem.carrier_sid == inbound.message.message_sid)
             )
-        if winner is None:
-            raise
-        return Received(winner, duplicate=True)
+        return exc if winner is None else Received(winner, duplicate=True)
+    except Exception as exc:
+        return exc
 
 
-async def _store_inbound(services: Services, message: InboundSms) -> Received:
-    from_number, to_number = to_e164(message.from_number), to_e164(message.to_number)
+async def _store(services: Services, batch: list[_Inbound]) -> list[Received | Exception]:
+    """Write a batch of inbound texts: a few lookups for all of them, one INSERT, then each one's
+    conversation update, event, media rows, keyword and audit row."""
     async with write_unit(services) as unit:
         s = unit.session
-        location = await s.scalar(
-            select(Location).join(LocationNumber).where(LocationNumber.e164 == to_number)
-        )
-        if location is None:
-            raise NotFound("no location of this practice owns the number this message was sent to")
-        contact, household = await _sender(s, location.practice_id, from_number)
-        conversation = await _conversation(unit, contact.id, location.id)
-        meta: dict[str, object] = {
-            "from": from_number,
-            "to": to_number,
-            "segments": count_segments(message.body).segments,
-        }
-        if household:
-            meta["household"] = household  # several patients share this number: staff choose who wrote
-        item = TimelineItem(
-            kind="mms" if message.media else "sms",
-            direction="in",
-            body=message.body,
-            status="received",
-            carrier_sid=message.message_sid,
-            meta=meta,
-        )
-        out = await add_item(unit, conversation, item)
-        media_ids: list[int] = []
-        for position, medium in enumerate(message.media):
-            row_media = Media(
-                item_id=out.id,
-                position=position,
-                source_url=medium.url,
-                content_type=medium.content_type or "application/octet-stream",
+        sids = {b.message.message_sid for b in batch}
+        known: dict[str | None, int] = {
+            sid: item_id
+            for sid, item_id in await s.execute(
+                select(TimelineItem.carrier_sid, TimelineItem.id).where(TimelineItem.carrier_sid.in_(sids))
             )
-            s.add(row_media)
-            await s.flush()
-            media_ids.append(row_media.id)
-        if media_ids:
-            stored = await s.get(TimelineItem, out.id)
-            if stored is not None:
-                stored.meta = {
-                    **stored.meta,
-                    "media": [
-                        {
-                            "id": mid,
-                            "content_type": m.content_type or "application/octet-stream",
-                            "state": "pending",
-                        }
-                        for mid, m in zip(media_ids, message.media, strict=True)
-                    ],
-                }
-                out = item_out(stored)
-        reply = await _apply_keyword(
-            unit, services, message, location.practice_id, from_number, conversation, out.id
+        }
+        locations: dict[str, tuple[int, int]] = {
+            e164: (location_id, practice_id)
+            for e164, location_id, practice_id in await s.execute(
+                select(LocationNumber.e164, Location.id, Location.practice_id)
+                .join(Location, Location.id == LocationNumber.location_id)
+                .where(LocationNumber.e164.in_({b.to_number for b in batch}))
+            )
+        }
+        senders = await _Senders.load(s, batch, locations)
+        results: list[Received | Exception | None] = []
+        first: dict[str, int] = {}  # MessageSid -> position of its first copy in this batch
+        fresh: list[tuple[int, _Inbound, TimelineItem, Conversation, Contact, int]] = []
+        now = utcnow()
+        for position, b in enumerate(batch):
+            sid = b.message.message_sid
+            results.append(None)
+            if sid in known or sid in first:
+                continue  # stored before, or earlier in this batch
+            found = locations.get(b.to_number)
+            if found is None:
+                results[-1] = NotFound(
+                    "no location of this practice owns the number this message was sent to"
+                )
+                continue
+            location_id, practice_id = found
+            contact, household = await senders.who(practice_id, b.from_number)
+            conversation = await senders.conversation(unit, contact.id, location_id)
+            meta: dict[str, object] = {
+                "from": b.from_number,
+                "to": b.to_number,
+                "segments": count_segments(b.message.body).segments,
+            }
+            if household:
+                meta["household"] = household  # several patients share this number: staff choose who wrote
+            item = TimelineItem(
+                conversation_id=conversation.id,
+                kind="mms" if b.message.media else "sms",
+                direction="in",
+                body=b.message.body,
+                status="received",
+                carrier_sid=sid,
+                meta=meta,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(item)
+            first[sid] = position
+            fresh.append((position, b, item, conversation, contact, practice_id))
+        await s.flush()  # every new text in one INSERT
+        for position, b, item, conversation, contact, practice_id in fresh:
+            media_ids = await _add_media(unit, item, b.message)
+            _announce(unit, conversation, contact, item)
+            reply = await _apply_keyword(
+                unit, services, b.message, practice_id, b.from_number, conversation, item.id
+            )
+            audit.record(
+                s, None, "receive", "timeline_item", item.id, {"kind": item.kind, "media": len(media_ids)}
+            )
+            results[position] = Received(item.id, duplicate=False, reply=reply, media_ids=media_ids)
+        done: list[Received | Exception] = []
+        for b, result in zip(batch, results, strict=True):
+            if result is None:
+                sid = b.message.message_sid
+                copy = results[first[sid]] if sid in first else None
+                item_id = known.get(sid) or (copy.item_id if isinstance(copy, Received) else None)
+                result = Received(item_id, duplicate=True)
+            done.append(result)
+        return done
+
+
+class _Senders:
+    """Who wrote each text of a batch, and their conversations, looked up once for the whole batch."""
+
+    def __init__(self, s: AsyncSession) -> None:
+        self.s = s
+        self.holders: dict[tuple[int, str], list[Contact]] = {}
+        self.conversations: dict[tuple[int, int], Conversation] = {}
+
+    @classmethod
+    async def load(
+        cls, s: AsyncSession, batch: list[_Inbound], locations: dict[str, tuple[int, int]]
+    ) -> _Senders:
+        senders = cls(s)
+        by_practice: dict[int, set[str]] = {}
+        for b in batch:
+            if b.to_number in locations:
+                by_practice.setdefault(locations[b.to_number][1], set()).add(b.from_number)
+        for practice_id, numbers in by_practice.items():
+            for contact in await holders_of(s, practice_id, sorted(numbers)):  # oldest first
+                for phone in contact.phones:
+                    if phone.e164 in numbers:
+                        senders.holders.setdefault((practice_id, phone.e164), []).append(contact)
+        contact_ids = {c.id for holders in senders.holders.values() for c in holders}
+        location_ids = {location_id for location_id, _ in locations.values()}
+        if contact_ids:
+            for conversation in await s.scalars(
+                select(Conversation).where(
+                    Conversation.contact_id.in_(contact_ids), Conversation.location_id.in_(location_ids)
+                )
+            ):
+                senders.conversations[(conversation.contact_id, conversation.location_id)] = conversation
+        return senders
+
+    async def who(self, practice_id: int, e164: str) -> tuple[Contact, list[int]]:
+        """The known patient with this number (oldest), else an unknown contact made now."""
+        holders = self.holders.get((practice_id, e164), [])
+        known = [c for c in holders if not c.is_unknown]
+        if holders:
+            chosen = (known or holders)[0]
+            return chosen, [c.id for c in known] if len(known) > 1 else []
+        contact = await insert_contact(self.s, None, practice_id, "", "", [e164], [], None, True)
+        self.holders[(practice_id, e164)] = [contact]
+        return contact, []
+
+    async def conversation(self, unit: Unit, contact_id: int, location_id: int) -> Conversation:
+        """The patient's conversation at this location, created on first contact."""
+        found = self.conversations.get((contact_id, location_id))
+        if found is None:
+            found = Conversation(contact_id=contact_id, location_id=location_id)
+            self.s.add(found)
+            await self.s.flush()
+            self.conversations[(contact_id, location_id)] = found
+        return found
+
+
+def _announce(unit: Unit, conversation: Conversation, contact: Contact, item: TimelineItem) -> None:
+    """What `timeline.add_item` does once the item is flushed, for an inbound text written in a batch:
+    the conversation moves to it (and reopens), and its viewers are told after commit."""
+    conversation.last_item_at = item.created_at
+    conversation.last_item_id = item.id
+    if f",{item.kind}," not in conversation.channels:
+        conversation.channels = (conversation.channels or ",") + f"{item.kind},"
+    conversation.last_inbound_id = item.id
+    if conversation.status != "open":  # a patient writing again reopens the thread
+        conversation.status, conversation.snoozed_until = "open", None
+    unit.publish(
+        TimelineItemAdded(
+            location_id=conversation.location_id,
+            conversation_id=conversation.id,
+            item=item_out(item),
+            conversation=conversation_state(conversation, contact, item),
+        ),
+        Audience.location(conversation.location_id),
+    )
+
+
+async def _add_media(unit: Unit, item: TimelineItem, message: InboundSms) -> list[int]:
+    """A row per picture, fetched later by the media fetcher; listed on the item as pending."""
+    if not message.media:
+        return []
+    rows = [
+        Media(
+            item_id=item.id,
+            position=position,
+            source_url=medium.url,
+            content_type=medium.content_type or "application/octet-stream",
         )
-        audit.record(
-            s, None, "receive", "timeline_item", out.id, {"kind": item.kind, "media": len(media_ids)}
-        )
-        return Received(out.id, duplicate=False, reply=reply, media_ids=media_ids)
+        for position, medium in enumerate(message.media)
+    ]
+    unit.session.add_all(rows)
+    await unit.session.flush()
+    item.meta = {
+        **item.meta,
+        "media": [{"id": row.id, "content_type": row.content_type, "state": "pending"} for row in rows],
+    }
+    return [row.id for row in rows]
 
 
 async def _apply_keyword(
@@ -415,85 +544,3 @@ async def cancel_scheduled(services: Services, actor: Actor, item_id: int) -> Ti
         await publish_update(unit, item)
         audit.record(s, actor, "cancel", "timeline_item", item.id)
         return item_out(item)
-
-
-async def apply_status(
-    services: Services, sid: str, status: str, error_code: str | None, item_id: int | None = None
-) -> bool:
-    """Apply a status callback only if it moves the message forward; True when something changed.
-
-    Callbacks can beat the sender's own record of the carrier id, so the callback URL names our item
-    too: an outbound text with no carrier id yet takes the callback's (unless that id belongs to an
-    earlier attempt that failed and is being retried).
-    """
-    lock = not services.settings.database.is_sqlite
-    async with write_unit(services) as unit:
-        s = unit.session
-        query = select(TimelineItem).where(TimelineItem.carrier_sid == sid)
-        # Twilio may call back twice at once: one at a time per item, so each reads the other's result.
-        item = await s.scalar(query.with_for_update() if lock else query)
-        if item is None and item_id is not None:
-            candidate = await s.get(TimelineItem, item_id, with_for_update=lock)
-            # carrier_sid == sid: the sender recorded it while we waited for the row lock.
-            if (
-                candidate is not None
-                and candidate.direction == "out"
-                and candidate.carrier_sid in (None, sid)
-                and sid not in candidate.meta.get("earlier_sids", [])
-            ):
-                candidate.carrier_sid = sid
-                item = candidate
-        if item is None:
-            return False
-        current = item.status or "pending"
-        if status not in _RANK or _RANK[status] <= _RANK.get(current, 0):
-            return False
-        if current in FINAL and not (current == "delivered" and status == "read"):
-            return False
-        item.status = status
-        if status in ("failed", "undelivered"):
-            await _carrier_failed(unit, services, item, error_code)
-        await publish_update(unit, item)
-        return True
-
-
-async def _carrier_failed(unit: Unit, services: Services, item: TimelineItem, code: str | None) -> None:
-    """The carrier gave up on a text: opt the number out (21610), try again a little (30003), or say why."""
-    s = unit.session
-    words = carrier_errors.describe(code) or "The carrier could not deliver this message."
-    if code:
-        item.error_code = code
-    conversation = await s.get(Conversation, item.conversation_id)
-    location = await s.get(Location, conversation.location_id) if conversation else None
-    to = str(item.meta.get("to", ""))
-    if carrier_errors.opts_out(code) and location is not None and to:
-        await record_opt_out(unit, location.practice_id, to, "carrier", item.id)
-    elif carrier_errors.retryable(code) and await _retry_later(unit, services, item, code, words):
-        return
-    entry = await s.get(OutboxEntry, item.id)
-    tries = f" Tried {entry.attempts} times." if entry is not None and entry.attempts > 1 else ""
-    meta = {k: v for k, v in item.meta.items() if k != "retrying"}
-    item.meta = {**meta, "error": words + tries}
-
-
-async def _retry_later(
-    unit: Unit, services: Services, item: TimelineItem, code: str | None, words: str
-) -> bool:
-    """Put a text that failed at the carrier back in the outbox, while its attempts allow; True if so.
-
-    The failed message keeps its carrier id in `earlier_sids`, so its late callbacks and the sender's
-    reconciling never mistake it for the new attempt.
-    """
-    s = unit.session
-    entry = await s.get(OutboxEntry, item.id, with_for_update=not services.settings.database.is_sqlite)
-    limit = carrier_errors.attempt_limit(code, services.settings.twilio.max_send_attempts)
-    # "sending": the failure beat the sender's record of Twilio's answer; that record is dropped below.
-    if entry is None or entry.state not in ("done", "sending") or entry.attempts >= limit:
-        return False
-    entry.state, entry.claim_token, entry.claimed_until = "pending", None, None
-    entry.next_attempt_at = utcnow() + dt.timedelta(seconds=carrier_errors.backoff_seconds(entry.attempts))
-    entry.last_error = f"carrier error {code}"
-    earlier = [*item.meta.get("earlier_sids", []), *([item.carrier_sid] if item.carrier_sid else [])]
-    item.carrier_sid, item.status, item.error_code = None, "pending", None
-    item.meta = {**item.meta, "earlier_sids": earlier, "retrying": f"{words} Trying again."}
-    return True

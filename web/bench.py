@@ -1,9 +1,10 @@
 """`make bench`: prints how Frontdesk performs, each figure beside a baseline measured in the same run.
 
-Two parts: WebSocket fan-out (the real server vs a bare aiohttp broadcast server, each a separate
-process, clients in load-generator processes) and the conversation list and search on a large seeded
-SQLite store (vs a bare `SELECT ... ORDER BY last_item_at LIMIT 50`). Figures, not pass/fail: each
-target line says "target met" or "target missed" and the exit code stays 0.
+Three parts: WebSocket fan-out (the real server vs a bare aiohttp broadcast server, each a separate
+process, clients in load-generator processes), the conversation list and search on a large seeded
+SQLite store (vs a bare `SELECT ... ORDER BY last_item_at LIMIT 50`), and inbound SMS webhook ingest
+(signed webhooks stored and fanned out, vs a bare handler that only checks the signature). Figures,
+not pass/fail: each target line says "target met" or "target missed" and the exit code stays 0.
 
     python -m web.bench            # 1,000 and 3,000 sockets; 100,000 conversations, 1,000,000 items
     python -m web.bench --quick    # 200 sockets; 10,000 conversations, 100,000 items
@@ -51,7 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--analyze", action="store_true", help="run SQLite ANALYZE on the store before timing queries"
     )
-    parser.add_argument("--only", choices=("ws", "store"), help="run one part only")
+    parser.add_argument(
+        "--ingest-seconds", type=float, help="length of the measured ingest run (default 10, quick 5)"
+    )
+    parser.add_argument(
+        "--ingest-concurrency", type=int, default=32, help="webhooks in flight during ingest (default 32)"
+    )
+    parser.add_argument("--only", choices=("ws", "store", "ingest"), help="run one part only")
     return parser
 
 
@@ -71,7 +78,7 @@ def _header(args: argparse.Namespace) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     """Everything in one temporary directory; every child process ends before it is removed."""
-    from web import bench_store, bench_ws, bench_ws_report
+    from web import bench_ingest, bench_store, bench_ws, bench_ws_report
 
     fd_limit = raise_fd_limit()
     children = Children()
@@ -102,6 +109,12 @@ async def run(args: argparse.Namespace) -> None:
                     items=args.items or (100_000 if args.quick else 1_000_000),
                 )
                 await bench_store.run(shape, args.store_db or Path(tmp) / "store.db", args.runs, args.analyze)
+            if args.only in (None, "ingest"):
+                ingest = bench_ingest.IngestConfig(
+                    seconds=args.ingest_seconds or (5.0 if args.quick else 10.0),
+                    concurrency=max(1, args.ingest_concurrency),
+                )
+                await bench_ingest.run(ingest, Path(tmp), children)
         finally:
             children.stop_all()
     print(f"\nbenchmark took {time.monotonic() - started:.0f} s")

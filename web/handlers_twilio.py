@@ -8,12 +8,14 @@ from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
 from comms import messaging
+from comms.sms_status import apply_status
 from telephony import normalize
 from telephony.signature import verified_form
 from web.carrier import wake_fetcher
 from web.keys import SERVICES, SETTINGS
 
 log = logging.getLogger(__name__)
+EMPTY_TWIML = str(MessagingResponse())  # the usual answer: nothing to send back
 
 
 def twiml(response: MessagingResponse) -> web.Response:
@@ -27,9 +29,10 @@ async def inbound_sms(request: web.Request) -> web.Response:
     received = await messaging.receive_sms(request.app[SERVICES], message)
     if received.media_ids:
         wake_fetcher(request.app)
+    if not received.reply or received.duplicate:
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
     response = MessagingResponse()
-    if received.reply and not received.duplicate:
-        response.message(received.reply)
+    response.message(received.reply)
     return twiml(response)
 
 
@@ -38,7 +41,7 @@ async def sms_status(request: web.Request) -> web.Response:
     form = await verified_form(request, request.app[SETTINGS])
     status = normalize.sms_status(form)
     item = request.query.get("item", "")
-    await messaging.apply_status(
+    await apply_status(
         request.app[SERVICES],
         status.message_sid,
         status.status,
