@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -126,7 +127,7 @@ async def receive_sms(services: Services, message: InboundSms) -> Received:
 
     Texts that arrive while others are being written are written together, in one transaction.
     """
-    inbound = _Inbound(message, to_e164(message.from_number), to_e164(message.to_number))
+    inbound = _Inbound(message, _carrier_number(message.from_number), _carrier_number(message.to_number))
     per_loop = _ingest.setdefault(asyncio.get_running_loop(), {})
     batcher = per_loop.get(id(services.sessionmaker))
     if batcher is None:
@@ -136,6 +137,15 @@ async def receive_sms(services: Services, message: InboundSms) -> Received:
 
         batcher = per_loop[id(services.sessionmaker)] = GroupCommit(write, BATCH_MOST)
     return await batcher.submit(inbound)
+
+
+_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+
+
+def _carrier_number(raw: str) -> str:
+    """Twilio sends numbers in E.164 already: kept as they are (a range too new for our copy of the
+    numbering plan must not lose a patient's text); anything else is parsed as a person's input."""
+    return raw if _E164.fullmatch(raw) else to_e164(raw)
 
 
 async def _write(services: Services, batch: list[_Inbound]) -> list[Received | Exception]:
@@ -286,6 +296,7 @@ class _Senders:
             chosen = (known or holders)[0]
             return chosen, [c.id for c in known] if len(known) > 1 else []
         contact = await insert_contact(self.s, None, practice_id, "", "", [e164], [], None, True)
+        await self.s.refresh(contact, ["phones", "emails"])  # the event lists them; no lazy load later
         self.holders[(practice_id, e164)] = [contact]
         return contact, []
 
