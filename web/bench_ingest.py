@@ -222,7 +222,7 @@ class StaffSocket:
     """One staff WebSocket subscribed to the North inbox; counts the bench texts it is told about."""
 
     def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
+        self.seen: dict[str, set[str]] = {}  # run tag -> numbers of the texts received
         self.changed = asyncio.Event()
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -238,27 +238,33 @@ class StaffSocket:
 
     async def _read(self) -> None:
         assert self.ws is not None
+        marker = '"body":"bench '
         async for msg in self.ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 break
+            # A frame may carry several events, and each names its text twice (item and preview):
+            # count distinct texts, by the tag and number every bench text starts with.
             data = msg.data
-            if '"timeline.item_added"' not in data:
-                continue
-            pos = data.find('"body":"bench ')
-            if pos >= 0:
-                start = pos + len('"body":"bench ')
-                tag = data[start : data.find(" ", start)]
-                self.counts[tag] = self.counts.get(tag, 0) + 1
-                self.changed.set()
+            pos = data.find(marker)
+            while pos >= 0:
+                start = pos + len(marker)
+                space = data.find(" ", start)
+                colon = data.find(":", space)
+                tag, number = data[start:space], data[space + 1 : colon]
+                seen = self.seen.setdefault(tag, set())
+                if number not in seen:
+                    seen.add(number)
+                    self.changed.set()
+                pos = data.find(marker, colon)
 
     async def wait_for(self, tag: str, count: int, seconds: float) -> int:
         """Until `count` events of this run arrived, or `seconds` passed; how many did."""
         deadline = time.monotonic() + seconds
-        while self.counts.get(tag, 0) < count and time.monotonic() < deadline:
+        while len(self.seen.get(tag, ())) < count and time.monotonic() < deadline:
             self.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), max(0.0, deadline - time.monotonic()))
-        return self.counts.get(tag, 0)
+        return len(self.seen.get(tag, ()))
 
     async def close(self) -> None:
         if self.ws is not None:
