@@ -83,8 +83,13 @@ class Call(Base):
     answered_at: Mapped[dt.datetime | None]
     ended_at: Mapped[dt.datetime | None]
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Missed-call text-back: None until the call ends; "due" → "sent" or "skipped:<why>" (a job owns it).
+    text_back: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    __table_args__ = (Index("ix_calls_location_started", "location_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_calls_location_started", "location_id", "started_at"),
+        Index("ix_calls_text_back", "text_back"),
+    )
 
 
 class CallLeg(Base):

@@ -110,10 +110,23 @@ class TwilioSettings(_Section):
     max_media_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     send_lease_seconds: float = Field(30.0, gt=0, description="after this, an unconfirmed send is reconciled")
     max_send_attempts: int = Field(6, ge=1)
+    twiml_app_sid: str | None = Field(
+        None, pattern=r"^AP[0-9a-fA-F]{32}$", description="the TwiML App softphones call out through"
+    )
+    token_ttl_seconds: int = Field(600, ge=60, le=86_400, description="softphone access token lifetime")
+    voice_sdk_url: str = Field(
+        "https://unpkg.com/@twilio/voice-sdk@2.18.1/dist/twilio.min.js",
+        description="where staff browsers load the Twilio Voice JavaScript SDK from",
+    )
 
     @property
     def configured(self) -> bool:
         return bool(self.account_sid and self.auth_token)
+
+    @property
+    def softphones(self) -> bool:
+        """Browser softphones need an API key to sign access tokens and a TwiML App to call out."""
+        return bool(self.configured and self.api_key_sid and self.api_key_secret and self.twiml_app_sid)
 
 
 class SmtpSettings(_Section):

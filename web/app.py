@@ -21,11 +21,13 @@ from web import (
     handlers_inbox,
     handlers_messages,
     handlers_notifications,
+    handlers_phone,
     handlers_session,
     handlers_system,
     handlers_teams,
     handlers_timeline,
     handlers_twilio,
+    handlers_voice,
 )
 from web.access_log import PathOnlyAccessLogger
 from web.api import ApiRouter
@@ -48,6 +50,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_notifications.router,
     handlers_teams.router,
     handlers_contacts.router,
+    handlers_phone.router,
 )
 MAX_BODY = 1024 * 1024
 
@@ -106,6 +109,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
         router.add_to(app)
     app.router.add_get("/api/v1/openapi.json", openapi)
     handlers_twilio.add_routes(app)
+    handlers_voice.add_routes(app)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC, append_version=True)

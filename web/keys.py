@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
+from twilio.rest import Client as TwilioClient
 
 from comms.db import Sessionmaker
 from comms.email_sender import EmailSender
@@ -14,6 +15,7 @@ from routing.hub import Hub
 from routing.presence import PresenceTable
 from telephony.media_fetch import MediaFetcher
 from telephony.sender import SmsSender
+from telephony.text_back import TextBack
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -27,3 +29,5 @@ SMS_SENDER = web.AppKey("sms_sender", SmsSender)
 MEDIA_FETCHER = web.AppKey("media_fetcher", MediaFetcher)
 EMAIL_SENDER = web.AppKey("email_sender", EmailSender)
 SMTP_PORT = web.AppKey("smtp_port", int)
+TEXT_BACK = web.AppKey("text_back", TextBack)
+TWILIO = web.AppKey("twilio", TwilioClient)
