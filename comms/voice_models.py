@@ -75,7 +75,8 @@ class Call(Base):
     placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     answered_leg_sid: Mapped[str | None] = mapped_column(String(64))
-    conference: Mapped[str | None] = mapped_column(String(64))
+    conference: Mapped[str | None] = mapped_column(String(64))  # our name for it, once it has one
+    conference_sid: Mapped[str | None] = mapped_column(String(64))  # Twilio's, from its first event
     on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     recorded: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

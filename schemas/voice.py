@@ -159,6 +159,19 @@ class TransferIn(_Strict):
     mode: Literal["cold", "warm"] = "cold"
 
 
+class CompleteTransferIn(_Strict):
+    to_user_id: int
+
+
+ControlResult = Literal["held", "resumed", "join", "ringing", "transferred", "ended"]
+
+
+class CallControlOut(BaseModel):
+    """What happened: held, resumed, join (rejoin the call from the softphone first), ringing, ended."""
+
+    result: ControlResult
+
+
 class CallOut(BaseModel):
     """A call as staff see it, in REST replies and in events."""
 
@@ -239,4 +252,6 @@ class VoiceWebhook(BaseModel):
     recording_duration: int | None = Field(None, ge=0)
     transcription_status: str | None = Field(None, max_length=20)
     transcription_text: str | None = Field(None, max_length=20_000)
+    conference_sid: str | None = Field(None, pattern=SID)
+    conference_event: str | None = Field(None, max_length=40)
     params: dict[str, str] = Field(default_factory=dict)  # our own <Parameter>s / TwiML App params

@@ -29,6 +29,8 @@ _FIELDS = {
     "RecordingStatus": "recording_status",
     "TranscriptionStatus": "transcription_status",
     "TranscriptionText": "transcription_text",
+    "ConferenceSid": "conference_sid",
+    "StatusCallbackEvent": "conference_event",
 }
 _NUMBERS = {
     "SequenceNumber": "sequence",

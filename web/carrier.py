@@ -13,7 +13,8 @@ from telephony.media_fetch import MediaFetcher
 from telephony.sender import SmsSender
 from telephony.text_back import TextBack
 from telephony.twilio_client import make_client
-from web.keys import MEDIA_FETCHER, SERVICES, SETTINGS, SMS_SENDER, TEXT_BACK, TWILIO
+from telephony.voice_control import VoiceControl
+from web.keys import MEDIA_FETCHER, SERVICES, SETTINGS, SMS_SENDER, TEXT_BACK, TWILIO, VOICE_CONTROL
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ async def carrier_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SMS_SENDER] = sender
     app[MEDIA_FETCHER] = fetcher
     app[TEXT_BACK] = text_back
+    app[VOICE_CONTROL] = VoiceControl(app[SERVICES], client)
     tasks = [
         asyncio.create_task(sender.run_forever(), name="sms-sender"),
         asyncio.create_task(fetcher.run_forever(), name="media-fetcher"),

@@ -6,19 +6,24 @@ from __future__ import annotations
 from aiohttp import web
 
 from comms import audit, calls, voice_setup
+from comms.errors import Unavailable
 from comms.models import utcnow
 from schemas.voice import (
+    CallControlOut,
     Caller,
     CallOut,
+    CompleteTransferIn,
     OnDutyIn,
     RingGroupIn,
     RingGroupOut,
     SoftphoneToken,
+    TransferIn,
     VoiceConfig,
 )
 from telephony.softphone import access_token
+from telephony.voice_control import VoiceControl
 from web.api import ApiRouter, int_param, parse_body, reply
-from web.keys import SERVICES, SETTINGS
+from web.keys import SERVICES, SETTINGS, VOICE_CONTROL
 from web.staff_auth import require_actor
 
 router = ApiRouter("phone")
@@ -151,3 +156,80 @@ async def put_group(request: web.Request) -> web.Response:
     body = await parse_body(request, RingGroupIn)
     location_id, group_id = int_param(request, "location_id"), int_param(request, "group_id")
     return reply(await voice_setup.save_group(request.app[SERVICES], actor, location_id, body, group_id))
+
+
+def _control(request: web.Request) -> VoiceControl:
+    control = request.app.get(VOICE_CONTROL)
+    if control is None:
+        raise Unavailable("calls are off: Twilio is not configured on this server")
+    return control
+
+
+@router.route(
+    "POST",
+    "/api/v1/calls/{call_id}/hold",
+    summary="Put the patient on hold (the call moves into its conference)",
+    response=CallControlOut,
+    errors=(404, 409, 503),
+)
+async def hold(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    result = await _control(request).hold(actor, int_param(request, "call_id"))
+    return reply(CallControlOut(result=result))
+
+
+@router.route(
+    "POST",
+    "/api/v1/calls/{call_id}/resume",
+    summary="Take the patient off hold (or say the softphone must rejoin the call first)",
+    response=CallControlOut,
+    errors=(404, 409, 503),
+)
+async def resume(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    result = await _control(request).resume(actor, int_param(request, "call_id"))
+    return reply(CallControlOut(result=result))
+
+
+@router.route(
+    "POST",
+    "/api/v1/calls/{call_id}/transfer",
+    summary="Transfer the call to a colleague, cold (they ring, we drop) or warm (we talk first)",
+    body=TransferIn,
+    response=CallControlOut,
+    errors=(404, 409, 503),
+)
+async def transfer(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, TransferIn)
+    call_id = int_param(request, "call_id")
+    result = await _control(request).transfer(actor, call_id, body.to_user_id, body.mode)
+    return reply(CallControlOut(result=result))
+
+
+@router.route(
+    "POST",
+    "/api/v1/calls/{call_id}/transfer/complete",
+    summary="Hand a warm transfer over: the colleague has the patient, off hold",
+    body=CompleteTransferIn,
+    response=CallControlOut,
+    errors=(404, 409, 503),
+)
+async def complete_transfer(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, CompleteTransferIn)
+    result = await _control(request).complete(actor, int_param(request, "call_id"), body.to_user_id)
+    return reply(CallControlOut(result=result))
+
+
+@router.route(
+    "POST",
+    "/api/v1/calls/{call_id}/hangup",
+    summary="End the call for everyone on it",
+    response=CallControlOut,
+    errors=(404, 409, 503),
+)
+async def hang_up(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    result = await _control(request).hang_up(actor, int_param(request, "call_id"))
+    return reply(CallControlOut(result=result))

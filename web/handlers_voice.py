@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from comms import call_control, call_flow, voicemail
+from comms import call_control, call_flow, call_transfer, voicemail
 from comms.call_flow import Step
 from schemas.voice import VoiceWebhook
 from telephony import voice_twiml
@@ -137,7 +137,13 @@ async def hang_up(request: web.Request) -> web.Response:
 
 
 async def conference_event(request: web.Request) -> web.Response:
-    await _hook(request)
+    """The call's conference: remember its sid; the patient leaving it ends the call."""
+    hook = await _hook(request)
+    ended = await call_transfer.conference_event(
+        request.app[SERVICES], hook.call_sid, hook.conference_sid, hook.conference_event or ""
+    )
+    if ended:
+        wake_text_back(request.app)
     return web.Response(status=204)
 
 

@@ -16,6 +16,7 @@ from routing.presence import PresenceTable
 from telephony.media_fetch import MediaFetcher
 from telephony.sender import SmsSender
 from telephony.text_back import TextBack
+from telephony.voice_control import VoiceControl
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -31,3 +32,4 @@ EMAIL_SENDER = web.AppKey("email_sender", EmailSender)
 SMTP_PORT = web.AppKey("smtp_port", int)
 TEXT_BACK = web.AppKey("text_back", TextBack)
 TWILIO = web.AppKey("twilio", TwilioClient)
+VOICE_CONTROL = web.AppKey("voice_control", VoiceControl)

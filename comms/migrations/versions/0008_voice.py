@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("answered_by_id", ID, nullable=True),
         sa.Column("answered_leg_sid", sa.String(64), nullable=True),
         sa.Column("conference", sa.String(64), nullable=True),
+        sa.Column("conference_sid", sa.String(64), nullable=True),
         sa.Column("on_hold", sa.Boolean(), nullable=False),
         sa.Column("recorded", sa.Boolean(), nullable=False),
         sa.Column("started_at", TS, nullable=False),
