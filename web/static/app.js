@@ -6,6 +6,7 @@ import { Inbox } from "/static/inbox.js";
 import { LiveSocket } from "/static/live.js";
 import { Notifications } from "/static/notifications.js";
 import { Presence } from "/static/presence.js";
+import { Softphone } from "/static/softphone.js";
 
 const app = document.getElementById("app");
 
@@ -45,6 +46,7 @@ async function showInbox(session) {
   const status = h("span", { class: "connection", "data-testid": "connection", role: "status" }, "connecting…");
   const inboxRoot = h("div", { class: "inbox" });
   const chatRoot = h("aside", { class: "chat", "aria-label": "Team chat" });
+  const phoneRoot = h("section", { class: "phone", "aria-label": "Phone" });
   const logout = h("button", { class: "logout" }, "Sign out");
   const bell = h("button", { class: "bell", "data-testid": "bell", "aria-haspopup": "true" }, "🔔");
   const bellPanel = h("div", { class: "bell-panel", role: "dialog", "aria-label": "Notifications", hidden: true });
@@ -52,13 +54,15 @@ async function showInbox(session) {
     h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status,
       h("span", { class: "who" }, session.name), bell, logout),
     bellPanel,
-    h("div", { class: "panes" }, inboxRoot, chatRoot),
+    h("div", { class: "panes" }, inboxRoot, h("div", { class: "side" }, phoneRoot, chatRoot)),
   );
   const inbox = new Inbox(inboxRoot, session, staff);
   api("GET", "/api/v1/teams").then((teams) => { inbox.teams = teams; }).catch(() => {});
   const chat = new Chat(chatRoot, session, staff);
+  const softphone = new Softphone(phoneRoot, session, staff, { openConversation: (id) => inbox.open(id) });
+  inbox.onCall = (conversationId, number) => softphone.call(conversationId, number);
   const live = new LiveSocket({
-    onEvent: (event) => { inbox.onEvent(event); chat.onEvent(event); presence.onEvent(event); notes.onEvent(event); },
+    onEvent: (event) => { inbox.onEvent(event); chat.onEvent(event); softphone.onEvent(event); presence.onEvent(event); notes.onEvent(event); },
     onStatus: (text) => { status.textContent = text; status.dataset.state = text.startsWith("reconnecting") ? "down" : "up"; },
     onResync: () => { inbox.reload(); chat.reload().catch(() => {}); notes.reload().catch(() => {}); },
     onEnded: () => showLogin("Your session has ended. Sign in again."),
@@ -69,6 +73,7 @@ async function showInbox(session) {
   live.onLive = () => presence.connected();
   inbox.onViewing = (conversationId, typing) => presence.report(conversationId, typing);
   live.start();
+  softphone.start();
   await inbox.reload();
   chat.reload().catch(() => {});
   logout.addEventListener("click", async () => {
@@ -83,7 +88,7 @@ async function showInbox(session) {
     else if (e.key === "n" || e.key === "r") { e.preventDefault(); inbox.focusComposer(); }
     else if (e.key === "e" && inbox.current) inbox.setStatus("closed");
   };
-  window.frontdesk = { live, inbox, chat, presence };  // for tests and the console
+  window.frontdesk = { live, inbox, chat, presence, softphone };  // for tests and the console
 }
 
 api("GET", "/api/v1/session").then(showInbox, () => showLogin());

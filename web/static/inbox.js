@@ -2,6 +2,7 @@
 import { api } from "/static/api.js";
 import { clear, h, when } from "/static/dom.js";
 import { countSegments } from "/static/segments.js";
+import { callBody, voicemailBody } from "/static/call_items.js";
 
 const STATUS_WORDS = {
   pending: "sending…", scheduled: "scheduled", sending: "sending…", queued: "✓ sent to carrier",
@@ -236,12 +237,16 @@ export class Inbox {
       ? [h("button", { onclick: () => this.setStatus("closed"), title: "Close (e)" }, "Close"),
          h("button", { onclick: () => this.snooze() }, "Snooze 1 h")]
       : [h("button", { onclick: () => this.setStatus("open") }, "Reopen")];
+    const phone = c.contact.phones[0];
+    const callButton = phone && this.onCall
+      ? h("button", { class: "call", "data-testid": "call-patient", onclick: () => this.onCall(c.id, phone) }, "Call")
+      : null;
     clear(this.header).append(
       h("div", {},
         h("h2", {}, c.contact.name),
         h("span", { class: "meta" }, [...c.contact.phones, ...c.contact.emails].join(" · ")),
         h("span", { class: `status status-${c.status}` }, c.status)),
-      h("div", { class: "actions" }, assign, statusButtons),
+      h("div", { class: "actions" }, callButton, assign, statusButtons),
     );
   }
 
@@ -268,7 +273,9 @@ export class Inbox {
         h("time", { datetime: item.created_at }, ` ${when(item.created_at)}`),
         meta.send_at && item.status === "scheduled" ? ` · goes ${when(meta.send_at)} ${new Date(meta.send_at).toLocaleTimeString([], { hour: "numeric", minute: "2-digit" })}` : "",
         words ? h("span", { class: "item-status" }, ` · ${words}`) : null, cancel),
-      item.kind === "email" ? this.emailBody(item) : h("div", { class: "body" }, item.body),
+      item.kind === "email" ? this.emailBody(item)
+        : item.kind === "call" ? callBody(item, this.staff)
+          : item.kind === "voicemail" ? voicemailBody(item) : h("div", { class: "body" }, item.body),
       media,
       failed && meta.error ? h("div", { class: "item-error", role: "note" }, meta.error) : null);
   }
