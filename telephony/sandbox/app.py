@@ -8,16 +8,20 @@ in `store.MAGIC_OUTCOMES`), telling each step to the message's StatusCallback, s
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from telephony.sandbox.phone_page import PhoneGateway
+from telephony.sandbox.rest import (
+    Refused,
+    authenticated,
+    form_field,
+    is_http_url,
+    not_found,
+    page,
+)
 from telephony.sandbox.signing import WebhookSender
 from telephony.sandbox.store import (
     API_VERSION,
@@ -115,46 +119,6 @@ def _callback_params(message: Message, outcome: Outcome | None) -> list[tuple[st
     return params
 
 
-def twilio_error(status: int, code: int, message: str) -> web.Response:
-    """An error in Twilio's REST shape, which the twilio library turns into TwilioRestException."""
-    body = {
-        "code": code,
-        "message": message,
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-        "status": status,
-    }
-    headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if status == 401 else None
-    return web.json_response(body, status=status, headers=headers)
-
-
-class _Refused(Exception):
-    """A request the API answers with a Twilio error instead of a resource."""
-
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.response = twilio_error(status, code, message)
-
-
-ApiMethod = Callable[["MessagesApi", web.Request, str], Awaitable[web.StreamResponse]]
-ApiHandler = Callable[["MessagesApi", web.Request], Awaitable[web.StreamResponse]]
-
-
-def _authenticated(handler: ApiMethod) -> ApiHandler:
-    """Check Basic auth (account SID + token, or API key + secret) against the account in the path."""
-
-    async def wrapper(self: MessagesApi, request: web.Request) -> web.StreamResponse:
-        credentials = _basic_credentials(request.headers.get("Authorization", ""))
-        account = self.store.authenticate(*credentials) if credentials else None
-        if account is None or account != request.match_info["account_sid"]:
-            return twilio_error(401, 20003, "Authenticate")
-        try:
-            return await handler(self, request, account)
-        except _Refused as refused:
-            return refused.response
-
-    return wrapper
-
-
 class MessagesApi:
     """Handlers for the Message and Media resources of API version 2010-04-01."""
 
@@ -174,43 +138,43 @@ class MessagesApi:
             web.get(media, self.media_content),
         ]
 
-    @_authenticated
+    @authenticated
     async def create(self, request: web.Request, account: str) -> web.StreamResponse:
         """Accept a message the way Twilio validates one, then hand it to the carrier."""
         form = await request.post()
-        field = _form_field(form)
+        field = form_field(form)
         to, from_, body = field("To"), field("From"), field("Body")
         service, callback = field("MessagingServiceSid"), field("StatusCallback")
         media_urls = [v for v in form.getall("MediaUrl", []) if isinstance(v, str)]
         config = self.store.config
         if not to:
-            raise _Refused(400, 21604, "A 'To' phone number is required.")
+            raise Refused(400, 21604, "A 'To' phone number is required.")
         if not E164.match(to):
-            raise _Refused(400, 21211, f"Invalid 'To' Phone Number: {to}")
+            raise Refused(400, 21211, f"Invalid 'To' Phone Number: {to}")
         if not from_ and not service:
-            raise _Refused(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required")
+            raise Refused(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required")
         if service and service != config.messaging_service_sid:
-            raise _Refused(400, 21705, "The Messaging Service Sid is invalid.")
+            raise Refused(400, 21705, "The Messaging Service Sid is invalid.")
         if from_ and (not E164.match(from_) or not self.store.owns_number(from_)):
-            raise _Refused(
+            raise Refused(
                 400,
                 21606,
                 f"The From phone number {from_} is not a valid, SMS-capable inbound phone number or "
                 "short code for your account.",
             )
         if not body and not media_urls:
-            raise _Refused(400, 21602, "Message body is required.")
+            raise Refused(400, 21602, "Message body is required.")
         if len(body) > MAX_BODY:
-            raise _Refused(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+            raise Refused(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         if len(media_urls) > MAX_MEDIA:
-            raise _Refused(400, 21623, "The number of media files exceeds the allowed limit.")
-        if any(not _is_http_url(url) for url in media_urls):
-            raise _Refused(400, 21620, "Invalid media URL(s)")
-        if callback and not _is_http_url(callback):
-            raise _Refused(400, 21609, "Invalid 'StatusCallback'")
+            raise Refused(400, 21623, "The number of media files exceeds the allowed limit.")
+        if any(not is_http_url(url) for url in media_urls):
+            raise Refused(400, 21620, "Invalid media URL(s)")
+        if callback and not is_http_url(callback):
+            raise Refused(400, 21609, "Invalid 'StatusCallback'")
         sender = from_ or self.store.sender_for(to)
         if sender and self.store.opted_out(to, sender):
-            raise _Refused(400, 21610, "Attempt to send to unsubscribed recipient")
+            raise Refused(400, 21610, "Attempt to send to unsubscribed recipient")
         message = self.store.add(
             Message(
                 sid=new_sid("MM" if media_urls else "SM"),
@@ -232,34 +196,34 @@ class MessagesApi:
         self.carrier.accept(message)
         return web.json_response(resource, status=201)
 
-    @_authenticated
+    @authenticated
     async def list(self, request: web.Request, account: str) -> web.StreamResponse:
         """One page holding every matching message, newest first, as Twilio orders them."""
         query = request.query
         found = self.store.find(to=query.get("To"), from_=query.get("From"))
         rows = [m.resource() for m in reversed(found) if m.account_sid == account]
-        return web.json_response(_page(request, "messages", rows))
+        return web.json_response(page(request, "messages", rows))
 
-    @_authenticated
+    @authenticated
     async def fetch(self, request: web.Request, account: str) -> web.StreamResponse:
         """The message resource as it stands (status moves on in the background)."""
         return web.json_response(self._message(request, account).resource())
 
-    @_authenticated
+    @authenticated
     async def media_list(self, request: web.Request, account: str) -> web.StreamResponse:
         """The pictures a received message carries, as Media resources."""
         message = self._message(request, account)
         rows = [_media_resource(message, m.sid) for m in message.media]
-        return web.json_response(_page(request, "media_list", rows))
+        return web.json_response(page(request, "media_list", rows))
 
-    @_authenticated
+    @authenticated
     async def media_resource(self, request: web.Request, account: str) -> web.StreamResponse:
         """One Media resource's metadata."""
         message = self._message(request, account)
         self._media(request, message)
         return web.json_response(_media_resource(message, request.match_info["media_sid"]))
 
-    @_authenticated
+    @authenticated
     async def media_content(self, request: web.Request, account: str) -> web.StreamResponse:
         """The picture itself, behind Basic auth as Twilio serves it when media auth is enforced."""
         media = self._media(request, self._message(request, account))
@@ -268,7 +232,7 @@ class MessagesApi:
     def _message(self, request: web.Request, account: str) -> Message:
         message = self.store.messages.get(request.match_info["sid"])
         if message is None or message.account_sid != account:
-            raise _Refused(404, 20404, f"The requested resource {request.path} was not found")
+            raise not_found(request)
         return message
 
     def _media(self, request: web.Request, message: Message) -> Media:
@@ -276,47 +240,7 @@ class MessagesApi:
         for media in message.media:
             if media.sid == wanted:
                 return media
-        raise _Refused(404, 20404, f"The requested resource {request.path} was not found")
-
-
-def _basic_credentials(header: str) -> tuple[str, str] | None:
-    """(username, password) from an HTTP Basic Authorization header, or None if it is not one."""
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        username, colon, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return (username, password) if colon else None
-
-
-def _form_field(form: Any) -> Callable[[str], str]:
-    def field(name: str) -> str:
-        value = form.get(name, "")
-        return value.strip() if isinstance(value, str) else ""
-
-    return field
-
-
-def _is_http_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and "_" not in (parts.hostname or "")
-
-
-def _page(request: web.Request, key: str, rows: list[dict[str, object]]) -> dict[str, object]:
-    uri = request.rel_url.raw_path_qs
-    return {
-        key: rows,
-        "end": max(len(rows) - 1, 0),
-        "first_page_uri": uri,
-        "next_page_uri": None,
-        "page": 0,
-        "page_size": len(rows),
-        "previous_page_uri": None,
-        "start": 0,
-        "uri": uri,
-    }
+        raise not_found(request)
 
 
 def _media_resource(message: Message, media_sid: str) -> dict[str, object]:
