@@ -21,13 +21,21 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
-from telephony.sandbox.app import SANDBOX_CARRIER, SANDBOX_STORE, create_sandbox_app
+from telephony.sandbox.app import (
+    SANDBOX_CARRIER,
+    SANDBOX_ENGINE,
+    SANDBOX_STORE,
+    SANDBOX_VOICE,
+    create_sandbox_app,
+)
 from telephony.sandbox.store import MAGIC_OUTCOMES, SandboxConfig, new_sid
 
 __all__ = [
     "MAGIC_OUTCOMES",
     "SANDBOX_CARRIER",
+    "SANDBOX_ENGINE",
     "SANDBOX_STORE",
+    "SANDBOX_VOICE",
     "AsyncSandboxHttpClient",
     "SandboxConfig",
     "SandboxHttpClient",

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from telephony.sandbox import dialing, rooms, verbs
+from telephony.sandbox.call_engine import CallEngine
+from telephony.sandbox.conference_api import ConferencesApi
+from telephony.sandbox.devices import DeviceRegistry
+from telephony.sandbox.lookup import LookupApi
 from telephony.sandbox.phone_page import PhoneGateway
 from telephony.sandbox.rest import (
+    ACCOUNT,
     Refused,
     authenticated,
     form_field,
@@ -35,14 +41,16 @@ from telephony.sandbox.store import (
     SandboxStore,
     new_sid,
 )
+from telephony.sandbox.voice_api import CallsApi
+from telephony.sandbox.voice_phones import VoicePhones
+from telephony.sandbox.voice_store import VoiceStore
 
 log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_BODY = 1600  # Twilio's limit for a concatenated body (21617)
 MAX_MEDIA = 10  # media URLs per message (21623)
 MAX_UPLOAD = 6 * 1024 * 1024  # a 5 MB MMS picture plus form overhead, from the phone page
-
-ACCOUNT = "/" + API_VERSION + "/Accounts/{account_sid}"
 
 
 class Carrier:
@@ -259,16 +267,34 @@ def _media_resource(message: Message, media_sid: str) -> dict[str, object]:
 
 SANDBOX_STORE = web.AppKey("sandbox_store", SandboxStore)
 SANDBOX_CARRIER = web.AppKey("sandbox_carrier", Carrier)
+SANDBOX_VOICE = web.AppKey("sandbox_voice", VoiceStore)  # tests read twiml_errors, calls, recordings
+SANDBOX_ENGINE = web.AppKey("sandbox_engine", CallEngine)
 
 
 def create_sandbox_app(config: SandboxConfig) -> web.Application:
-    """The sandbox as one aiohttp application: REST API, delivery, phone page and test API."""
-    app = web.Application(client_max_size=MAX_UPLOAD)
+    """The sandbox as one aiohttp application: REST APIs, delivery, calls, phone page and test API."""
     store = SandboxStore(config)
+    voice = VoiceStore(config)
     sender = WebhookSender(config.auth_token, config.webhook_timeout, config.webhook_retries)
     carrier = Carrier(store, sender)
+    engine = CallEngine(store, voice, sender)
+    verbs.install(engine)
+    dialing.install(engine)
+    rooms.install(engine)
+    devices = DeviceRegistry(config, voice, engine)
+
+    @web.middleware
+    async def learn_base(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Recording URLs name the sandbox as the server reaches it; without public_url, as first asked.
+        if engine.public_base is None:
+            engine.public_base = f"{request.scheme}://{request.host}"
+        return await handler(request)
+
+    app = web.Application(client_max_size=MAX_UPLOAD, middlewares=[learn_base])
     app[SANDBOX_STORE] = store
     app[SANDBOX_CARRIER] = carrier
+    app[SANDBOX_VOICE] = voice
+    app[SANDBOX_ENGINE] = engine
 
     async def webhooks(_: web.Application) -> AsyncIterator[None]:
         await sender.start()
@@ -279,13 +305,26 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
         yield
         await carrier.close()
 
+    async def calls(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await engine.close()
+
     async def wake_pollers(_: web.Application) -> None:
         store.release_waiters()
+        voice.release_waiters()
+        for device in [d for group in devices.devices.values() for d in group]:
+            await device.ws.close(message=b"sandbox shutting down")
 
-    # Contexts close in reverse: deliveries stop before the HTTP client they use is closed.
+    # Contexts close in reverse: deliveries and calls stop before the HTTP client they use is closed.
     app.cleanup_ctx.append(webhooks)
     app.cleanup_ctx.append(deliveries)
+    app.cleanup_ctx.append(calls)
     app.on_shutdown.append(wake_pollers)
     app.add_routes(MessagesApi(store, carrier).routes())
+    app.add_routes(CallsApi(store, voice, engine).routes())
+    app.add_routes(ConferencesApi(store, voice, engine).routes())
+    app.add_routes(LookupApi(store).routes())
     app.add_routes(PhoneGateway(store, sender).routes())
+    app.add_routes(VoicePhones(store, voice, engine).routes())
+    app.add_routes([web.get("/sandbox/client", devices.handle)])
     return app

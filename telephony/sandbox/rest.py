@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from telephony.sandbox.store import SandboxStore
+from telephony.sandbox.store import API_VERSION, SandboxStore
+
+ACCOUNT = "/" + API_VERSION + "/Accounts/{account_sid}"  # every 2010-04-01 resource lives under it
 
 
 def twilio_error(status: int, code: int, message: str) -> web.Response:
