@@ -37,7 +37,8 @@ async def test_menu_with_digits_speech_and_a_retry_after_no_input(make_voice: Ma
     practice = Practice(
         twiml={
             "/twilio/voice": '<Response><Gather input="dtmf speech" numDigits="1" timeout="3" '
-            'action="menu"><Say>Press 1 for hours.</Say></Gather><Redirect>/twilio/voice</Redirect></Response>',
+            'action="menu"><Say>Press 1 for hours.</Say></Gather>'
+            "<Redirect>/twilio/voice</Redirect></Response>",
             "/twilio/menu": '<?xml version="1.0"?><Response><Gather input="speech" action="/twilio/name">'
             "<Say>Say who you want.</Say></Gather></Response>",
             "/twilio/name": "<Response><Say>Goodbye.</Say><Hangup/></Response>",
@@ -121,7 +122,7 @@ async def test_ring_group_second_softphone_answers_and_the_first_is_canceled(mak
             "call-progress-events",
         )
         assert hit["To"] == hit["Called"] and hit["To"].startswith("client:") and hit["Timestamp"]
-    assert "CallDuration" in [h for h in legs if h["CallStatus"] == "completed"][0].params
+    assert "CallDuration" in next(h for h in legs if h["CallStatus"] == "completed").params
     assert all(h.signed() for h in practice.hits)
 
 
@@ -217,7 +218,7 @@ async def test_lookup_line_type(make_voice: Make, ending: str) -> None:
         await http.close()
 
 
-def AsyncSandboxClient(base: str, token: str) -> Any:  # noqa: N802 - reads like the Client it makes
+def AsyncSandboxClient(base: str, token: str) -> Any:
     from twilio.rest import Client
 
     from telephony.sandbox import AsyncSandboxHttpClient
@@ -237,3 +238,392 @@ def wav_seconds(data: bytes) -> tuple[int, int, int, float]:
 
 
 __all__ += ["APP_SID", "TOKEN", "wav_seconds"]
+
+
+async def test_queue_announces_positions_then_a_softphone_dequeues_the_first(make_voice: Make) -> None:
+    practice = Practice(
+        twiml={
+            "/twilio/voice": '<Response><Enqueue waitUrl="/twilio/wait" action="/twilio/left">'
+            "front-desk</Enqueue>"
+            "<Say>Unreachable after a bridge with action.</Say></Response>",
+            "/twilio/wait": lambda hit: (
+                f'<Response><Say>You are caller {hit["QueuePosition"]}.</Say><Pause length="2"/></Response>'
+            ),
+            "/twilio/voice/outbound": '<Response><Dial action="/twilio/agent-done">'
+            '<Queue url="/twilio/whisper">front-desk</Queue></Dial></Response>',
+            "/twilio/whisper": "<Response><Say>Connecting you now.</Say></Response>",
+            "/twilio/left": "<Response><Say>Goodbye.</Say></Response>",
+        }
+    )
+    rig = await make_voice(practice)
+    first = await rig.call_in(PATIENT)
+    await rig.until(lambda: practice.on("/twilio/wait"))
+    second = await rig.call_in(OTHER_PATIENT)
+    await rig.until(lambda: any(h["CallSid"] == second for h in practice.on("/twilio/wait")))
+    # The first caller's music loops: its waitUrl is fetched again, now with two in the queue.
+    await rig.until(lambda: [h for h in practice.on("/twilio/wait") if h["CallSid"] == first][1:])
+    waits = practice.on("/twilio/wait")
+    mine = [h for h in waits if h["CallSid"] == first]
+    theirs = [h for h in waits if h["CallSid"] == second]
+    assert mine[0]["QueuePosition"] == "1" and mine[0]["CurrentQueueSize"] == "1"
+    assert mine[-1]["CurrentQueueSize"] == "2" and theirs[0]["QueuePosition"] == "2"
+    assert {h["QueueSid"] for h in waits} == {mine[0]["QueueSid"]} and mine[0]["QueueSid"].startswith("QU")
+    assert all(k in mine[0].params for k in ("QueueTime", "AvgQueueTime", "MaxQueueSize"))
+    assert "You are caller 1." in said(await rig.call(first))
+
+    agent = await rig.softphone("alice")
+    await agent.next("registered")
+    await agent.send("connect", ref="r1", params={"queue": "front-desk"})
+    outgoing = await agent.next("outgoing")
+    assert outgoing["ref"] == "r1" and SID.fullmatch(outgoing["call_sid"])
+    view = await rig.until(lambda: _connected(rig, first))
+    assert view["connected_to"] == outgoing["call_sid"]
+    [whisper] = practice.on("/twilio/whisper")
+    assert (whisper["CallSid"], whisper["DequeingCallSid"]) == (first, outgoing["call_sid"])
+    assert said(view)[-1] == "Connecting you now."
+    # The second caller moved up.
+    await rig.until(
+        lambda: [h for h in practice.on("/twilio/wait") if h["CallSid"] == second][-1]["QueuePosition"] == "1"
+    )
+
+    await agent.send("hangup", call_sid=outgoing["call_sid"])
+    await agent.next("disconnected")
+    await rig.until(lambda: practice.on("/twilio/left"))
+    [left] = practice.on("/twilio/left")
+    assert (left["QueueResult"], left["CallSid"], left["QueueSid"]) == ("bridged", first, mine[0]["QueueSid"])
+    [done] = practice.on("/twilio/agent-done")
+    assert (done["DialCallStatus"], done["DialCallSid"]) == ("completed", first)
+    ended = await rig.status(first, "completed")
+    assert said(ended)[-1] == "Goodbye."
+    # The second caller hangs up while waiting.
+    await rig.post(f"/sandbox/calls/{second}/hangup", {}, 200)
+    await rig.until(lambda: len(practice.on("/twilio/left")) == 2)
+    assert practice.on("/twilio/left")[1]["QueueResult"] == "hangup"
+    assert all(h.signed() for h in practice.hits)
+
+
+async def test_voicemail_recording_and_transcription_callbacks_and_wav(make_voice: Make) -> None:
+    practice = Practice(
+        twiml={
+            "/twilio/voice": '<Response><Say>Please leave a message.</Say><Record action="/twilio/recorded" '
+            'timeout="10" maxLength="120" transcribe="true" transcribeCallback="/twilio/transcribed" '
+            'recordingStatusCallback="/twilio/recording"/></Response>',
+        }
+    )
+    rig = await make_voice(practice)
+    sid = await rig.call_in()
+    await rig.speak(sid, "Hi, this is Ann.")
+    await rig.speak(sid, "Please call me back.")
+    assert (await rig.call(sid))["listening"] == "Record"
+    await rig.post(f"/sandbox/calls/{sid}/hangup", {}, 200)
+    await rig.until(lambda: practice.on("/twilio/transcribed"))
+    [recorded] = practice.on("/twilio/recorded")
+    recording_sid = recorded["RecordingSid"]
+    assert re.fullmatch(r"RE[0-9a-f]{32}", recording_sid) and recorded["Digits"] == "hangup"
+    assert recorded["CallStatus"] == "completed"
+    assert recorded["RecordingUrl"] == f"{rig.base}/2010-04-01/Accounts/{ACCOUNT}/Recordings/{recording_sid}"
+    duration = int(recorded["RecordingDuration"])
+    assert duration >= 1
+    [status] = practice.on("/twilio/recording")
+    assert (status["RecordingStatus"], status["RecordingSid"], status["CallSid"]) == (
+        "completed",
+        recording_sid,
+        sid,
+    )
+    assert status["RecordingDuration"] == str(duration)
+    [text] = practice.on("/twilio/transcribed")
+    assert text["TranscriptionText"] == "Hi, this is Ann. Please call me back."
+    assert (text["TranscriptionStatus"], text["RecordingSid"], text["CallSid"]) == (
+        "completed",
+        recording_sid,
+        sid,
+    )
+    assert text["TranscriptionSid"].startswith("TR") and text["TranscriptionUrl"].endswith(
+        text["TranscriptionSid"]
+    )
+    assert all(h.signed() for h in practice.hits)
+
+    client, http = rig.client()
+    try:
+        fetched = await client.recordings(recording_sid).fetch_async()
+        assert (fetched.call_sid, fetched.duration, fetched.status) == (sid, str(duration), "completed")
+        async with aiohttp.ClientSession() as plain:
+            async with plain.get(recorded["RecordingUrl"] + ".wav") as anonymous:
+                assert anonymous.status == 401
+            auth = {"Authorization": aiohttp.encode_basic_auth(ACCOUNT, TOKEN)}
+            for suffix in ("", ".wav"):
+                async with plain.get(recorded["RecordingUrl"] + suffix, headers=auth) as audio:
+                    assert audio.status == 200 and audio.content_type == "audio/x-wav"
+                    assert wav_seconds(await audio.read()) == (8000, 2, 1, float(duration))
+            async with plain.get(recorded["RecordingUrl"] + ".mp3", headers=auth) as mp3:
+                assert mp3.status == 404
+        assert await client.recordings(recording_sid).delete_async() is True
+        with pytest.raises(TwilioRestException) as caught:
+            await client.recordings(recording_sid).fetch_async()
+        assert caught.value.status == 404
+    finally:
+        await http.close()
+
+
+async def test_silence_is_no_recording_and_the_next_verb_runs(make_voice: Make) -> None:
+    practice = Practice(
+        twiml={
+            "/twilio/voice": '<Response><Record action="/r" timeout="2"/><Say>Nothing heard.</Say></Response>'
+        }
+    )
+    rig = await make_voice(practice)
+    sid = await rig.call_in()
+    view = await rig.status(sid, "completed")
+    assert said(view) == ["Nothing heard."] and practice.on("/r") == [] and rig.voice.recordings == {}
+
+
+async def test_redirect_takes_a_call_out_of_its_dial_and_rest_hangs_it_up(make_voice: Make) -> None:
+    practice = Practice(
+        twiml={
+            "/twilio/voice": '<Response><Dial action="/twilio/dial-action"><Client>alice</Client></Dial>'
+            "<Say>After the dial.</Say></Response>",
+            "/twilio/hold": '<Response><Play loop="0">https://frontdesk.test/hold.mp3</Play></Response>',
+            "/twilio/transfer": "<Response><Dial><Client>bob</Client></Dial></Response>",
+        }
+    )
+    rig = await make_voice(practice)
+    alice, bob = await rig.softphone("alice"), await rig.softphone("bob")
+    await alice.next("registered")
+    await bob.next("registered")
+    sid = await rig.call_in()
+    ring = await alice.next("incoming")
+    await alice.send("accept", call_sid=ring["call_sid"])
+    await alice.next("connected")
+    client, http = rig.client()
+    try:
+        held = await client.calls(sid).update_async(url=rig.url("/twilio/hold"), method="POST")
+        assert held.sid == sid
+        assert (await alice.next("disconnected"))["call_sid"] == ring["call_sid"]
+        await rig.until(lambda: _heard_url(rig, sid, "https://frontdesk.test/hold.mp3"))
+        await client.calls(sid).update_async(url=rig.url("/twilio/transfer"))
+        transfer = await bob.next("incoming")
+        await bob.send("accept", call_sid=transfer["call_sid"])
+        await bob.next("connected")
+        children = await client.calls.list_async(parent_call_sid=sid)
+        assert {c.sid for c in children} == {ring["call_sid"], transfer["call_sid"]}
+        assert {c.direction for c in children} == {"outbound-dial"}
+        ended = await client.calls(sid).update_async(status="completed")
+        assert ended.sid == sid
+        assert (await bob.next("disconnected"))["call_sid"] == transfer["call_sid"]
+        final = await rig.status(sid, "completed")
+        fetched = await client.calls(sid).fetch_async()
+        assert (fetched.status, fetched.direction, fetched._from, fetched.to) == (
+            "completed",
+            "inbound",
+            PATIENT,
+            PRACTICE,
+        )
+        assert (
+            fetched.start_time is not None and fetched.end_time is not None and fetched.duration is not None
+        )
+        with pytest.raises(TwilioRestException) as caught:
+            await client.calls(sid).update_async(url=rig.url("/twilio/hold"))
+        assert (caught.value.status, caught.value.code) == (400, 21220)
+    finally:
+        await http.close()
+    assert practice.on("/twilio/dial-action") == []  # a redirected Dial does not ask its action
+    assert "After the dial." not in said(final)
+    assert [h["CallStatus"] for h in practice.on("/twilio/voice/status")] == ["completed"]
+
+
+async def _heard_url(rig: Any, sid: str, url: str) -> bool:
+    return any(h.get("url") == url for h in (await rig.call(sid))["heard"])
+
+
+async def test_conference_hold_unhold_and_a_participant_added_by_rest(make_voice: Make) -> None:
+    events = 'statusCallback="/twilio/conf" statusCallbackEvent="start end join leave hold"'
+    practice = Practice(
+        twiml={
+            "/twilio/voice": f'<Response><Dial><Conference {events} startConferenceOnEnter="false" '
+            'participantLabel="patient" waitUrl="/twilio/conf-wait">room-7</Conference></Dial>'
+            "<Say>The visit has ended.</Say></Response>",
+            "/twilio/conf-wait": "<Response><Say>Please wait for the doctor.</Say></Response>",
+            "/twilio/hold": "<Response><Say>You are on hold.</Say></Response>",
+        }
+    )
+    rig = await make_voice(practice)
+    doctor = await rig.softphone("doctor")
+    await doctor.next("registered")
+    sid = await rig.call_in()
+    await rig.until(lambda: practice.on("/twilio/conf-wait"))
+    client, http = rig.client()
+    try:
+        [room] = await client.conferences.list_async(friendly_name="room-7")
+        assert (room.status, room.friendly_name) == ("init", "room-7") and room.sid.startswith("CF")
+        added = await client.conferences(room.sid).participants.create_async(
+            from_=PRACTICE,
+            to="client:doctor",
+            label="doctor",
+            start_conference_on_enter=True,
+            end_conference_on_exit=True,
+        )
+        ring = await doctor.next("incoming")
+        assert ring["call_sid"] == added.call_sid and ring["from"] == PRACTICE
+        await doctor.send("accept", call_sid=ring["call_sid"])
+        await doctor.next("connected")
+        await rig.until(lambda: _conference_status(client, room.sid, "in-progress"))
+        people = await client.conferences(room.sid).participants.list_async()
+        assert {(p.label, p.call_sid) for p in people} == {("patient", sid), ("doctor", added.call_sid)}
+        held = (
+            await client.conferences(room.sid)
+            .participants("patient")
+            .update_async(hold=True, hold_url=rig.url("/twilio/hold"))
+        )
+        assert held.hold is True
+        await rig.until(lambda: "You are on hold." in said_now(rig, sid))
+        unheld = await client.conferences(room.sid).participants(sid).update_async(hold=False)
+        assert unheld.hold is False
+        await doctor.send("hangup", call_sid=ring["call_sid"])
+        await doctor.next("disconnected")
+        final = await rig.status(sid, "completed")
+        assert said(final)[-1] == "The visit has ended."
+        assert "Please wait for the doctor." in said(final)
+        ended = await client.conferences(room.sid).fetch_async()
+        assert (ended.status, ended.reason_conference_ended) == (
+            "completed",
+            "participant-with-end-conference-on-exit-left",
+        )
+    finally:
+        await http.close()
+    await rig.until(
+        lambda: any(h["StatusCallbackEvent"] == "conference-end" for h in practice.on("/twilio/conf"))
+    )
+    seen = [(h["StatusCallbackEvent"], h.params.get("CallSid")) for h in practice.on("/twilio/conf")]
+    assert seen == [
+        ("participant-join", sid),
+        ("participant-join", added.call_sid),
+        ("conference-start", None),
+        ("participant-hold", sid),
+        ("participant-unhold", sid),
+        ("participant-leave", added.call_sid),
+        ("conference-end", None),
+        ("participant-leave", sid),
+    ]
+    hits = practice.on("/twilio/conf")
+    assert [h["SequenceNumber"] for h in hits] == [str(i) for i in range(len(hits))]
+    assert {h["FriendlyName"] for h in hits} == {"room-7"} and hits[0]["ParticipantLabel"] == "patient"
+    assert hits[3]["Hold"] == "true" and hits[4]["Hold"] == "false"
+    assert all(h.signed() for h in practice.hits)
+
+
+def said_now(rig: Any, sid: str) -> list[str]:
+    return [str(h.get("text")) for h in rig.voice.calls[sid].heard if h["verb"] == "Say"]
+
+
+async def _conference_status(client: Any, sid: str, wanted: str) -> bool:
+    return bool((await client.conferences(sid).fetch_async()).status == wanted)
+
+
+async def test_softphone_calls_a_patient_through_the_twiml_app(make_voice: Make) -> None:
+    practice = Practice(
+        twiml={
+            "/twilio/voice/outbound": f'<Response><Dial callerId="{PRACTICE}" action="/twilio/out-done">'
+            f"<Number>{PATIENT}</Number></Dial></Response>",
+            "/twilio/out-done": "<Response><Hangup/></Response>",
+        }
+    )
+    rig = await make_voice(practice)
+    alice = await rig.softphone("alice")
+    await alice.next("registered")
+    state = await rig.get(f"/sandbox/phones/{PATIENT}/calls")
+    await alice.send("connect", ref="call-1", params={"To": PATIENT, "conversation": "42"})
+    outgoing = await alice.next("outgoing")
+    assert (await alice.next("connected"))["call_sid"] == outgoing["call_sid"]
+    [app] = practice.on("/twilio/voice/outbound")
+    assert (app["From"], app["Caller"], app["To"], app["Direction"]) == (
+        "client:alice",
+        "client:alice",
+        PATIENT,
+        "inbound",
+    )
+    assert (app["ApplicationSid"], app["CallSid"], app["conversation"]) == (
+        APP_SID,
+        outgoing["call_sid"],
+        "42",
+    )
+    assert app["CallStatus"] == "ringing" and app.signed()
+    # The patient's phone page sees the call ring (long poll), and answers it.
+    ringing = await rig.get(f"/sandbox/phones/{PATIENT}/calls", after=str(state["seq"]), wait="5")
+    [leg] = [c for c in ringing["calls"] if c["status"] == "ringing"]
+    assert (leg["from"], leg["to"], leg["direction"], leg["parent_call_sid"]) == (
+        PRACTICE,
+        PATIENT,
+        "outbound-dial",
+        outgoing["call_sid"],
+    )
+    await rig.post(f"/sandbox/calls/{leg['call_sid']}/answer", {}, 200)
+    await rig.until(lambda: _connected(rig, outgoing["call_sid"]))
+    await rig.post(f"/sandbox/calls/{leg['call_sid']}/hangup", {}, 200)
+    assert (await alice.next("disconnected"))["call_sid"] == outgoing["call_sid"]
+    [done] = practice.on("/twilio/out-done")
+    assert (done["DialCallStatus"], done["DialCallSid"]) == ("completed", leg["call_sid"])
+    # A patient who declines is busy.
+    await alice.send("connect", ref="call-2", params={"To": PATIENT})
+    second = await alice.next("outgoing")
+    leg2 = await rig.until(lambda: _ringing_leg(rig, second["call_sid"]))
+    await rig.post(f"/sandbox/calls/{leg2}/decline", {}, 200)
+    await rig.until(lambda: len(practice.on("/twilio/out-done")) == 2)
+    assert practice.on("/twilio/out-done")[1]["DialCallStatus"] == "busy"
+
+
+def _ringing_leg(rig: Any, parent: str) -> str | None:
+    for call in rig.voice.calls.values():
+        if call.parent_call_sid == parent and call.status == "ringing":
+            return str(call.sid)
+    return None
+
+
+async def test_rest_call_to_a_patient_with_progress_callbacks_and_validation(make_voice: Make) -> None:
+    practice = Practice(
+        twiml={"/twilio/reminder": "<Response><Say>Your visit is tomorrow at nine.</Say></Response>"}
+    )
+    rig = await make_voice(practice)
+    client, http = rig.client()
+    try:
+        call = await client.calls.create_async(
+            to=PATIENT,
+            from_=PRACTICE,
+            url=rig.url("/twilio/reminder"),
+            status_callback=rig.url("/twilio/progress"),
+            status_callback_event=["initiated", "ringing", "answered", "completed"],
+        )
+        assert (call.status, call.direction, call.to, call._from) == (
+            "queued",
+            "outbound-api",
+            PATIENT,
+            PRACTICE,
+        )
+        await rig.until(lambda: rig.voice.calls[call.sid].status == "ringing")
+        await rig.post(f"/sandbox/calls/{call.sid}/answer", {}, 200)
+        view = await rig.status(call.sid, "completed")
+        assert said(view) == ["Your visit is tomorrow at nine."]
+        await rig.until(lambda: len(practice.on("/twilio/progress")) == 4)
+        progress = practice.on("/twilio/progress")
+        assert [h["CallStatus"] for h in progress] == ["initiated", "ringing", "in-progress", "completed"]
+        assert progress[-1]["CallDuration"] == str(view["duration"])
+        [fetched] = await client.calls.list_async(to=PATIENT)
+        assert fetched.sid == call.sid and fetched.status == "completed"
+
+        async def refused(**kwargs: Any) -> int:
+            with pytest.raises(TwilioRestException) as caught:
+                await client.calls.create_async(**kwargs)
+            return int(caught.value.code)
+
+        url = rig.url("/twilio/reminder")
+        assert await refused(to=PATIENT, from_=PRACTICE) == 21205
+        assert await refused(to=PATIENT, from_="+13125550100", url=url) == 21210
+        assert await refused(to="2025550143", from_=PRACTICE, url=url) == 21211
+        assert await refused(to=PATIENT, from_="", url=url) == 21213
+        assert await refused(to=PATIENT, from_=PRACTICE, url="not a url") == 21205
+        assert await refused(to=PATIENT, from_=PRACTICE, url=url, status_callback_event=["bogus"]) == 21626
+        inline = await client.calls.create_async(
+            to="client:nobody", from_=PRACTICE, twiml="<Response><Say>x</Say></Response>"
+        )
+        await rig.until(lambda: rig.voice.calls[inline.sid].status == "no-answer")
+    finally:
+        await http.close()
