@@ -627,3 +627,44 @@ async def test_rest_call_to_a_patient_with_progress_callbacks_and_validation(mak
         await rig.until(lambda: rig.voice.calls[inline.sid].status == "no-answer")
     finally:
         await http.close()
+
+
+async def test_client_whisper_runs_on_the_answered_leg_before_bridging(make_voice: Make) -> None:
+    practice = Practice(
+        twiml={
+            "/twilio/voice": '<Response><Dial action="/twilio/dialed" answerOnBridge="true">'
+            '<Client url="/twilio/whisper">alice</Client></Dial></Response>',
+            "/twilio/whisper": '<Response><Gather numDigits="1" action="/twilio/screened" timeout="600">'
+            "<Say>Call from Ann. Press 1 to accept.</Say></Gather><Hangup/></Response>",
+            "/twilio/screened": lambda hit: (
+                "<Response/>" if hit["Digits"] == "1" else "<Response><Hangup/></Response>"
+            ),
+        }
+    )
+    rig = await make_voice(practice)
+    alice = await rig.softphone("alice")
+    await alice.next("registered")
+    sid = await rig.call_in()
+    ring = await alice.next("incoming")
+    await alice.send("accept", call_sid=ring["call_sid"])
+    await alice.next("connected")
+    await rig.until(lambda: practice.on("/twilio/whisper"))
+    # answerOnBridge: the caller's leg still rings while the staff member is screened.
+    assert (await rig.call(sid))["status"] == "ringing"
+    await rig.until(lambda: rig.voice.calls[ring["call_sid"]].listening)
+    await alice.send("digits", call_sid=ring["call_sid"], digits="1")
+    view = await rig.until(lambda: _connected(rig, sid))
+    assert view["connected_to"] == ring["call_sid"] and view["status"] == "in-progress"
+    [whisper] = practice.on("/twilio/whisper")
+    assert (whisper["CallSid"], whisper["ParentCallSid"], whisper["To"]) == (
+        ring["call_sid"],
+        sid,
+        "client:alice",
+    )
+    assert said(await rig.call(ring["call_sid"])) == ["Call from Ann. Press 1 to accept."]
+    assert said(await rig.call(sid)) == []  # the caller never heard the whisper
+    await rig.post(f"/sandbox/calls/{sid}/hangup", {}, 200)
+    assert (await alice.next("disconnected"))["call_sid"] == ring["call_sid"]
+    await rig.until(lambda: practice.on("/twilio/dialed"))
+    [dialed] = practice.on("/twilio/dialed")
+    assert (dialed["DialCallStatus"], dialed["CallStatus"]) == ("completed", "completed")

@@ -4,7 +4,8 @@
   `POST Conferences/{CF}.json` with Status=completed ends it (everyone goes on after their Dial).
 - `GET Conferences/{CF}/Participants.json`; `POST` creates one: From, To (E.164 or client:x), Label,
   StartConferenceOnEnter, EndConferenceOnExit, Muted, StatusCallback, StatusCallbackMethod,
-  StatusCallbackEvent, Timeout (default 60): the sandbox dials To (direction outbound-api) and puts the
+  StatusCallbackEvent, Timeout (default 60), ConferenceStatusCallback(+Method, +Event: the conference's
+  own callback when none is set yet): the sandbox dials To (direction outbound-api) and puts the
   call in the conference when it answers. In the create path the conference may be named by its
   FriendlyName instead of its SID (Twilio's rule), and is made if it does not exist yet.
 - `GET/POST/DELETE Conferences/{CF}/Participants/{CA or label}.json`: Hold (with HoldUrl, HoldMethod),
@@ -107,6 +108,19 @@ class ConferencesApi:
             raise Refused(400, 21609, "Invalid 'StatusCallback'")
         if not events <= PROGRESS_EVENTS:
             raise Refused(400, 21626, "Invalid 'StatusCallbackEvent'")
+        conference_callback = field("ConferenceStatusCallback")
+        if conference_callback and not is_http_url(conference_callback):
+            raise Refused(400, 21609, "Invalid 'ConferenceStatusCallback'")
+        if conference_callback and conf.status_callback is None:
+            words = {
+                e
+                for v in form.getall("ConferenceStatusCallbackEvent", [])
+                if isinstance(v, str)
+                for e in v.split()
+            }
+            conf.status_callback = conference_callback
+            conf.status_callback_method = (field("ConferenceStatusCallbackMethod") or "POST").upper()
+            conf.status_callback_events = frozenset(words) or rooms.DEFAULT_CONFERENCE_EVENTS
         call = self.voice.new_call(
             from_=from_,
             to=to,

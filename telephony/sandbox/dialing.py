@@ -174,8 +174,8 @@ async def bridge(engine: CallEngine, call: Call, child: Call, node: Node, base: 
     """Connect the caller with the answered leg until one of them leaves."""
     engine.answer(call)
     call.connected_to, child.connected_to = child.sid, call.sid
-    engine.voice.event(call, "bridged", with_=child.sid)
-    engine.voice.event(child, "bridged", with_=call.sid)
+    engine.voice.event(call, "bridged", peer=child.sid)
+    engine.voice.event(child, "bridged", peer=call.sid)
     try:
         await engine.wait(
             call, any_event(child.interrupt, child.ended), node.number("timeLimit", MAX_TIME_LIMIT)

@@ -391,7 +391,7 @@ async def _dequeued(engine: CallEngine, call: Call, queue: Queue, member: QueueM
             raise Interrupted("hangup") from None
     member.ready.set()
     call.connected_to = member.dequeuer
-    engine.voice.event(call, "bridged", with_=member.dequeuer)
+    engine.voice.event(call, "bridged", peer=member.dequeuer)
     await engine.wait(call, member.bridge_over.wait(), None)
 
 
@@ -439,7 +439,7 @@ async def dequeue(engine: CallEngine, call: Call, dial: Node, node: Node, base: 
         await engine.wait(call, any_event(member.ready, member.bridge_over), None)
         if member.ready.is_set() and not member.bridge_over.is_set():
             call.connected_to = waiting.sid
-            engine.voice.event(call, "bridged", with_=waiting.sid)
+            engine.voice.event(call, "bridged", peer=waiting.sid)
             await engine.wait(call, member.bridge_over.wait(), dial.number("timeLimit", MAX_TIME_LIMIT))
     except Interrupted as stopped:
         call.connected_to = None

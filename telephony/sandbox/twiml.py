@@ -256,8 +256,8 @@ def _node(element: ElementTree.Element, violations: list[str], parent: str) -> N
         sub = _node(child, violations, tag)
         if sub is not None:
             node.children.append(sub)
-        if child.tail and tag == "Say":
-            node.text += child.tail
+        if tag == "Say":  # what an SSML tag wraps is still said
+            node.text += (sub.text if sub is not None else "") + (child.tail or "")
     _check_verb(node, violations)
     return node
 
