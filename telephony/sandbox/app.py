@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from telephony.sandbox import dialing, rooms, verbs
+from telephony.sandbox import dialing, queues, verbs
 from telephony.sandbox.call_engine import CallEngine
 from telephony.sandbox.conference_api import ConferencesApi
 from telephony.sandbox.devices import DeviceRegistry
@@ -280,7 +280,7 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
     engine = CallEngine(store, voice, sender)
     verbs.install(engine)
     dialing.install(engine)
-    rooms.install(engine)
+    queues.install(engine)
     devices = DeviceRegistry(config, voice, engine)
 
     @web.middleware

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from telephony.sandbox import rooms
+from telephony.sandbox import conferences
 from telephony.sandbox.call_engine import CallEngine
 from telephony.sandbox.rest import ACCOUNT, Refused, authenticated, form_field, is_http_url, not_found, page
 from telephony.sandbox.store import E164, SandboxStore
@@ -76,7 +76,7 @@ class ConferencesApi:
         if status and status != "completed":
             raise Refused(400, 20001, f"Invalid Status: {status}")
         if status:
-            rooms.end_conference(self.engine, conf, "conference-ended-via-api")
+            conferences.end_conference(self.engine, conf, "conference-ended-via-api")
         return web.json_response(conf.resource())
 
     @authenticated
@@ -89,7 +89,7 @@ class ConferencesApi:
     async def add(self, request: web.Request, account: str) -> web.StreamResponse:
         """Dial To and, once it answers, put it in the conference."""
         key = request.match_info["conference"]
-        conf = self.voice.conferences.get(key) if key.startswith("CF") else rooms.room(self.engine, key)
+        conf = self.voice.conferences.get(key) if key.startswith("CF") else conferences.room(self.engine, key)
         if conf is None or conf.status == "completed":
             raise not_found(request)
         form = await request.post()
@@ -120,7 +120,7 @@ class ConferencesApi:
             }
             conf.status_callback = conference_callback
             conf.status_callback_method = (field("ConferenceStatusCallbackMethod") or "POST").upper()
-            conf.status_callback_events = frozenset(words) or rooms.DEFAULT_CONFERENCE_EVENTS
+            conf.status_callback_events = frozenset(words) or conferences.DEFAULT_CONFERENCE_EVENTS
         call = self.voice.new_call(
             from_=from_,
             to=to,
@@ -144,7 +144,9 @@ class ConferencesApi:
             ring = int(field("Timeout") or 60)
         except ValueError:
             raise Refused(400, 21208, "Invalid Timeout") from None
-        self.engine.spawn(rooms.add_participant(self.engine, call, conf, participant, min(max(ring, 5), 600)))
+        self.engine.spawn(
+            conferences.add_participant(self.engine, call, conf, participant, min(max(ring, 5), 600))
+        )
         return web.json_response(participant.resource(), status=201)
 
     @authenticated
@@ -160,7 +162,7 @@ class ConferencesApi:
         hold_url = field("HoldUrl")
         if hold_url and not is_http_url(hold_url):
             raise Refused(400, 21205, f"Invalid HoldUrl: {hold_url}")
-        rooms.update_participant(
+        conferences.update_participant(
             self.engine,
             conf,
             participant,
@@ -174,7 +176,7 @@ class ConferencesApi:
     @authenticated
     async def kick(self, request: web.Request, account: str) -> web.StreamResponse:
         """Take the participant out of the conference."""
-        rooms.kick(self.engine, self._participant(request)[1])
+        conferences.kick(self.engine, self._participant(request)[1])
         return web.Response(status=204)
 
     def _conference(self, request: web.Request) -> Conference:

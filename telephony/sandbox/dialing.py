@@ -14,7 +14,7 @@ failed, canceled), DialCallSid and DialCallDuration; without action the next ver
 hangs up, the other legs are hung up and action is still requested (CallStatus completed, its answer
 ignored); a REST redirect of the caller hangs up the other legs and does NOT request action. A REST
 redirect of the bridged child takes it out of the bridge to run its new TwiML; the caller's Dial then
-ends completed. <Conference> and <Queue> are in `rooms`.
+ends completed. <Conference> and <Queue> are in `conferences` and `queues`.
 """
 
 from __future__ import annotations
@@ -37,13 +37,13 @@ def install(engine: CallEngine) -> None:
 
 async def dial(engine: CallEngine, call: Call, node: Node, base: str | None) -> Result:
     """Dispatch on what is dialed."""
-    from telephony.sandbox import rooms  # the rooms module registers <Enqueue> and imports this one
+    from telephony.sandbox import conferences, queues  # both import this module's dial_action
 
     nouns = node.children or [Node("Number", {}, node.text.strip())]
     if nouns[0].tag == "Conference":
-        return await rooms.conference(engine, call, node, nouns[0], base)
+        return await conferences.conference(engine, call, node, nouns[0], base)
     if nouns[0].tag == "Queue":
-        return await rooms.dequeue(engine, call, node, nouns[0], base)
+        return await queues.dequeue(engine, call, node, nouns[0], base)
     return await ring_group(engine, call, node, nouns, base)
 
 
