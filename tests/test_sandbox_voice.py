@@ -668,3 +668,23 @@ async def test_client_whisper_runs_on_the_answered_leg_before_bridging(make_voic
     await rig.until(lambda: practice.on("/twilio/dialed"))
     [dialed] = practice.on("/twilio/dialed")
     assert (dialed["DialCallStatus"], dialed["CallStatus"]) == ("completed", "completed")
+
+
+async def test_phone_api_refuses_what_no_phone_could_do(make_voice: Make) -> None:
+    rig = await make_voice(Practice(twiml={"/twilio/voice": '<Response><Pause length="600"/></Response>'}))
+    assert "error" in await rig.post("/sandbox/phones/555-0143/calls", {"to": PRACTICE}, 400)
+    assert "error" in await rig.post(f"/sandbox/phones/{PATIENT}/calls", {"to": "+13125550100"}, 400)
+    sid = await rig.call_in()
+    await rig.status(sid, "in-progress")
+    assert "listening" in (await rig.post(f"/sandbox/calls/{sid}/digits", {"digits": "1"}, 409))["error"]
+    assert "error" in await rig.post(f"/sandbox/calls/{sid}/digits", {"digits": "x"}, 400)
+    assert "error" in await rig.post(f"/sandbox/calls/{sid}/answer", {}, 409)
+    async with rig.http.post(
+        f"{rig.base}/sandbox/calls/{sid}/hangup", json={}, headers={"Origin": "http://evil.test"}
+    ) as response:
+        assert response.status == 403
+    async with rig.http.post(f"{rig.base}/sandbox/calls/{sid}/digits", data={"digits": "1"}) as response:
+        assert response.status == 415
+    await rig.post(f"/sandbox/calls/{sid}/hangup", {}, 200)
+    await rig.status(sid, "completed")
+    assert "error" in await rig.post(f"/sandbox/calls/{sid}/hangup", {}, 409)

@@ -158,7 +158,7 @@ class VoiceRig:
             return await response.json()
 
     async def call_in(self, patient: str = PATIENT, to: str = PRACTICE) -> str:
-        return str((await self.post(f"/sandbox/phones/{patient}/calls", {"to": to}, 201))["call_sid"])
+        return str((await self.post(f"/sandbox/phones/{patient}/calls", {"to": to}, 200))["call_sid"])
 
     async def call(self, sid: str) -> dict[str, Any]:
         return dict(await self.get(f"/sandbox/calls/{sid}"))

@@ -67,7 +67,7 @@ class VoicePhones:
         if not E164.match(to) or not self.store.owns_number(to):
             return _error(400, f"{to!r} is not one of the practice's numbers")
         call = self.engine.place_inbound(number, to)
-        return web.json_response({"call_sid": call.sid}, status=201)
+        return web.json_response({"call_sid": call.sid})
 
     async def calls(self, request: web.Request) -> web.StreamResponse:
         """Long poll: this phone's calls once anything changed after `after`."""
