@@ -688,3 +688,25 @@ async def test_phone_api_refuses_what_no_phone_could_do(make_voice: Make) -> Non
     await rig.post(f"/sandbox/calls/{sid}/hangup", {}, 200)
     await rig.status(sid, "completed")
     assert "error" in await rig.post(f"/sandbox/calls/{sid}/hangup", {}, 409)
+
+
+async def test_every_device_of_an_identity_rings_and_the_first_to_accept_wins(make_voice: Make) -> None:
+    practice = Practice(twiml={"/twilio/voice": "<Response><Dial><Client>alice</Client></Dial></Response>"})
+    rig = await make_voice(practice)
+    desk, laptop = await rig.softphone("alice"), await rig.softphone("alice")
+    await desk.next("registered")
+    await laptop.next("registered")
+    sid = await rig.call_in()
+    ring, same = await desk.next("incoming"), await laptop.next("incoming")
+    assert ring["call_sid"] == same["call_sid"]
+    await laptop.send("accept", call_sid=same["call_sid"])
+    await laptop.next("connected")
+    assert (await desk.next("canceled"))["call_sid"] == ring["call_sid"]
+    await desk.send("accept", call_sid=ring["call_sid"])  # too late: still canceled
+    assert (await desk.next("canceled"))["call_sid"] == ring["call_sid"]
+    await laptop.send("mute", call_sid=same["call_sid"], muted=True)
+    await rig.until(lambda: rig.voice.calls[same["call_sid"]].muted)
+    await laptop.send("hangup", call_sid=same["call_sid"])
+    assert (await laptop.next("disconnected"))["call_sid"] == same["call_sid"]
+    await rig.status(same["call_sid"], "completed")
+    await rig.status(sid, "completed")

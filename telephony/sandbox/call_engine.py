@@ -74,15 +74,18 @@ class CallEngine:
         self.handlers: dict[str, Handler] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._callback_locks: dict[str, asyncio.Lock] = {}
+        self._closing = False
 
     # ----- background work -------------------------------------------------------------------------
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run in the background, kept until done (and cancelled at shutdown)."""
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run in the background, kept until done (and cancelled at shutdown; none start after)."""
+        if self._closing:
+            coro.close()
+            return
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
-        return task
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -96,6 +99,7 @@ class CallEngine:
 
     async def close(self) -> None:
         """Stop everything in flight (at shutdown)."""
+        self._closing = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
