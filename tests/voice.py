@@ -20,7 +20,7 @@ ALWAYS_OPEN = {
     for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 }
 API_KEY_SID = "SK" + "2" * 32
-API_KEY_SECRET = "api-key-secret-0123456789"
+API_KEY_SECRET = "api-key-secret-0123456789-abcdefghijkl"
 TWIML_APP_SID = "AP" + "3" * 32
 
 
