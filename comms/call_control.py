@@ -12,6 +12,7 @@ from sqlalchemy import select
 from comms import audit
 from comms.access import Actor
 from comms.call_flow import Flow, Step, load_flow
+from comms.call_transfer import warm_transfer_pending
 from comms.calls import add_step, announce, by_sid
 from comms.errors import Forbidden, InvalidRequest, NotFound
 from comms.models import Contact, Conversation, Location, StaffLocation, StaffUser, TimelineItem
@@ -78,8 +79,8 @@ async def _join(services: Services, actor: Actor, call_id: int) -> Step:
         if call.answered_by_id not in (None, actor.user_id) and call.stage != "hold":
             raise Forbidden("a colleague has this call")
         flow = await load_flow(unit, call, [])
-        if call.stage == "hold" and call.answered_by_id == actor.user_id:
-            call.stage, call.on_hold = "connected", False
+        if call.stage == "hold" and call.answered_by_id == actor.user_id and not warm_transfer_pending(call):
+            call.stage, call.on_hold = "connected", False  # joining ends the hold (the join event unholds)
             add_step(call, "resumed", by=actor.user_id)
             await announce(unit, call)
         return flow.step("join", text=call.conference, params={"by": str(actor.user_id)})

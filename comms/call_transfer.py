@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms.access import Actor
 from comms.call_pop import caller_of
@@ -49,23 +49,54 @@ async def plan(services: Services, actor: Actor, call_id: int) -> Plan:
             raise Conflict("this call is not in progress")
         if actor.user_id not in (call.answered_by_id, call.placed_by_id) and not actor.is_admin:
             raise Conflict("a colleague has this call")
-        leg = call.call_sid if call.direction == "in" else call.answered_leg_sid
-        if not leg:
-            raise Conflict("the patient's side of this call is not connected yet")
-        return Plan(
-            call.id,
-            call.location_id,
-            leg,
-            call.practice_e164,
-            call.conference or f"call-{call.id}",
-            call.conference_sid,
-            call.conference is not None,
-            call.on_hold,
-            await config_of(session, call.location_id),
-        )
+        return await _plan(session, call)
 
 
-async def record_hold(services: Services, actor: Actor, call_id: int, conference: str, on_hold: bool) -> None:
+async def system_plan(services: Services, call_id: int) -> Plan | None:
+    """The same facts for the server's own follow-ups (holding a patient who joined the conference)."""
+    async with services.read() as session:
+        call = await session.get(Call, call_id)
+        if call is None or call.ended_at is not None:
+            return None
+        return await _plan(session, call)
+
+
+def patient_leg(call: Call) -> str | None:
+    """The patient's side of the call: the inbound call itself, or the leg an outbound call dialled."""
+    return call.call_sid if call.direction == "in" else call.answered_leg_sid
+
+
+async def _plan(session: AsyncSession, call: Call) -> Plan:
+    leg = patient_leg(call)
+    if not leg:
+        raise Conflict("the patient's side of this call is not connected yet")
+    return Plan(
+        call.id,
+        call.location_id,
+        leg,
+        call.practice_e164,
+        call.conference or f"call-{call.id}",
+        call.conference_sid,
+        call.conference is not None,
+        call.on_hold,
+        await config_of(session, call.location_id),
+    )
+
+
+def warm_transfer_pending(call: Call) -> bool:
+    """A warm transfer was started and not yet completed: the patient stays on hold meanwhile."""
+    for step in reversed(call.route or []):
+        if step.get("step") == "transferred":
+            return False
+        if step.get("step") == "transfer":
+            return step.get("mode") == "warm"
+    return False
+
+
+async def record_hold(
+    services: Services, actor: Actor, call_id: int, conference: str | None, on_hold: bool
+) -> None:
+    """The call is (or is no longer) on hold; `conference` None: it never reached the conference."""
     async with services.unit() as unit:
         call = await unit.session.get(Call, call_id)
         if call is None or call.ended_at is not None:
@@ -120,18 +151,29 @@ async def complete_warm(services: Services, actor: Actor, call_id: int, to_user_
         await announce(unit, call)
 
 
-async def conference_event(services: Services, call_sid: str, conference_sid: str | None, event: str) -> bool:
-    """Twilio's conference events: keep its sid; the patient leaving ends the call. True when ended."""
+async def conference_event(
+    services: Services, call_id: int, call_sid: str, conference_sid: str | None, event: str
+) -> str | None:
+    """Twilio's conference events: keep its sid; what the carrier must do next, if anything.
+
+    "hold" when the patient joins while the call is on hold (so they hear hold music even after staff
+    join), "unhold" when staff join a call that is no longer on hold, "ended" when the patient left.
+    """
     async with services.unit() as unit:
         s = unit.session
-        patient_leg = (Call.direction == "out") & (Call.answered_leg_sid == call_sid)
-        call = await s.scalar(select(Call).where((Call.call_sid == call_sid) | patient_leg))
+        call = await s.get(Call, call_id) if call_id else None
         if call is None:
-            return False
+            return None
         if conference_sid and not call.conference_sid:
             call.conference_sid = conference_sid
-        if event == "participant-leave" and call.ended_at is None:
+        is_patient = call_sid == patient_leg(call)
+        if event == "participant-leave" and is_patient and call.ended_at is None:
             await finish(unit, call, "completed", None)
             await announce(unit, call)
-            return True
-        return False
+            return "ended"
+        if event == "participant-join" and call.ended_at is None:
+            if is_patient and call.on_hold:
+                return "hold"
+            if not is_patient and not call.on_hold:
+                return "unhold"
+        return None

@@ -40,12 +40,22 @@ class VoiceControl:
             return "held"
         urls = Urls(self.base, plan.call_id)
         if not plan.in_conference:
-            document = twiml.conference(plan.config, urls, plan.conference, staff=False)
-            await self._carrier(self.client.calls(plan.patient_leg).update_async(twiml=document))
+            await self._into_conference(actor, plan)
         else:
             await self._participant(plan, hold=True, hold_url=urls.at("hold-music"), hold_method="POST")
-        await call_transfer.record_hold(self.services, actor, call_id, plan.conference, True)
+            await call_transfer.record_hold(self.services, actor, call_id, plan.conference, True)
         return "held"
+
+    async def _into_conference(self, actor: Actor, plan: call_transfer.Plan) -> None:
+        """Move the patient into the call's conference, on hold. The hold is recorded first: the
+        conference's join event may come back before the carrier's answer, and must find it."""
+        await call_transfer.record_hold(self.services, actor, plan.call_id, plan.conference, True)
+        document = twiml.conference(plan.config, Urls(self.base, plan.call_id), plan.conference, staff=False)
+        try:
+            await self._carrier(self.client.calls(plan.patient_leg).update_async(twiml=document))
+        except Unavailable:
+            await call_transfer.record_hold(self.services, actor, plan.call_id, None, False)
+            raise
 
     async def resume(self, actor: Actor, call_id: int) -> ControlResult:
         """Take the patient off hold: "resumed", or "join" when the staff softphone must rejoin first."""
@@ -70,9 +80,7 @@ class VoiceControl:
             await self._carrier(self.client.calls(plan.patient_leg).update_async(twiml=document))
         else:
             if not plan.in_conference:
-                document = twiml.conference(plan.config, urls, plan.conference, staff=False)
-                await self._carrier(self.client.calls(plan.patient_leg).update_async(twiml=document))
-                await call_transfer.record_hold(self.services, actor, call_id, plan.conference, True)
+                await self._into_conference(actor, plan)
             await self._carrier(
                 self.client.conferences(plan.conference_sid or plan.conference).participants.create_async(
                     from_=plan.practice_number,
@@ -98,6 +106,20 @@ class VoiceControl:
         plan = await call_transfer.plan(self.services, actor, call_id)
         await self._carrier(self.client.calls(plan.patient_leg).update_async(status="completed"))
         return "ended"
+
+    async def patient_hold(self, call_id: int, hold: bool) -> None:
+        """The server's own follow-up to a conference event: hold or release the patient's leg."""
+        plan = await call_transfer.system_plan(self.services, call_id)
+        if plan is None or plan.conference_sid is None:
+            return
+        urls = Urls(self.base, plan.call_id)
+        changes: dict[str, object] = {"hold": hold}
+        if hold:
+            changes.update(hold_url=urls.at("hold-music"), hold_method="POST")
+        try:
+            await self._participant(plan, **changes)
+        except (Unavailable, Conflict) as exc:
+            log.warning("could not %s call %s: %s", "hold" if hold else "release", call_id, exc.message)
 
     async def _staff_in_conference(self, plan: call_transfer.Plan) -> bool:
         assert plan.conference_sid is not None

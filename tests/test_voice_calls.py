@@ -334,3 +334,71 @@ async def test_calling_a_patient_from_the_thread_shows_the_practice_number(carri
             assert await s.scalar(select(Call).where(Call.conversation_id == p.conv_b)) is None
     finally:
         await north.close()
+
+
+async def _conference_participants(carrier: Carrier, name: str) -> list[dict[str, Any]]:
+    from tests.carrier import ACCOUNT_SID, AUTH_TOKEN
+
+    headers = {"Authorization": aiohttp.encode_basic_auth(ACCOUNT_SID, AUTH_TOKEN)}
+    root = f"{carrier.sandbox}/2010-04-01/Accounts/{ACCOUNT_SID}"
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.get(f"{root}/Conferences.json", params={"FriendlyName": name}) as r:
+            conferences = (await r.json())["conferences"]
+        if not conferences:
+            return []
+        async with http.get(f"{root}/Conferences/{conferences[0]['sid']}/Participants.json") as r:
+            return list((await r.json())["participants"])
+
+
+async def test_warm_transfer_keeps_the_patient_on_hold_until_it_is_handed_over(carrier: Carrier) -> None:
+    p = carrier.practice
+    admin, north = await open_desk(carrier.base, p.admin), await open_desk(carrier.base, p.staff_a)
+    try:
+        await _configure(carrier, admin)
+        await admin.api("PUT", f"{carrier.base}/api/v1/phone/duty", {"on_duty": False})
+        north_phone, admin_phone = await _softphone(carrier, north), await _softphone(carrier, admin)
+        sid = (await _sandbox(carrier, "POST", f"/sandbox/phones/{PATIENT}/calls", {"to": NORTH}))["call_sid"]
+        ring = await north_phone.next("incoming")
+        call_id = int(ring["params"]["call_id"])
+        await north_phone.send("accept", call_sid=ring["call_sid"])
+        await north.event(
+            lambda e: e["type"] == "call.updated" and e["call"]["answered_by_id"] == north.user_id
+        )
+        started = await north.api(
+            "POST",
+            f"{carrier.base}/api/v1/calls/{call_id}/transfer",
+            {"to_user_id": admin.user_id, "mode": "warm"},
+        )
+        assert started == {"result": "ringing"}
+        await north_phone.next("disconnected")
+        await north_phone.send("connect", ref="1", params={"action": "join", "call_id": str(call_id)})
+        await north_phone.next("outgoing")
+        admin_ring = await admin_phone.next("incoming")
+        await admin_phone.send("accept", call_sid=admin_ring["call_sid"])
+        await admin_phone.next("connected")
+
+        async def patient_held() -> bool:
+            rows = await _conference_participants(carrier, f"call-{call_id}")
+            return any(r["call_sid"] == sid and r["hold"] for r in rows) and len(rows) == 3
+
+        await until(patient_held, 10)
+        done = await north.api(
+            "POST", f"{carrier.base}/api/v1/calls/{call_id}/transfer/complete", {"to_user_id": admin.user_id}
+        )
+        assert done == {"result": "transferred"}
+
+        async def released() -> bool:
+            rows = await _conference_participants(carrier, f"call-{call_id}")
+            return any(r["call_sid"] == sid and not r["hold"] for r in rows)
+
+        await until(released, 10)
+        await admin.event(
+            lambda e: e["type"] == "call.updated" and e["call"]["answered_by_id"] == admin.user_id
+        )
+        await _sandbox(carrier, "POST", f"/sandbox/calls/{sid}/hangup", {})
+        call = await _ended(carrier)
+        assert (call.outcome, call.answered_by_id) == ("answered", admin.user_id)
+        assert "transferred" in [s["step"] for s in call.route]
+    finally:
+        await admin.close()
+        await north.close()

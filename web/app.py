@@ -32,7 +32,7 @@ from web import (
 from web.access_log import PathOnlyAccessLogger
 from web.api import ApiRouter
 from web.carrier import carrier_ctx
-from web.keys import BUS, DEMO, ENGINE, HUB, PRESENCE, SERVICES, SESSIONMAKER, SETTINGS
+from web.keys import BACKGROUND, BUS, DEMO, ENGINE, HUB, PRESENCE, SERVICES, SESSIONMAKER, SETTINGS
 from web.mail import mail_ctx
 from web.middleware import errors_middleware, security_headers
 from web.openapi import build_openapi
@@ -108,6 +108,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     app = web.Application(middlewares=[errors_middleware, security_headers], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[DEMO] = demo
+    app[BACKGROUND] = set()
     app.cleanup_ctx.extend([database_ctx, hub_ctx, bus_ctx, carrier_ctx, mail_ctx])
     for router in ROUTERS:
         router.add_to(app)

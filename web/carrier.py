@@ -14,7 +14,16 @@ from telephony.sender import SmsSender
 from telephony.text_back import TextBack
 from telephony.twilio_client import make_client
 from telephony.voice_control import VoiceControl
-from web.keys import MEDIA_FETCHER, SERVICES, SETTINGS, SMS_SENDER, TEXT_BACK, TWILIO, VOICE_CONTROL
+from web.keys import (
+    BACKGROUND,
+    MEDIA_FETCHER,
+    SERVICES,
+    SETTINGS,
+    SMS_SENDER,
+    TEXT_BACK,
+    TWILIO,
+    VOICE_CONTROL,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +53,9 @@ async def carrier_ctx(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(text_back.run_forever(), name="text-back"),
     ]
     yield
-    for task in tasks:
+    for task in [*tasks, *app[BACKGROUND]]:
         task.cancel()
-    for task in tasks:
+    for task in [*tasks, *app[BACKGROUND]]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await http.close()

@@ -5,6 +5,10 @@ Every callback URL carries our call id (`?call=`); Twilio signs the whole URL, s
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
 from aiohttp import web
 
 from comms import call_control, call_flow, call_transfer, voicemail
@@ -15,7 +19,7 @@ from telephony.signature import verified_form
 from telephony.voice_normalize import voice_webhook
 from telephony.voice_steps import render
 from web.carrier import wake_fetcher, wake_text_back
-from web.keys import PRESENCE, SERVICES, SETTINGS
+from web.keys import BACKGROUND, PRESENCE, SERVICES, SETTINGS, VOICE_CONTROL
 
 BASE = "/twilio/voice"
 
@@ -32,6 +36,13 @@ def _query_int(request: web.Request, name: str) -> int:
 def _online(request: web.Request) -> set[int]:
     """Staff with the inbox open on any node right now (their softphones are registered)."""
     return {int(row["user_id"]) for row in request.app[PRESENCE].snapshot()}
+
+
+def _background(app: web.Application, work: Coroutine[Any, Any, None]) -> None:
+    """Run carrier follow-ups after the webhook is answered, kept referenced until they finish."""
+    task = asyncio.get_running_loop().create_task(work)
+    app[BACKGROUND].add(task)
+    task.add_done_callback(app[BACKGROUND].discard)
 
 
 def _xml(document: str) -> web.Response:
@@ -139,11 +150,16 @@ async def hang_up(request: web.Request) -> web.Response:
 async def conference_event(request: web.Request) -> web.Response:
     """The call's conference: remember its sid; the patient leaving it ends the call."""
     hook = await _hook(request)
-    ended = await call_transfer.conference_event(
-        request.app[SERVICES], hook.call_sid, hook.conference_sid, hook.conference_event or ""
+    call_id = _query_int(request, "call")
+    follow_up = await call_transfer.conference_event(
+        request.app[SERVICES], call_id, hook.call_sid, hook.conference_sid, hook.conference_event or ""
     )
-    if ended:
+    if follow_up == "ended":
         wake_text_back(request.app)
+    elif follow_up in ("hold", "unhold") and (control := request.app.get(VOICE_CONTROL)) is not None:
+        # After we answer: Twilio may wait for this response before the participant can be changed.
+        hold = follow_up == "hold"
+        _background(request.app, control.patient_hold(call_id, hold))
     return web.Response(status=204)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 from twilio.rest import Client as TwilioClient
@@ -33,3 +35,4 @@ SMTP_PORT = web.AppKey("smtp_port", int)
 TEXT_BACK = web.AppKey("text_back", TextBack)
 TWILIO = web.AppKey("twilio", TwilioClient)
 VOICE_CONTROL = web.AppKey("voice_control", VoiceControl)
+BACKGROUND = web.AppKey("background", set[asyncio.Task[None]])

@@ -130,6 +130,8 @@ export class Softphone {
       const call = this.calls.get(this.active.callId);
       // On hold the softphone leaves the call while the patient waits: keep the card to resume.
       this.active = call && call.stage === "hold" ? { ...this.active, sid: null, live: false } : null;
+      // A warm transfer moved the patient into the conference: we join it to talk to the colleague.
+      if (this.active && this.active.transfer) this.resumeIntoConference().then(() => this.render());
     }
     this.render();
   }
