@@ -180,13 +180,18 @@ async def _resume(flow: Flow) -> Step:
         return flow.step("queue", greet=greet)
     if call.stage == "ringing":
         staff = tuple(call.route[-1].get("staff", [])) if call.route else ()
-        return flow.step("ring", staff_ids=staff, params=_params(call), greet=greet)
+        conversation = await flow.unit.session.get(Conversation, call.conversation_id)
+        patient_id = conversation.contact_id if conversation else None
+        return flow.step("ring", staff_ids=staff, params=_params(call, patient_id), greet=greet)
     return flow.step("hangup")
 
 
-def _params(call: Call) -> dict[str, str]:
-    """What the answering softphone is told (no patient data: it asks the server with its session)."""
-    return {"call_id": str(call.id), "conversation_id": str(call.conversation_id)}
+def _params(call: Call, patient_id: int | None = None) -> dict[str, str]:
+    """What the ringing softphone is told: ids only (names and numbers come from our API, signed in)."""
+    params = {"call_id": str(call.id), "conversation_id": str(call.conversation_id)}
+    if patient_id is not None:
+        params["patient_id"] = str(patient_id)
+    return params
 
 
 def _voicemail(flow: Flow, prompt: str, *, greet: bool = False) -> Step:
@@ -211,17 +216,17 @@ async def _ring(
         return _overflow(flow, greet=greet)
     call.stage, call.group_id = "ringing", group_id
     add_step(call, "ring", group=group_id, staff=staff)
-    await _pop(flow, staff, household)
-    return flow.step("ring", staff_ids=tuple(staff), params=_params(call), greet=greet)
+    patient_id = await _pop(flow, staff, household)
+    return flow.step("ring", staff_ids=tuple(staff), params=_params(call, patient_id), greet=greet)
 
 
-async def _pop(flow: Flow, staff: list[int], household: list[int] | None) -> None:
-    """Show every ringing softphone who is calling, before anyone answers."""
+async def _pop(flow: Flow, staff: list[int], household: list[int] | None) -> int | None:
+    """Show every ringing softphone who is calling, before anyone answers; the patient's id."""
     s, call = flow.unit.session, flow.call
     conversation = await s.get(Conversation, call.conversation_id)
     contact = await s.get(Contact, conversation.contact_id) if conversation else None
     if contact is None:
-        return
+        return None
     if household is None:
         item = await s.get(TimelineItem, call.item_id) if call.item_id else None
         household = [int(x) for x in ((item.meta or {}).get("household") or [])] if item else []
@@ -229,6 +234,7 @@ async def _pop(flow: Flow, staff: list[int], household: list[int] | None) -> Non
     await s.flush()
     event = CallRinging(location_id=flow.location.id, call=await call_out(s, call), caller=caller)
     flow.unit.publish(event, Audience.staff(*staff))
+    return contact.id
 
 
 def _overflow(flow: Flow, *, greet: str = "") -> Step:

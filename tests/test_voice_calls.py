@@ -402,3 +402,38 @@ async def test_warm_transfer_keeps_the_patient_on_hold_until_it_is_handed_over(c
     finally:
         await admin.close()
         await north.close()
+
+
+async def test_a_phone_tree_choice_by_key_rings_that_group(carrier: Carrier) -> None:
+    p = carrier.practice
+    admin, north = await open_desk(carrier.base, p.admin), await open_desk(carrier.base, p.staff_a)
+    try:
+        billing = await admin.api(
+            "POST",
+            f"{carrier.base}/api/v1/locations/{p.loc_a}/ring-groups",
+            {"name": "Billing", "member_ids": [north.user_id]},
+        )
+        options = [
+            {"digit": "1", "label": "Front desk", "words": ["appointment"]},
+            {"digit": "2", "label": "Billing", "words": ["bill"], "group_id": billing["id"]},
+        ]
+        await _configure(
+            carrier, admin, menu_enabled=True, menu_options=options, menu_prompt="Press 2 for billing."
+        )
+        north_phone = await _softphone(carrier, north)
+        sid = (await _sandbox(carrier, "POST", f"/sandbox/phones/{PATIENT}/calls", {"to": NORTH}))["call_sid"]
+        await _sandbox(carrier, "POST", f"/sandbox/calls/{sid}/digits", {"digits": "2", "wait": 5})
+        ring = await north_phone.next("incoming")
+        assert ring["params"]["patient_id"] and ring["params"]["call_id"]
+        heard = " ".join(
+            h.get("text") or "" for h in (await _sandbox(carrier, "GET", f"/sandbox/calls/{sid}"))["heard"]
+        )
+        assert "Thank you for calling North" in heard  # the key barged in on the menu prompt
+        call = await _call_row(carrier)
+        assert call is not None and call.group_id == billing["id"]
+        assert not [e for e in admin.events if e["type"] == "call.ringing"]
+        await _sandbox(carrier, "POST", f"/sandbox/calls/{sid}/hangup", {})
+        assert (await _ended(carrier)).outcome == "missed"
+    finally:
+        await admin.close()
+        await north.close()

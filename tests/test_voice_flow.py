@@ -64,6 +64,10 @@ async def test_call_pops_on_both_softphones_and_the_first_answer_wins(carrier: C
         call_sid = sid("CA")
         twiml = await _incoming(carrier, call_sid)
         identities = sorted(c.findtext("Identity") or "" for c in twiml.findall("./Dial/Client"))
+        params = {x.attrib["name"]: x.attrib["value"] for x in twiml.findall("./Dial/Client[1]/Parameter")}
+        assert set(params) == {"call_id", "conversation_id", "patient_id"} and params[
+            "conversation_id"
+        ] == str(carrier.practice.conv_a)
         assert identities == sorted([f"staff_{admin.user_id}", f"staff_{north.user_id}"])  # South: not theirs
         for desk in (admin, north):
             pop = await desk.event(lambda e: e["type"] == "call.ringing")
