@@ -18,6 +18,7 @@ from routing.presence import PresenceTable
 from web import (
     handlers_chat,
     handlers_contacts,
+    handlers_email,
     handlers_inbox,
     handlers_messages,
     handlers_notifications,
@@ -48,6 +49,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_notifications.router,
     handlers_teams.router,
     handlers_contacts.router,
+    handlers_email.router,
 )
 MAX_BODY = 1024 * 1024
 
