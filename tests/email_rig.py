@@ -34,16 +34,21 @@ class Relay:
 
 
 async def start_mail(
-    db_settings: dict[str, Any], aiohttp_server: Any, tmp_path: Path, **smtp: Any
+    db_settings: dict[str, Any], aiohttp_server: Any, tmp_path: Path, port: int | None = None, **smtp: Any
 ) -> tuple[Any, asyncio.Server]:
-    """The app (listener on a free port, sender to a local relay) on a migrated, seeded store."""
+    """The app (listener on a free port, sender to a local relay) on a migrated, seeded store.
+
+    With `port`, the app serves there and its own page's Origin is allowed (for a real browser).
+    """
     relay = Relay()
     loop = asyncio.get_running_loop()
     relay_server = await loop.create_server(lambda: SMTP(relay), "127.0.0.1", 0)
     relay_port = relay_server.sockets[0].getsockname()[1]
     settings = make_settings(
         db_settings,
-        server={"allowed_origins": [ORIGIN]},
+        server={"allowed_origins": [ORIGIN]}
+        if port is None
+        else {"public_base_url": f"http://127.0.0.1:{port}"},
         storage={"media_dir": str(tmp_path / "media")},
         smtp={
             "listen_port": 0,
@@ -59,7 +64,7 @@ async def start_mail(
     await migrate.upgrade(engine)
     await engine.dispose()
     app = create_app(settings)
-    server = await aiohttp_server(app)
+    server = await aiohttp_server(app) if port is None else await aiohttp_server(app, port=port)
     server.practice = await seed_practice(app[SERVICES])
     server.relay = relay
     server.base = str(server.make_url("")).rstrip("/")
