@@ -18,6 +18,8 @@ from tests.email_rig import PATIENT, emails, patient_mail, send_in, start_mail, 
 from tests.helpers import Practice, browser, sign_in
 from web.keys import SERVICES
 
+OWN_CORPUS = Path(__file__).parent / "data" / "email"
+
 
 @pytest.fixture
 async def mail(db_settings: dict[str, Any], aiohttp_server: Any, tmp_path: Path) -> AsyncIterator[Any]:
@@ -141,9 +143,22 @@ async def test_bounce_marks_our_mail_failed_and_auto_reply_does_not_reopen(mail:
 async def test_every_corpus_message_is_stored_never_dropped(mail: Any) -> None:
     corpus = sorted(shared_file("email").glob("msg_*.txt"))
     assert len(corpus) == 13
-    for path in corpus:
+    own = sorted(OWN_CORPUS.glob("*.eml"))
+    assert len(own) == 9
+    for path in corpus + own:
         await send_in(mail, path.read_bytes(), sender=PATIENT)
     stored = await emails(mail)
-    # Every message is kept, odd ones too (msg_16 is a bounce of a mail we never sent: kept as it is).
-    assert len(stored) == len(corpus)
+    # Every message is kept, odd ones too (msg_16 and dsn_delayed are reports on mail we never sent).
+    assert len(stored) == len(corpus) + len(own)
     assert any("27:39:33" in w for item in stored for w in item.meta.get("warnings", []))  # msg_47's bad date
+    # Staff can open every one: its HTML (where it has one) and its original, byte for byte.
+    async with browser() as http:
+        await sign_in(http, mail.base, mail.practice.admin)
+        for item in stored:
+            if item.meta.get("has_html"):
+                async with http.get(f"{mail.base}/api/v1/email/{item.id}/html") as resp:
+                    assert resp.status == 200, (item.meta["subject"], await resp.text())
+                    assert "<script" not in (await resp.text()).lower()
+            async with http.get(f"{mail.base}/api/v1/email/{item.id}/raw") as resp:
+                assert resp.status == 200
+        assert sum(1 for item in stored if item.meta.get("has_html")) >= 3
