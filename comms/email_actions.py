@@ -335,7 +335,9 @@ async def send_email(
         if parent_row is not None:
             record, parent_item = parent_row
             parent_subject = record.subject
-            parent_id = valid_message_id(parent_item.meta.get("message_id") or record.message_id)
+            # The sender's own id, kept in meta (the stored key may be a digest or a location's copy).
+            meta = parent_item.meta
+            parent_id = valid_message_id(meta["message_id"] if "message_id" in meta else record.message_id)
             if parent_id:
                 chain = reply_chain(await _parent_references(media_dir, record, parent_item), parent_id)
         subject = (subject or parent_subject or "Message from your care team").strip()

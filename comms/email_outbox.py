@@ -79,7 +79,7 @@ async def record_handed_off(services: Services, item_id: int, token: str, attemp
             return False
         entry.state, entry.claim_token, entry.last_error = "done", None, None
         item.status = "sent"
-        item.meta = {k: v for k, v in item.meta.items() if k not in ("error", "retrying")}
+        item.meta = {k: v for k, v in item.meta.items() if k not in ("error", "retrying", HANDOFF)}
         await publish_update(unit, item)
         return True
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from comms import email_outbox, media, outbox
 from comms.email_build import build_email
+from comms.email_listener import code_trace
 from comms.email_smtp import Abandoned, HandoffUnknown, NotHandedOff, hand_off
 from comms.models import EmailMessage, TimelineItem
 from comms.outbox import Claimed
@@ -46,8 +47,10 @@ class EmailSender:
                 worked = await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("e-mail sender pass failed; retrying")
+            except Exception as exc:
+                log.error(
+                    "e-mail sender pass failed (%s); retrying\n%s", exc.__class__.__name__, code_trace(exc)
+                )
                 worked = False
             if not worked:
                 with contextlib.suppress(TimeoutError):
