@@ -142,9 +142,18 @@ class SmtpSettings(_Section):
     implicit_tls: bool = False
     username: str | None = None
     password: str | None = None
+    ca_file: str | None = Field(None, description="extra CA certificates (PEM) to trust for the relay")
     from_address: str = "frontdesk@localhost"
     from_name: str = "Front desk"
     message_id_domain: str = "frontdesk.local"
+    send_lease_seconds: float = Field(
+        60.0, gt=0, description="after this, an unconfirmed hand-off is checked"
+    )
+    max_send_attempts: int = Field(6, ge=1)
+    max_attachment_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="per outgoing e-mail, all files")
+    log_smtp_session: bool = Field(
+        False, description="log the listener's SMTP commands at INFO (they name patients' addresses)"
+    )
 
 
 class StorageSettings(_Section):

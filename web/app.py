@@ -18,6 +18,7 @@ from routing.presence import PresenceTable
 from web import (
     handlers_chat,
     handlers_contacts,
+    handlers_email,
     handlers_inbox,
     handlers_messages,
     handlers_notifications,
@@ -52,6 +53,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_teams.router,
     handlers_contacts.router,
     handlers_phone.router,
+    handlers_email.router,
 )
 MAX_BODY = 1024 * 1024
 

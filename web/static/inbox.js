@@ -3,6 +3,7 @@ import { api } from "/static/api.js";
 import { clear, h, when } from "/static/dom.js";
 import { countSegments } from "/static/segments.js";
 import { callBody, voicemailBody } from "/static/call_items.js";
+import { attachmentPicker, renderEmail, sendEmail } from "/static/email_view.js";
 
 const STATUS_WORDS = {
   pending: "sending…", scheduled: "scheduled", sending: "sending…", queued: "✓ sent to carrier",
@@ -276,28 +277,12 @@ export class Inbox {
       item.kind === "email" ? this.emailBody(item)
         : item.kind === "call" ? callBody(item, this.staff)
           : item.kind === "voicemail" ? voicemailBody(item) : h("div", { class: "body" }, item.body),
-      media,
+      ["email", "call", "voicemail"].includes(item.kind) ? null : media,
       failed && meta.error ? h("div", { class: "item-error", role: "note" }, meta.error) : null);
   }
 
   emailBody(item) {
-    const meta = item.meta || {};
-    const fresh = meta.new_text !== undefined && meta.new_text !== "" ? meta.new_text : item.body;
-    const parts = [
-      h("div", { class: "subject" }, meta.subject || "(no subject)"),
-      meta.auto_reply ? h("div", { class: "item-status" }, "Automatic reply") : null,
-      h("div", { class: "body" }, fresh),
-    ];
-    if (meta.quoted) {
-      const quoted = h("div", { class: "body quoted", hidden: true }, meta.quoted);
-      parts.push(h("button", { class: "link", "aria-expanded": "false", onclick: (e) => {
-        quoted.hidden = !quoted.hidden;
-        e.target.setAttribute("aria-expanded", String(!quoted.hidden));
-        e.target.textContent = quoted.hidden ? "Show quoted text" : "Hide quoted text";
-      } }, "Show quoted text"), quoted);
-    }
-    if (meta.warnings && meta.warnings.length) parts.push(h("div", { class: "item-status" }, `Note: ${meta.warnings.join("; ")}`));
-    return h("div", { class: "email" }, parts);
+    return renderEmail(item);
   }
 
   replaceItem(item) {
@@ -323,12 +308,13 @@ export class Inbox {
     const laterBox = h("label", { class: "later" }, "Send later ", later);
     const submit = h("button", { type: "submit" }, "Send");
     const error = h("p", { class: "error", role: "alert" });
+    const files = attachmentPicker();
     const update = () => {
       const sms = channel.value === "sms";
       text.placeholder = sms ? "Text the patient… (Ctrl+Enter sends)" : "Write an internal note… (@name to mention)";
       submit.textContent = sms ? (later.value ? "Schedule" : "Send text") : channel.value === "email" ? "Send e-mail" : "Add note";
       laterBox.hidden = !sms;
-      subject.hidden = channel.value !== "email";
+      subject.hidden = files.el.hidden = channel.value !== "email";
       if (sms && text.value) {
         const c = countSegments(text.value);
         counter.textContent = `${c.characters} characters · ${c.segments} segment${c.segments > 1 ? "s" : ""} (${c.encoding})`;
@@ -344,9 +330,9 @@ export class Inbox {
           if (later.value) body.send_at = new Date(later.value).toISOString();
           item = await api("POST", `/api/v1/conversations/${this.current}/messages`, body);
         } else if (channel.value === "email") {
-          item = await api("POST", `/api/v1/conversations/${this.current}/messages`,
-            { channel: "email", body: text.value, subject: subject.value || null });
+          item = await sendEmail(this.current, { body: text.value, subject: subject.value, files: files.files() });
           subject.value = "";
+          files.clear();
         } else {
           item = await api("POST", `/api/v1/conversations/${this.current}/notes`, { body: text.value });
         }
@@ -359,7 +345,7 @@ export class Inbox {
         error.textContent = err.message;
         if (err.code === "opted_out") this.setOptedOut(true);
       }
-    } }, channel, counter, subject, text, laterBox, submit, error);
+    } }, channel, counter, subject, text, files.el, laterBox, submit, error);
     form.refresh = update;
     channel.addEventListener("change", update);
     later.addEventListener("change", update);
