@@ -72,3 +72,17 @@ async def logout(request: web.Request) -> web.Response:
     response = web.Response(status=204)
     clear_session_cookie(request, response)
     return response
+
+
+@router.route(
+    "DELETE",
+    "/api/v1/sessions",
+    summary="Sign out everywhere: ends every session of the signed-in staff member and closes their sockets",
+    status=204,
+)
+async def logout_everywhere(request: web.Request) -> web.Response:
+    info = await require_staff(request)
+    await auth.end_all_sessions(request.app[SERVICES], info.actor)
+    response = web.Response(status=204)
+    clear_session_cookie(request, response)
+    return response
