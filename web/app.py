@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from comms import migrate
+from comms import logsafe, migrate
 from comms.db import make_engine, make_sessionmaker
 from comms.services import Services
 from config.settings import Settings
@@ -115,6 +115,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
 def run(settings: Settings, host: str, port: int, *, demo: bool = False) -> None:
     """Serve until interrupted; start-up errors (like an unmigrated database) propagate to the CLI."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logsafe.install(logging.getLogger().handlers)
     web.run_app(
         create_app(settings, demo=demo),
         host=host,
