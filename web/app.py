@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +13,7 @@ from aiohttp import web
 from comms import logsafe, migrate
 from comms.db import make_engine, make_sessionmaker
 from comms.services import Services
+from comms.snooze import SnoozeWaker
 from config.settings import Settings
 from routing.bus import make_bus
 from routing.hub import Hub
@@ -88,6 +91,17 @@ async def bus_ctx(app: web.Application) -> AsyncIterator[None]:
     await bus.close()
 
 
+async def snooze_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Wake snoozed conversations when their time comes; every node runs one, safely (comms/snooze.py)."""
+    waker = SnoozeWaker(app[SERVICES])
+    app[BUS].listen(waker.notice)
+    task = asyncio.create_task(waker.run_forever(), name="snooze-waker")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(build_openapi([r for router in ROUTERS for r in router.routes], "1"))
 
@@ -101,7 +115,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     app = web.Application(middlewares=[errors_middleware, security_headers], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[DEMO] = demo
-    app.cleanup_ctx.extend([database_ctx, hub_ctx, bus_ctx, carrier_ctx, mail_ctx])
+    app.cleanup_ctx.extend([database_ctx, hub_ctx, bus_ctx, snooze_ctx, carrier_ctx, mail_ctx])
     for router in ROUTERS:
         router.add_to(app)
     app.router.add_get("/api/v1/openapi.json", openapi)
