@@ -36,7 +36,6 @@ from web.carrier import carrier_ctx
 from web.keys import BUS, DEMO, ENGINE, HUB, PRESENCE, SERVICES, SESSIONMAKER, SETTINGS
 from web.mail import mail_ctx
 from web.middleware import errors_middleware, security_headers
-from web.openapi import build_openapi
 from web.ws import ws_handler
 
 log = logging.getLogger(__name__)
@@ -102,10 +101,6 @@ async def snooze_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(build_openapi([r for router in ROUTERS for r in router.routes], "1"))
-
-
 async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
 
@@ -118,7 +113,6 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     app.cleanup_ctx.extend([database_ctx, hub_ctx, bus_ctx, snooze_ctx, carrier_ctx, mail_ctx])
     for router in ROUTERS:
         router.add_to(app)
-    app.router.add_get("/api/v1/openapi.json", openapi)
     handlers_twilio.add_routes(app)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/", index)

@@ -37,6 +37,7 @@ def _session_out(info: auth.SessionInfo | auth.LoginResult) -> StaffSession:
     status=201,
     errors=(401, 403, 429),
     auth=False,
+    response_headers={"Set-Cookie": "the session cookie (HttpOnly, SameSite=Strict; Secure over https)"},
 )
 async def login(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
@@ -64,7 +65,11 @@ async def current_session(request: web.Request) -> web.Response:
 
 
 @router.route(
-    "DELETE", "/api/v1/session", summary="Sign out; closes this session's sockets on every node", status=204
+    "DELETE",
+    "/api/v1/session",
+    summary="Sign out; closes this session's sockets on every node",
+    status=204,
+    response_headers={"Set-Cookie": "clears the session cookie"},
 )
 async def logout(request: web.Request) -> web.Response:
     info = await require_staff(request)
@@ -79,6 +84,7 @@ async def logout(request: web.Request) -> web.Response:
     "/api/v1/sessions",
     summary="Sign out everywhere: ends every session of the signed-in staff member and closes their sockets",
     status=204,
+    response_headers={"Set-Cookie": "clears the session cookie"},
 )
 async def logout_everywhere(request: web.Request) -> web.Response:
     info = await require_staff(request)
