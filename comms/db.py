@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import event
@@ -39,8 +40,11 @@ def _sqlite_begin(conn: Any) -> None:
 
 def make_engine(settings: DatabaseSettings) -> AsyncEngine:
     """One engine per process; the schema option pins PostgreSQL's search_path."""
-    kwargs: dict[str, Any] = {"echo": settings.echo}
+    # Bound values are message bodies, numbers and addresses: never in an error's text or the echo log.
+    kwargs: dict[str, Any] = {"echo": settings.echo, "hide_parameters": True}
     if settings.is_sqlite:
+        # aiosqlite logs every statement with its bound values at DEBUG; only its warnings get through.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
         engine = create_async_engine(settings.url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "connect", _sqlite_manual_transactions)

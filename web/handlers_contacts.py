@@ -16,7 +16,8 @@ from schemas.contacts import (
     MoveItemRequest,
     MoveResult,
 )
-from web.api import ApiRouter, int_param, parse_body, reply
+from schemas.rest import ImportQuery
+from web.api import ApiRouter, int_param, parse_body, parse_query, reply
 from web.keys import SERVICES
 from web.staff_auth import require_actor
 
@@ -102,8 +103,7 @@ async def _import_body(request: web.Request) -> tuple[bytes | str, bool]:
             body = await parse_body(request, ImportRequest)
             return body.csv, body.dry_run
         if request.content_type in RAW_TYPES:
-            dry_run = request.query.get("dry_run", "false").lower() in {"1", "true", "yes"}
-            return await request.read(), dry_run
+            return await request.read(), parse_query(request, ImportQuery).dry_run
     except web.HTTPRequestEntityTooLarge:
         raise _too_large() from None
     raise InvalidRequest("send the CSV as text/csv, or as JSON {csv, dry_run}")
@@ -114,6 +114,8 @@ async def _import_body(request: web.Request) -> tuple[bytes | str, bool]:
     "/api/v1/contacts/import",
     summary="Import patients from CSV (text/csv body, ?dry_run=true; or JSON); admins only, up to 1 MiB",
     body=ImportRequest,
+    raw_body_types=sorted(RAW_TYPES),
+    query=ImportQuery,
     response=ImportReport,
     errors=(404, 413),
 )
