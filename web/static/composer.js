@@ -1,0 +1,74 @@
+// The thread's composer: text, e-mail or internal note, with the SMS segment count and send-later.
+import { api } from "/static/api.js";
+import { h } from "/static/dom.js";
+import { countSegments } from "/static/segments.js";
+
+/**
+ * A composer form for conversation `conversationId`. `onSent(item)` shows what was stored,
+ * `onOptedOut()` reacts to a refused text, `onTyping()` is called at most every 4 s while typing.
+ */
+export function makeComposer({ conversationId, onSent, onOptedOut, onTyping }) {
+  const text = h("textarea", { name: "body", rows: 3, "aria-label": "Message" });
+  const channel = h("select", { "aria-label": "Channel", name: "channel" },
+    h("option", { value: "sms" }, "Text message"),
+    h("option", { value: "note" }, "Internal note"),
+    h("option", { value: "email" }, "E-mail"));
+  const subject = h("input", { name: "subject", "aria-label": "Subject", placeholder: "Subject (default: Re: the last e-mail)" });
+  const counter = h("span", { class: "counter", "data-testid": "segments", "aria-live": "polite" });
+  const later = h("input", { type: "datetime-local", name: "send_at", "aria-label": "Send later at" });
+  const laterBox = h("label", { class: "later" }, "Send later ", later);
+  const submit = h("button", { type: "submit" }, "Send");
+  const error = h("p", { class: "error", role: "alert" });
+  const update = () => {
+    const sms = channel.value === "sms";
+    text.placeholder = sms ? "Text the patient… (Ctrl+Enter sends)" : "Write an internal note… (@name to mention)";
+    submit.textContent = sms ? (later.value ? "Schedule" : "Send text") : channel.value === "email" ? "Send e-mail" : "Add note";
+    laterBox.hidden = !sms;
+    subject.hidden = channel.value !== "email";
+    if (sms && text.value) {
+      const c = countSegments(text.value);
+      counter.textContent = `${c.characters} characters · ${c.segments} segment${c.segments > 1 ? "s" : ""} (${c.encoding})`;
+    } else counter.textContent = "";
+  };
+  const form = h("form", { class: "composer", onsubmit: async (e) => {
+    e.preventDefault();
+    if (!text.value.trim()) return;
+    try {
+      let item;
+      if (channel.value === "sms") {
+        const body = { channel: "sms", body: text.value };
+        if (later.value) body.send_at = new Date(later.value).toISOString();
+        item = await api("POST", `/api/v1/conversations/${conversationId}/messages`, body);
+      } else if (channel.value === "email") {
+        item = await api("POST", `/api/v1/conversations/${conversationId}/messages`,
+          { channel: "email", body: text.value, subject: subject.value || null });
+        subject.value = "";
+      } else {
+        item = await api("POST", `/api/v1/conversations/${conversationId}/notes`, { body: text.value });
+      }
+      onSent(item);
+      text.value = "";
+      later.value = "";
+      error.textContent = "";
+      update();
+    } catch (err) {
+      error.textContent = err.message;
+      if (err.code === "opted_out") onOptedOut();
+    }
+  } }, channel, counter, subject, text, laterBox, submit, error);
+  form.refresh = update;
+  form.showError = (message) => { error.textContent = message; };
+  channel.addEventListener("change", update);
+  later.addEventListener("change", update);
+  text.addEventListener("input", update);
+  let typingSent = 0;
+  text.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit();
+    else if (Date.now() - typingSent > 4000) {
+      typingSent = Date.now();
+      onTyping();
+    }
+  });
+  update();
+  return form;
+}

@@ -1,0 +1,42 @@
+// A thread's header: who the patient is, the status, and the thread actions (assign, close, snooze).
+import { api } from "/static/api.js";
+import { clear, h } from "/static/dom.js";
+
+export async function assignConversation(conversationId, value) {
+  const [kind, id] = value ? value.split(":") : [null, null];
+  const note = kind ? window.prompt("Note for the hand-off (optional)") : null;
+  await api("POST", `/api/v1/conversations/${conversationId}/assign`, {
+    assignee_id: kind === "u" ? Number(id) : null,
+    team_id: kind === "t" ? Number(id) : null,
+    note: note || null,
+  });
+}
+
+export async function setConversationStatus(conversationId, status, snoozedUntil) {
+  const body = { status };
+  if (snoozedUntil) body.snoozed_until = snoozedUntil.toISOString();
+  await api("POST", `/api/v1/conversations/${conversationId}/status`, body);
+}
+
+/** Draw the header of conversation `c` into `el`; `teams` and `staff` fill the assign picker. */
+export function drawThreadHeader(el, c, { staff, teams }) {
+  const staffOptions = [h("option", { value: "" }, "Unassigned")];
+  for (const s of staff.values()) {
+    staffOptions.push(h("option", { value: `u:${s.id}`, selected: s.id === c.assignee_id }, s.name));
+  }
+  for (const t of teams || []) {
+    staffOptions.push(h("option", { value: `t:${t.id}`, selected: !c.assignee_id && t.id === c.team_id }, `Team: ${t.name}`));
+  }
+  const assign = h("select", { "aria-label": "Assign to", onchange: (e) => assignConversation(c.id, e.target.value) }, staffOptions);
+  const statusButtons = c.status === "open"
+    ? [h("button", { onclick: () => setConversationStatus(c.id, "closed"), title: "Close (e)" }, "Close"),
+       h("button", { onclick: () => setConversationStatus(c.id, "snoozed", new Date(Date.now() + 3600 * 1000)) }, "Snooze 1 h")]
+    : [h("button", { onclick: () => setConversationStatus(c.id, "open") }, "Reopen")];
+  clear(el).append(
+    h("div", {},
+      h("h2", {}, c.contact.name),
+      h("span", { class: "meta" }, [...c.contact.phones, ...c.contact.emails].join(" · ")),
+      h("span", { class: `status status-${c.status}` }, c.status)),
+    h("div", { class: "actions" }, assign, statusButtons),
+  );
+}
