@@ -58,6 +58,23 @@ export function makeComposer({ conversationId, onSent, onOptedOut, onTyping }) {
   } }, channel, counter, subject, text, laterBox, submit, error);
   form.refresh = update;
   form.showError = (message) => { error.textContent = message; };
+  /** Enable only the channels this patient has: texts need a phone and no STOP, e-mail an address. */
+  form.setChannels = (contact, optedOut) => {
+    const sms = channel.querySelector("option[value=sms]"), email = channel.querySelector("option[value=email]");
+    const noSms = !contact.phones.length ? "no phone number" : optedOut ? "opted out" : "";
+    sms.disabled = Boolean(noSms);
+    sms.textContent = noSms ? `Text message (${noSms})` : "Text message";
+    email.disabled = !contact.emails.length;
+    email.textContent = email.disabled ? "E-mail (no address)" : "E-mail";
+    if (channel.selectedOptions[0]?.disabled) { channel.value = "note"; update(); }
+  };
+  /** "reply": the patient's channel (a text, else an e-mail); "note": an internal note. */
+  form.choose = (mode) => {
+    const usable = (value) => !channel.querySelector(`option[value=${value}]`).disabled;
+    const pick = mode === "note" ? "note" : ["sms", "email"].find(usable);
+    if (pick && !(mode === "reply" && ["sms", "email"].includes(channel.value) && usable(channel.value))) channel.value = pick;
+    update();
+  };
   channel.addEventListener("change", update);
   later.addEventListener("change", update);
   text.addEventListener("input", update);

@@ -107,7 +107,7 @@ export class ConversationList {
   }
 
   rowEl(c) {
-    const badge = c.unread > 0 ? h("span", { class: "badge", "aria-label": `${c.unread} unread` }, c.unread) : null;
+    const badge = c.unread > 0 ? h("span", { class: "badge" }, c.unread, h("span", { class: "visually-hidden" }, " unread")) : null;
     const assignee = c.assignee_id ? this.staff.get(c.assignee_id)
       : (c.team_id ? { name: `Team ${this.teams.find((t) => t.id === c.team_id)?.name || ""}` } : null);
     return h("li", {

@@ -15,6 +15,7 @@ export class Inbox {
       session, staff,
       teams: () => this.list.teams,
       onViewing: (id, typing) => { if (this.onViewing) this.onViewing(id, typing); },
+      onMoved: () => {},
     });
     clear(this.root).append(this.list.el, this.thread.el);
   }
@@ -46,7 +47,14 @@ export class Inbox {
       if (this.current === event.conversation_id) thread.replaceItem(event.item);
     } else if (event.type === "conversation.updated") {
       this.list.upsert(event.conversation);
-      if (this.current === event.conversation.id) thread.drawHeader(event.conversation);
+      if (this.current === event.conversation.id) thread.update(event.conversation);
+    } else if (event.type === "timeline.item_moved") {
+      if (this.current === event.from_conversation_id) thread.removeItem(event.item_id);
+      else if (this.current === event.to_conversation_id) this.refreshSoon();
+    } else if (event.type === "conversation.merged") {
+      this.list.remove(event.conversation_id);
+      if (this.current === event.conversation_id) this.open(event.into_conversation_id);
+      else if (this.current === event.into_conversation_id) this.refreshSoon();
     } else if (event.type === "conversation.read") {
       const c = this.list.get(event.conversation_id);
       if (c && event.last_read_item_id >= c.last_inbound_id) this.list.upsert({ ...c, unread: 0 }, { unreadDelta: -c.unread });
@@ -57,6 +65,12 @@ export class Inbox {
     this.list.select(id);
     const summary = await this.thread.open(id, { keepScroll });
     if (summary.unread > 0) this.markRead(this.thread.lastItemId());
+  }
+
+  /** Re-read the open thread once a burst of moved items has settled (a move can carry many). */
+  refreshSoon() {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => { if (this.current) this.open(this.current, { keepScroll: true }); }, 200);
   }
 
   markRead(itemId) {
@@ -76,7 +90,7 @@ export class Inbox {
     this.thread.showPresence(rows);
   }
 
-  focusComposer() {
-    this.thread.focusComposer();
+  focusComposer(mode) {
+    this.thread.focusComposer(mode);
   }
 }

@@ -1,29 +1,40 @@
-// One open thread: header, STOP banner, timeline, who else is here, composer.
+// One open thread: header, STOP banner, timeline (older pages on demand), who else is here, composer,
+// and the patient's record beside it.
 import { api } from "/static/api.js";
 import { clear, h } from "/static/dom.js";
 import { makeComposer } from "/static/composer.js";
+import { ContactPanel } from "/static/contact_panel.js";
 import { drawThreadHeader } from "/static/thread_header.js";
 import { itemEl } from "/static/timeline_items.js";
 
+const PAGE = 50;  // the items API's page size
+
 export class Thread {
-  constructor({ session, staff, teams, onViewing }) {
-    Object.assign(this, { session, staff, teams, onViewing });
+  constructor({ session, staff, teams, onViewing, onMoved }) {
+    Object.assign(this, { session, staff, teams, onViewing, onMoved });
     this.current = null;
     this.summary = null;
     this.items = [];
-    this.el = h("section", { class: "thread", "aria-label": "Conversation" },
-      h("p", { class: "empty" }, "Choose a conversation."));
+    this.panel = new ContactPanel({ onClose: () => this.drawHeader(this.summary) });
+    this.main = h("div", { class: "thread-main" }, h("p", { class: "empty" }, "Choose a conversation."));
+    this.el = h("section", { class: "thread", "aria-label": "Conversation" }, this.main, this.panel.el);
   }
 
   /** Load conversation `id` and draw it; resolves with its summary. */
   async open(id, { keepScroll = false } = {}) {
+    const switching = id !== this.current;
     this.current = id;
     const [summary, items] = await Promise.all([
       api("GET", `/api/v1/conversations/${id}`),
       api("GET", `/api/v1/conversations/${id}/items`),
     ]);
+    if (id !== this.current) return summary;  // another thread was opened meanwhile
+    this.summary = summary;
+    this.names = null;
     this.items = items.reverse();
     this.header = h("header", { class: "thread-head" });
+    this.older = h("button", { type: "button", class: "older", hidden: items.length < PAGE, onclick: () => this.loadOlder() },
+      "Load older messages");
     this.timelineEl = h("ol", { class: "timeline", "aria-label": "Timeline", "aria-live": "polite" });
     this.composer = makeComposer({
       conversationId: id,
@@ -31,19 +42,45 @@ export class Thread {
       onOptedOut: () => this.setOptedOut(true),
       onTyping: () => this.onViewing(id, true),
     });
-    clear(this.el).append(this.header, this.timelineEl, this.composer);
-    this.drawHeader(summary);
     this.banner = h("p", { class: "banner", role: "status", "data-testid": "opted-out", hidden: true },
       "This patient replied STOP: texting is blocked until they text START. Call or e-mail instead.");
-    this.el.insertBefore(this.banner, this.timelineEl);
-    this.summary = summary;
+    this.presenceEl = h("p", { class: "presence", "data-testid": "thread-presence", "aria-live": "polite" });
+    clear(this.main).append(this.header, this.banner, h("div", { class: "scroller" }, this.older, this.timelineEl),
+      this.presenceEl, this.composer);
+    this.drawHeader(summary);
     this.setOptedOut(summary.opted_out);
     for (const item of this.items) this.timelineEl.append(this.itemEl(item));
-    if (!keepScroll) this.timelineEl.scrollTop = this.timelineEl.scrollHeight;
-    this.presenceEl = h("p", { class: "presence", "data-testid": "thread-presence", "aria-live": "polite" });
-    this.el.insertBefore(this.presenceEl, this.composer);
+    if (!keepScroll) this.scrollToEnd();
+    if (this.panel.open) {
+      if (switching) this.panel.show(summary.contact.id);
+      else this.panel.refresh(summary.contact.id);
+    }
     this.onViewing(id, false);
     return summary;
+  }
+
+  scrollToEnd() {
+    const scroller = this.timelineEl.parentElement;
+    scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  /** Prepend the page before the oldest item shown, keeping what staff were reading in place. */
+  async loadOlder() {
+    const id = this.current;
+    const oldest = this.items.length ? this.items[0].id : null;
+    if (!oldest) return;
+    this.older.disabled = true;
+    const page = await api("GET", `/api/v1/conversations/${id}/items?before=${oldest}`);
+    if (id !== this.current) return;
+    const scroller = this.timelineEl.parentElement;
+    const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+    const older = page.reverse().filter((item) => !this.timelineEl.querySelector(`[data-item="${item.id}"]`));
+    this.items = [...older, ...this.items];
+    this.timelineEl.prepend(...older.map((item) => this.itemEl(item)));
+    scroller.scrollTop = scroller.scrollHeight - fromBottom;
+    this.older.disabled = false;
+    this.older.hidden = page.length < PAGE;
+    if (older.length) this.timelineEl.querySelector(`[data-item="${older[older.length - 1].id}"]`)?.setAttribute("tabindex", "-1");
   }
 
   lastItemId() {
@@ -51,22 +88,62 @@ export class Thread {
   }
 
   drawHeader(c) {
-    drawThreadHeader(this.header, c, { staff: this.staff, teams: this.teams() });
+    if (!c || !this.header) return;
+    drawThreadHeader(this.header, c, {
+      staff: this.staff, teams: this.teams(),
+      patientOpen: this.panel.open,
+      onPatient: () => this.togglePatient(),
+    });
+  }
+
+  togglePatient() {
+    if (this.panel.open) this.panel.hide();
+    else {
+      this.panel.show(this.summary.contact.id);
+      this.drawHeader(this.summary);
+    }
+  }
+
+  /** A conversation.updated for this thread: new name, numbers or status. */
+  update(state) {
+    this.summary = { ...this.summary, ...state };
+    this.drawHeader(this.summary);
+    this.setOptedOut(this.summary.opted_out);
+    this.panel.refresh(state.contact.id);
+  }
+
+  /** Names of the patients who share a number, for the "who wrote this?" chooser (asked once). */
+  async householdNames(ids) {
+    if (!this.names) {
+      this.names = new Map();
+      try {
+        const record = await api("GET", `/api/v1/contacts/${this.summary.contact.id}`);
+        for (const m of (record.household || {}).members || []) this.names.set(m.id, m.name);
+      } catch { /* the ids are shown instead */ }
+    }
+    for (const id of ids.filter((x) => !this.names.has(x))) {
+      try { this.names.set(id, (await api("GET", `/api/v1/contacts/${id}`)).display_name); } catch { /* merged away */ }
+    }
+    return this.names;
   }
 
   itemEl(item) {
-    return itemEl(item, { staff: this.staff, onError: (err) => this.composer.showError(err.message) });
+    return itemEl(item, {
+      staff: this.staff,
+      onError: (err) => this.composer.showError(err.message),
+      household: {
+        contactId: this.summary.contact.id,
+        names: (ids) => this.householdNames(ids),
+        onMoved: (result) => { for (const moved of result.item_ids) this.removeItem(moved); this.onMoved(result); },
+      },
+    });
   }
 
   setOptedOut(blocked) {
+    if (!this.summary) return;
+    this.summary.opted_out = blocked;
     if (this.banner) this.banner.hidden = !blocked;
-    const email = this.composer && this.composer.querySelector("option[value=email]");
-    if (email) email.disabled = !(this.summary && this.summary.contact.emails.length);
-    const sms = this.composer && this.composer.querySelector("option[value=sms]");
-    if (sms) {
-      sms.disabled = blocked || !(this.summary && this.summary.contact.phones.length);
-      if (sms.disabled && this.composer.channel.value === "sms") { this.composer.channel.value = "note"; this.composer.refresh(); }
-    }
+    if (this.composer) this.composer.setChannels(this.summary.contact, blocked);
   }
 
   replaceItem(item) {
@@ -75,9 +152,16 @@ export class Thread {
   }
 
   appendItem(item) {
-    if (this.timelineEl.querySelector(`[data-item="${item.id}"]`)) return;
+    if (!this.timelineEl || this.timelineEl.querySelector(`[data-item="${item.id}"]`)) return;
+    this.items.push(item);
     this.timelineEl.append(this.itemEl(item));
-    this.timelineEl.scrollTop = this.timelineEl.scrollHeight;
+    this.scrollToEnd();
+  }
+
+  removeItem(itemId) {
+    this.items = this.items.filter((i) => i.id !== itemId);
+    const el = this.timelineEl && this.timelineEl.querySelector(`[data-item="${itemId}"]`);
+    if (el) el.remove();
   }
 
   showPresence(rows) {
@@ -89,8 +173,10 @@ export class Thread {
     }).join(" · ");
   }
 
-  focusComposer() {
-    const text = this.el.querySelector("textarea");
-    if (text) text.focus();
+  /** Focus the composer: "reply" picks the patient's channel (text, else e-mail), "note" a note. */
+  focusComposer(mode) {
+    if (!this.composer) return;
+    if (mode) this.composer.choose(mode);
+    this.composer.querySelector("textarea").focus();
   }
 }

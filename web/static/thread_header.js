@@ -1,6 +1,7 @@
 // A thread's header: who the patient is, the status, and the thread actions (assign, close, snooze).
 import { api } from "/static/api.js";
 import { clear, h } from "/static/dom.js";
+import { snoozeMenu } from "/static/snooze_menu.js";
 
 export async function assignConversation(conversationId, value) {
   const [kind, id] = value ? value.split(":") : [null, null];
@@ -18,8 +19,11 @@ export async function setConversationStatus(conversationId, status, snoozedUntil
   await api("POST", `/api/v1/conversations/${conversationId}/status`, body);
 }
 
-/** Draw the header of conversation `c` into `el`; `teams` and `staff` fill the assign picker. */
-export function drawThreadHeader(el, c, { staff, teams }) {
+/**
+ * Draw the header of conversation `c` into `el`; `teams` and `staff` fill the assign picker,
+ * `onPatient` opens or closes the patient record (`patientOpen` says which it is now).
+ */
+export function drawThreadHeader(el, c, { staff, teams, patientOpen, onPatient }) {
   const staffOptions = [h("option", { value: "" }, "Unassigned")];
   for (const s of staff.values()) {
     staffOptions.push(h("option", { value: `u:${s.id}`, selected: s.id === c.assignee_id }, s.name));
@@ -27,16 +31,19 @@ export function drawThreadHeader(el, c, { staff, teams }) {
   for (const t of teams || []) {
     staffOptions.push(h("option", { value: `t:${t.id}`, selected: !c.assignee_id && t.id === c.team_id }, `Team: ${t.name}`));
   }
+  const patient = h("button", { type: "button", class: "patient-toggle", "aria-expanded": String(Boolean(patientOpen)),
+    "aria-controls": "contact-panel", onclick: onPatient }, patientOpen ? "Hide patient" : "Patient details");
   const assign = h("select", { "aria-label": "Assign to", onchange: (e) => assignConversation(c.id, e.target.value) }, staffOptions);
   const statusButtons = c.status === "open"
-    ? [h("button", { onclick: () => setConversationStatus(c.id, "closed"), title: "Close (e)" }, "Close"),
-       h("button", { onclick: () => setConversationStatus(c.id, "snoozed", new Date(Date.now() + 3600 * 1000)) }, "Snooze 1 h")]
-    : [h("button", { onclick: () => setConversationStatus(c.id, "open") }, "Reopen")];
+    ? [h("button", { type: "button", onclick: () => setConversationStatus(c.id, "closed"), title: "Close (e)" }, "Close"),
+       snoozeMenu((until) => setConversationStatus(c.id, "snoozed", until))]
+    : [h("button", { type: "button", onclick: () => setConversationStatus(c.id, "open") }, "Reopen")];
   clear(el).append(
     h("div", {},
       h("h2", {}, c.contact.name),
       h("span", { class: "meta" }, [...c.contact.phones, ...c.contact.emails].join(" · ")),
-      h("span", { class: `status status-${c.status}` }, c.status)),
-    h("div", { class: "actions" }, assign, statusButtons),
+      h("span", { class: `status status-${c.status}` },
+        c.status === "snoozed" && c.snoozed_until ? `snoozed until ${new Date(c.snoozed_until).toLocaleString([], { weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" })}` : c.status)),
+    h("div", { class: "actions" }, patient, assign, statusButtons),
   );
 }

@@ -1,6 +1,7 @@
 // One timeline item as a list entry: the meta line (kind, author, time, delivery), then its kind's body.
 import { api } from "/static/api.js";
 import { h, when } from "/static/dom.js";
+import { householdChooser } from "/static/household_chooser.js";
 import { emailBody } from "/static/item_email.js";
 import { mediaEls } from "/static/item_media.js";
 
@@ -24,8 +25,17 @@ function textBody(item) {
   return h("div", { class: "body" }, item.body);
 }
 
-/** The <li> for one item; `onError` shows a failed action (cancelling a scheduled text). */
-export function itemEl(item, { staff, onError }) {
+function failure(item) {
+  const meta = item.meta || {};
+  const why = meta.error || (item.error_code ? `The carrier reported error ${item.error_code}.` : "");
+  return why ? h("div", { class: "item-error", role: "note" }, `Not delivered: ${why}`) : null;
+}
+
+/**
+ * The <li> for one item; `onError` shows a failed action (cancelling a scheduled text), `household`
+ * is what the "who wrote this?" chooser needs (see household_chooser.js).
+ */
+export function itemEl(item, { staff, onError, household }) {
   const author = item.author_id ? staff.get(item.author_id) : null;
   const label = KIND_LABEL[item.kind] ?? item.kind;
   const meta = item.meta || {};
@@ -42,5 +52,6 @@ export function itemEl(item, { staff, onError }) {
       words ? h("span", { class: "item-status" }, ` · ${words}`) : null, cancel),
     body,
     mediaEls(item),
-    failed && meta.error ? h("div", { class: "item-error", role: "note" }, meta.error) : null);
+    failed ? failure(item) : null,
+    household ? householdChooser(item, household) : null);
 }
