@@ -12,6 +12,7 @@ import { SearchBox } from "/static/search.js";
 import { installShortcuts, shortcutTable, showHelp } from "/static/shortcuts.js";
 
 const app = document.getElementById("app");
+const RESYNC_GRACE_MS = 150;
 let stopShortcuts = () => {};
 
 function showLogin(message) {
@@ -48,13 +49,19 @@ async function loadStaff() {
 /** What the connection line says; a resync says what really happened instead of "0 missed". */
 function connectionStatus(el) {
   let resyncing = false;
+  let pending = null;
   const show = (text, state) => { el.textContent = text; el.dataset.state = state; };
   return {
     onStatus(text) {
-      if (resyncing && text.startsWith("back")) return;  // the resync notice follows; it tells the truth
-      show(text, text.startsWith("reconnecting") ? "down" : "up");
+      clearTimeout(pending);
+      if (resyncing && text.startsWith("back")) return;
+      // The socket says "back, 0 missed" just before it says "resync" (the gap was too long to
+      // replay): wait a moment so that untrue line is never shown.
+      if (text.startsWith("back")) pending = setTimeout(() => show(text, "up"), RESYNC_GRACE_MS);
+      else show(text, text.startsWith("reconnecting") ? "down" : "up");
     },
     async onResync(reloads) {
+      clearTimeout(pending);
       resyncing = true;
       show("reloading after a long gap…", "up");
       await Promise.allSettled(reloads());

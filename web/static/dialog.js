@@ -15,17 +15,20 @@ export function openDialog({ title, content, className = "", onKey, testId }) {
     h("header", { class: "dialog-head" }, h("h2", { id: titleId }, title), close),
     h("div", { class: "dialog-body" }, content));
   document.body.append(dialog);
+  // Keys are heard on the document: a button that just became disabled drops focus to <body>.
+  const keys = (e) => {
+    if (onKey && onKey(e)) { e.preventDefault(); e.stopPropagation(); }
+  };
+  if (onKey) document.addEventListener("keydown", keys);
   const done = new Promise((resolve) => {
     dialog.addEventListener("close", () => {
+      document.removeEventListener("keydown", keys);
       dialog.remove();
       if (opener && opener.isConnected && opener.focus) opener.focus();
       resolve(dialog.returnValue);
     });
   });
   close.addEventListener("click", () => dialog.close());
-  dialog.addEventListener("keydown", (e) => {
-    if (onKey && onKey(e)) { e.preventDefault(); e.stopPropagation(); }
-  });
   dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });  // the backdrop
   dialog.showModal();
   dialog.done = done;

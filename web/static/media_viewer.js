@@ -17,8 +17,10 @@ export function openViewer(pictures, index) {
     img.alt = picture.alt;
     original.href = picture.url;
     caption.textContent = `Picture ${at + 1} of ${pictures.length}`;
+    const focused = document.activeElement;
     prev.disabled = at === 0;
     next.disabled = at === pictures.length - 1;
+    if (focused && focused.disabled) (focused === next ? prev : next).focus();  // keep focus in the dialog
   }
   show(at);
   return openDialog({

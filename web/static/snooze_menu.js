@@ -28,7 +28,7 @@ export function snoozeMenu(onSnooze) {
   const menu = h("div", { class: "menu", role: "menu", "aria-label": "Snooze until", hidden: true });
   const error = h("p", { class: "error", role: "alert" });
   const picker = h("input", { type: "datetime-local", name: "snooze_until", "aria-label": "Snooze until" });
-  const custom = h("form", { class: "snooze-custom", hidden: true, onsubmit: (e) => {
+  const custom = h("form", { class: "snooze-custom", hidden: true, novalidate: true, onsubmit: (e) => {
     e.preventDefault();
     const until = new Date(picker.value);
     if (!picker.value || Number.isNaN(until.getTime())) { error.textContent = "Choose a date and time."; return; }
