@@ -60,7 +60,8 @@ async def signed_in_page(
     await page.get_by_label("E-mail").fill(email)
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
-    await page.get_by_test_id("connection").filter(has_text="live").wait_for(timeout=5000)
+    # Generous: several browsers and servers share two cores while the suite runs.
+    await page.get_by_test_id("connection").filter(has_text="live").wait_for(timeout=15000)
     return page
 
 

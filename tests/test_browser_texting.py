@@ -55,7 +55,11 @@ async def test_text_from_composer_stop_banner_and_picture(
         )
         thumb = page.locator(".timeline .thumb img")
         await thumb.wait_for(timeout=5000)
-        assert await thumb.evaluate("img => img.complete && img.naturalWidth === 1")
+        await page.wait_for_function(
+            "() => { const i = document.querySelector('.timeline .thumb img');"
+            " return i.complete && i.naturalWidth === 1; }",
+            timeout=5000,
+        )
         assert (
             await page.locator(".timeline .item.in .body").last.inner_text()
             == "https://evil.example <b>pic</b>"

@@ -106,6 +106,7 @@ async def test_after_a_gap_too_long_to_replay_the_line_says_it_reloaded(served_o
                 new MutationObserver(() => shown.push(line.textContent))
                     .observe(line, {childList: true, subtree: true, characterData: true}); }"""
         )
+        await page.fill("textarea[name=body]", "half-written reply")
         # Cut the socket; pretend it last saw an event the server no longer has (history trimmed).
         await page.evaluate("() => { frontdesk.live.retry = 60000; frontdesk.live.ws.close(); }")
         await page.get_by_test_id("connection").filter(has_text="reconnecting").wait_for(timeout=2000)
@@ -120,6 +121,7 @@ async def test_after_a_gap_too_long_to_replay_the_line_says_it_reloaded(served_o
             .wait_for(timeout=5000)
         )
         await page.locator(".timeline .body", has_text="said while away").wait_for(timeout=3000)
+        assert await page.locator("textarea[name=body]").input_value() == "half-written reply"  # kept
         await page.wait_for_timeout(300)  # anything still to come would have come
         shown = await page.evaluate("() => shown")
         assert not any("missed updates" in text for text in shown), shown

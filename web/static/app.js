@@ -111,6 +111,9 @@ async function showInbox(session) {
   notes.reload().catch(() => {});
   live.onLive = () => presence.connected();
   inbox.onViewing = (conversationId, typing) => presence.report(conversationId, typing);
+  stopShortcuts();
+  stopShortcuts = installShortcuts(table);  // before anything is awaited: keys work once the page shows
+  window.frontdesk = { live, inbox, chat, presence, drawer };  // for tests and the console
   live.start();
   await inbox.reload();
   chat.reload().catch(() => {});
@@ -119,9 +122,6 @@ async function showInbox(session) {
     await api("DELETE", "/api/v1/session");
     showLogin();
   });
-  stopShortcuts();
-  stopShortcuts = installShortcuts(table);
-  window.frontdesk = { live, inbox, chat, presence, drawer };  // for tests and the console
 }
 
 api("GET", "/api/v1/session").then(showInbox, () => showLogin());

@@ -13,6 +13,7 @@ export class Thread {
   constructor({ session, staff, teams, onViewing, onMoved }) {
     Object.assign(this, { session, staff, teams, onViewing, onMoved });
     this.current = null;
+    this.ready = Promise.resolve();
     this.summary = null;
     this.items = [];
     this.panel = new ContactPanel({ onClose: () => this.drawHeader(this.summary) });
@@ -21,7 +22,12 @@ export class Thread {
   }
 
   /** Load conversation `id` and draw it; resolves with its summary. */
-  async open(id, { keepScroll = false } = {}) {
+  open(id, options) {
+    this.ready = this.load(id, options || {});
+    return this.ready;
+  }
+
+  async load(id, { keepScroll = false }) {
     const switching = id !== this.current;
     this.current = id;
     const [summary, items] = await Promise.all([
@@ -29,6 +35,7 @@ export class Thread {
       api("GET", `/api/v1/conversations/${id}/items`),
     ]);
     if (id !== this.current) return summary;  // another thread was opened meanwhile
+    const draft = !switching && this.composer ? this.composer : null;  // a re-read keeps what was typed
     this.summary = summary;
     this.names = null;
     this.items = items.reverse();
@@ -36,7 +43,7 @@ export class Thread {
     this.older = h("button", { type: "button", class: "older", hidden: items.length < PAGE, onclick: () => this.loadOlder() },
       "Load older messages");
     this.timelineEl = h("ol", { class: "timeline", "aria-label": "Timeline", "aria-live": "polite" });
-    this.composer = makeComposer({
+    this.composer = draft || makeComposer({
       conversationId: id,
       onSent: (item) => this.appendItem(item),
       onOptedOut: () => this.setOptedOut(true),
@@ -45,8 +52,11 @@ export class Thread {
     this.banner = h("p", { class: "banner", role: "status", "data-testid": "opted-out", hidden: true },
       "This patient replied STOP: texting is blocked until they text START. Call or e-mail instead.");
     this.presenceEl = h("p", { class: "presence", "data-testid": "thread-presence", "aria-live": "polite" });
+    const typing = draft && draft.contains(document.activeElement) ? document.activeElement : null;
     clear(this.main).append(this.header, this.banner, h("div", { class: "scroller" }, this.older, this.timelineEl),
       this.presenceEl, this.composer);
+    if (typing) typing.focus();
+    this.el.dataset.conversation = id;
     this.drawHeader(summary);
     this.setOptedOut(summary.opted_out);
     for (const item of this.items) this.timelineEl.append(this.itemEl(item));
@@ -174,7 +184,8 @@ export class Thread {
   }
 
   /** Focus the composer: "reply" picks the patient's channel (text, else e-mail), "note" a note. */
-  focusComposer(mode) {
+  async focusComposer(mode) {
+    await this.ready.catch(() => {});  // a thread still loading: its composer, not the one about to go
     if (!this.composer) return;
     if (mode) this.composer.choose(mode);
     this.composer.querySelector("textarea").focus();
