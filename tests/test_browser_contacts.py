@@ -50,6 +50,7 @@ async def test_patient_record_view_edit_and_the_channels_it_allows(served_on_por
         record = panel.get_by_test_id("patient-record")
         await record.wait_for(timeout=3000)
         assert "+12025550170" in await record.inner_text()
+        assert "null" not in await panel.inner_text() and "undefined" not in await panel.inner_text()
         assert await page.get_by_role("button", name="Hide patient").get_attribute("aria-expanded") == "true"
 
         await panel.get_by_role("button", name="Edit record").click()

@@ -64,7 +64,7 @@ export class ContactPanel {
         ? h("span", {}, `${m.name} (this patient)`)
         : h("button", { type: "button", class: "link", "aria-label": `Show ${m.name}'s record`, onclick: () => this.show(m.id) }, m.name))))
       : "not sharing a number";
-    clear(this.el).append(
+    clear(this.el).append(h("div", { class: "panel-body" },
       this.head(c.display_name),
       c.is_unknown ? h("p", { class: "hint" }, "Unknown sender: give a name to identify them.") : null,
       h("dl", { class: "record", "data-testid": "patient-record" },
@@ -74,8 +74,7 @@ export class ContactPanel {
         row(c.household ? c.household.name : "Household", household)),
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: () => this.drawEdit() }, "Edit record"),
-        h("button", { type: "button", onclick: () => this.merge() }, "Merge a duplicate…")),
-    );
+        h("button", { type: "button", onclick: () => this.merge() }, "Merge a duplicate…"))));
   }
 
   phoneRow(phone) {
