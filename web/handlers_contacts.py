@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from comms import contacts, contacts_import, contacts_merge, contacts_read, households
+from comms import contacts, contacts_import, contacts_merge, contacts_read, contacts_search, households
 from comms.errors import InvalidRequest
 from schemas.contacts import (
+    ContactMatch,
     ContactOut,
     ContactUpdate,
     ImportReport,
@@ -17,6 +18,7 @@ from schemas.contacts import (
     MoveResult,
 )
 from schemas.rest import ImportQuery
+from schemas.search import SearchRequest
 from web.api import ApiRouter, int_param, parse_body, parse_query, reply
 from web.keys import SERVICES
 from web.staff_auth import require_actor
@@ -32,6 +34,19 @@ def _too_large() -> contacts_import.ImportTooLarge:
     return contacts_import.ImportTooLarge(
         f"an import request takes up to {MAX_REQUEST:,} bytes (1 MiB); split the file and import each part"
     )
+
+
+@router.route(
+    "POST",
+    "/api/v1/contacts/search",
+    summary="Find patient records by name, phone or e-mail (in the body: what staff type is PHI)",
+    body=SearchRequest,
+    response=list[ContactMatch],
+)
+async def search_contacts(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, SearchRequest)
+    return reply(await contacts_search.find_contacts(request.app[SERVICES], actor, body.q, body.limit))
 
 
 @router.route(

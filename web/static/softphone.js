@@ -259,12 +259,12 @@ export class Softphone {
         ...[...new Set(waiting.map((c) => c.location_id))].map((loc) =>
           h("button", { onclick: () => this.answerQueue(loc), disabled: !this.device }, "Answer next caller")))
       : null;
+    const cards = [...pops, this.active ? this.activeCard() : null, queue].filter(Boolean);
     clear(this.root).append(
-      h("div", { class: "phone-head" }, h("strong", {}, "Phone"), duty,
+      h("div", { class: "phone-head" }, duty,
         h("span", { class: "phone-status", role: "status", "data-testid": "phone-status" }, this.status)),
-      ...pops,
-      this.active ? this.activeCard() : null,
-      queue,
+      // Ringing calls, the call in progress and the queue drop down under the header, over the inbox.
+      cards.length ? h("div", { class: "phone-cards" }, cards) : null,
     );
   }
 
