@@ -39,22 +39,22 @@ async def test_call_pop_on_two_screens_one_answers_the_other_stops_ringing(
         for page in (admin, north):
             await page.get_by_test_id("duty").click()
             await (
-                page.get_by_test_id("phone-status").filter(has_text="Ready for calls").wait_for(timeout=5000)
+                page.get_by_test_id("phone-status").filter(has_text="Ready for calls").wait_for(timeout=15000)
             )
         async with aiohttp.ClientSession() as http:
             async with http.post(f"{pair.sandbox}/sandbox/phones/{PATIENT}/calls", json={"to": NORTH}) as r:
                 assert r.status == 200, await r.text()
             for page in (admin, north):
                 pop = page.get_by_test_id("call-pop")
-                await pop.filter(has_text="Pat Patient0").wait_for(timeout=5000)
-                await page.get_by_test_id("answer").filter(has_text="Answer").wait_for(timeout=5000)
+                await pop.filter(has_text="Pat Patient0").wait_for(timeout=15000)
+                await page.get_by_test_id("answer").filter(has_text="Answer").wait_for(timeout=15000)
             await north.get_by_test_id("answer").click()
-            await north.get_by_test_id("active-call").wait_for(timeout=5000)
-            await admin.get_by_test_id("call-pop").wait_for(state="detached", timeout=5000)
+            await north.get_by_test_id("active-call").wait_for(timeout=15000)
+            await admin.get_by_test_id("call-pop").wait_for(state="detached", timeout=15000)
             # North's thread opened on answer; the call item says who took it.
             summary = north.get_by_test_id("call-summary").filter(has_text="by Nora North")
-            await summary.wait_for(timeout=5000)
+            await summary.wait_for(timeout=15000)
             await admin.click(f'li[data-conversation="{p.conv_a}"]')
-            await admin.get_by_test_id("call-summary").filter(has_text="Nora North").wait_for(timeout=5000)
+            await admin.get_by_test_id("call-summary").filter(has_text="Nora North").wait_for(timeout=15000)
         for page in (admin, north):
             assert page.errors == [] and page.dialogs == []
