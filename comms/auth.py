@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import secrets
@@ -47,38 +48,74 @@ async def _locations_of(services: Services, user: StaffUser) -> frozenset[int] |
         return frozenset(rows)
 
 
-async def login(
-    services: Services, email: str, password: str, remote_addr: str | None, user_agent: str | None
-) -> LoginResult:
-    """Check the password under per-account and per-address limits, then open a session."""
+def _lock_id(key: str) -> int:
+    """A stable signed 64-bit id for PostgreSQL's advisory locks, one per rate-limit key."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+_PRUNE_LOCK = _lock_id("login_failures:prune")
+
+
+async def _reserve_attempt(services: Services, account_key: str, address_key: str, now: dt.datetime) -> int:
+    """Count this attempt as a failure before the password is checked, atomically with the limit check.
+
+    Checking and recording in one transaction, serialized per key, is what stops parallel guesses
+    (from one node or many) from all passing a check that none of them has yet recorded. PostgreSQL
+    serializes on advisory locks taken in a fixed order; SQLite lets one writer in at a time, and the
+    first statement here is a write, so the count that follows sees every earlier attempt.
+    Returns the id of the address row, which a successful login takes back.
+    """
     limits = services.settings.login
-    now = utcnow()
     since = now - dt.timedelta(minutes=limits.window_minutes)
-    email = email.strip().lower()
-    account_key, address_key = f"account:{email}", f"address:{remote_addr or '-'}"
+    retry = limits.window_minutes * 60
     async with services.unit() as unit:
         s = unit.session
-        await s.execute(delete(LoginFailure).where(LoginFailure.at < since))
+        if not services.settings.database.is_sqlite:
+            for lock in sorted({_lock_id(account_key), _lock_id(address_key)}):
+                await s.execute(select(func.pg_advisory_xact_lock(lock)))
+        address_row = LoginFailure(key=address_key, at=now)
+        s.add_all([LoginFailure(key=account_key, at=now), address_row])
+        await s.flush()
         rows = await s.execute(
             select(LoginFailure.key, func.count())
             .where(LoginFailure.key.in_([account_key, address_key]), LoginFailure.at >= since)
             .group_by(LoginFailure.key)
         )
         counts: dict[str, int] = {key: count for key, count in rows}
-    retry = limits.window_minutes * 60
-    if counts.get(account_key, 0) >= limits.max_failures_per_account:
-        raise RateLimited("too many failed logins for this account; try again later", retry_after=retry)
-    if counts.get(address_key, 0) >= limits.max_failures_per_address:
-        raise RateLimited("too many failed logins from this address; try again later", retry_after=retry)
+        # The counts include this attempt. Raising rolls it back: a refused try does not extend the lock-out.
+        if counts.get(account_key, 0) > limits.max_failures_per_account:
+            raise RateLimited("too many failed logins for this account; try again later", retry_after=retry)
+        if counts.get(address_key, 0) > limits.max_failures_per_address:
+            raise RateLimited("too many failed logins from this address; try again later", retry_after=retry)
+        return address_row.id
+
+
+async def _prune_failures(services: Services, now: dt.datetime) -> None:
+    """Forget failures well past the window; one node at a time, and never rows a login still counts."""
+    cutoff = now - dt.timedelta(minutes=2 * services.settings.login.window_minutes)
+    async with services.unit() as unit:
+        s = unit.session
+        if not services.settings.database.is_sqlite:
+            if not await s.scalar(select(func.pg_try_advisory_xact_lock(_PRUNE_LOCK))):
+                return
+        await s.execute(delete(LoginFailure).where(LoginFailure.at < cutoff))
+
+
+async def login(
+    services: Services, email: str, password: str, remote_addr: str | None, user_agent: str | None
+) -> LoginResult:
+    """Check the password under per-account and per-address limits, then open a session."""
+    now = utcnow()
+    email = email.strip().lower()
+    account_key, address_key = f"account:{email}", f"address:{remote_addr or '-'}"
+    address_row_id = await _reserve_attempt(services, account_key, address_key, now)
 
     async with services.read() as session:
         user = await session.scalar(select(StaffUser).where(StaffUser.email == email))
-    ok = verify_password(user.password_hash if user else None, password)
+    # argon2 costs tens of milliseconds of CPU: off the event loop, so other requests keep flowing.
+    ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
         async with services.unit() as unit:
-            unit.session.add_all(
-                [LoginFailure(key=account_key, at=now), LoginFailure(key=address_key, at=now)]
-            )
             audit.record(
                 unit.session,
                 None,
@@ -87,6 +124,7 @@ async def login(
                 user.id if user else "-",
                 remote_addr=remote_addr,
             )
+        await _prune_failures(services, now)
         raise Unauthenticated("wrong e-mail or password")
 
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
@@ -109,13 +147,30 @@ async def login(
                 user_agent=(user_agent or "")[:300],
             )
         )
-        await s.execute(delete(LoginFailure).where(LoginFailure.key == account_key))
+        # Success clears the account's recent failures and takes back this attempt's address mark, but
+        # not the address's earlier failures: one good password must not reset a guesser's budget.
+        # (Only rows inside the window: older ones are the pruner's, so the two never lock the same rows.)
+        since = now - dt.timedelta(minutes=services.settings.login.window_minutes)
+        await s.execute(delete(LoginFailure).where(LoginFailure.key == account_key, LoginFailure.at >= since))
+        await s.execute(delete(LoginFailure).where(LoginFailure.id == address_row_id))
         if needs_rehash(user.password_hash):
             db_user = await s.get(StaffUser, user.id)
             if db_user is not None:
                 db_user.password_hash = hash_password(password)
         audit.record(s, actor, "login", "staff_user", user.id)
     return LoginResult(token, csrf, actor, user.name, user.email, expires)
+
+
+def _within_limits(services: Services, row: StaffSession, now: dt.datetime) -> bool:
+    """Idle timeout, and an absolute lifetime counted from sign-in that activity never extends.
+
+    The lifetime is checked against the configured value as well as the stored expiry, so shortening
+    it in the settings also ends sessions opened before the change.
+    """
+    cfg = services.settings.sessions
+    idle = dt.timedelta(minutes=cfg.idle_timeout_minutes)
+    lifetime = dt.timedelta(hours=cfg.absolute_lifetime_hours)
+    return row.expires_at > now and row.created_at + lifetime > now and row.last_seen_at + idle > now
 
 
 @dataclass(frozen=True)
@@ -132,7 +187,6 @@ async def authenticate(services: Services, token: str, remote_addr: str | None) 
         raise Unauthenticated("not signed in")
     sid = session_id_for(token)
     now = utcnow()
-    idle = dt.timedelta(minutes=services.settings.sessions.idle_timeout_minutes)
     async with services.read() as session:
         row = (
             await session.execute(
@@ -142,7 +196,7 @@ async def authenticate(services: Services, token: str, remote_addr: str | None) 
     if row is None:
         raise Unauthenticated("not signed in")
     staff_session, user = row
-    if not user.active or staff_session.expires_at <= now or staff_session.last_seen_at + idle <= now:
+    if not user.active or not _within_limits(services, staff_session, now):
         await end_session(services, sid, reason="expired")
         raise Unauthenticated("your session has ended; sign in again")
     if now - staff_session.last_seen_at >= TOUCH_INTERVAL:
@@ -157,11 +211,9 @@ async def authenticate(services: Services, token: str, remote_addr: str | None) 
 
 async def session_alive(services: Services, session_id: str) -> bool:
     """For long-lived sockets: is the session still there and within its limits?"""
-    now = utcnow()
-    idle = dt.timedelta(minutes=services.settings.sessions.idle_timeout_minutes)
     async with services.read() as session:
         row = await session.get(StaffSession, session_id)
-    return row is not None and row.expires_at > now and row.last_seen_at + idle > now
+    return row is not None and _within_limits(services, row, utcnow())
 
 
 async def touch(services: Services, session_id: str) -> None:
@@ -184,3 +236,18 @@ async def end_session(
         await unit.session.delete(row)
         audit.record(unit.session, actor, reason, "staff_session", row.user_id)
         unit.publish({"type": SESSION_ENDED, "reason": reason}, Audience.session(session_id))
+
+
+async def end_all_sessions(services: Services, actor: Actor) -> int:
+    """Sign a staff member out everywhere (a lost phone, a shared computer): every session and socket."""
+    async with services.unit() as unit:
+        rows = (
+            await unit.session.scalars(select(StaffSession).where(StaffSession.user_id == actor.user_id))
+        ).all()
+        for row in rows:
+            await unit.session.delete(row)
+            unit.publish({"type": SESSION_ENDED, "reason": "logout_everywhere"}, Audience.session(row.id))
+        audit.record(
+            unit.session, actor, "logout_everywhere", "staff_user", actor.user_id, {"sessions": len(rows)}
+        )
+        return len(rows)

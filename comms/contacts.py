@@ -171,15 +171,20 @@ async def insert_contacts(
                 holders.setdefault(phone.e164, {})[holder.id] = holder
     contacts = []
     for spec in new:
+        # Every attribute set here, empty lists and None included: SQLAlchemy 2 leaves an untouched
+        # attribute of a new object unloaded after the flush, and reading it then would lazy-load,
+        # which async sessions cannot do (an unknown sender's first text failed on `contact.emails`).
         contact = Contact(
             practice_id=practice_id,
             first_name=spec.first_name,
             last_name=spec.last_name,
             date_of_birth=spec.date_of_birth,
             is_unknown=spec.is_unknown,
+            household_id=None,
+            merged_into_id=None,
+            phones=[ContactPhone(e164=number) for number in spec.phones],
+            emails=[ContactEmail(address=address) for address in spec.emails],
         )
-        contact.phones.extend(ContactPhone(e164=number) for number in spec.phones)
-        contact.emails.extend(ContactEmail(address=address) for address in spec.emails)
         contacts.append(contact)
     session.add_all(contacts)
     await session.flush()

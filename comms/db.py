@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import event
@@ -22,12 +23,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+WRITE = "frontdesk_write"  # execution option: this transaction will write (SQLite: BEGIN IMMEDIATE)
+
+
+def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
+    """Python's sqlite3 only opens a transaction before its first write, so an action's reads ran
+    outside it and a read-modify-write could silently lose a concurrent update; we BEGIN ourselves."""
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Readers take a snapshot (BEGIN); writers take the write lock up front (BEGIN IMMEDIATE), so two
+    actions that read then write one row queue up instead of one overwriting the other."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+
+
 def make_engine(settings: DatabaseSettings) -> AsyncEngine:
     """One engine per process; the schema option pins PostgreSQL's search_path."""
-    kwargs: dict[str, Any] = {"echo": settings.echo}
+    # Bound values are message bodies, numbers and addresses: never in an error's text or the echo log.
+    kwargs: dict[str, Any] = {"echo": settings.echo, "hide_parameters": True}
     if settings.is_sqlite:
+        # aiosqlite logs every statement with its bound values at DEBUG; only its warnings get through.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
         engine = create_async_engine(settings.url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_manual_transactions)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     connect_args: dict[str, Any] = {}
     if settings.schema_name:

@@ -84,7 +84,7 @@ def build_email(
         raise ValueError(f"not a domain for Message-IDs: {domain!r}")
     if not to:
         raise ValueError("an e-mail needs at least one recipient")
-    parent = _clean_id(in_reply_to) if in_reply_to else None
+    parent = clean_message_id(in_reply_to) if in_reply_to else None
 
     msg = EmailMessage(policy=SMTP_POLICY)
     msg["From"] = _address(from_addr, from_name)
@@ -125,7 +125,7 @@ def reply_subject(subject: str) -> str:
 
 def thread_references(references: Sequence[str], parent: str) -> list[str]:
     """The parent's References plus the parent, trimmed to the root few and the most recent ones."""
-    chain = [i for i in dict.fromkeys(_clean_id(r) for r in references) if i != parent] + [parent]
+    chain = [i for i in dict.fromkeys(clean_message_id(r) for r in references) if i != parent] + [parent]
     if len(chain) > MAX_REFERENCES:
         chain = chain[:KEEP_FIRST_REFERENCES] + chain[-(MAX_REFERENCES - KEEP_FIRST_REFERENCES) :]
     return chain
@@ -138,7 +138,8 @@ def _one_line(value: str) -> str:
     return value
 
 
-def _clean_id(value: str) -> str:
+def clean_message_id(value: str) -> str:
+    """A Message-ID without its angle brackets; ValueError when it is not one."""
     ident = value.strip().removeprefix("<").removesuffix(">")
     if len(ident) > MAX_ID_LENGTH or not MSG_ID.fullmatch(ident):
         raise ValueError(f"not a Message-ID: {value[:100]!r}")

@@ -76,6 +76,14 @@ def sanitize_html(html: str, *, allow_remote_images: bool = False) -> str:
     return IMG_TAG.sub(_image_or_placeholder, cleaner.clean(html))
 
 
+REMOTE_IMG = re.compile(r'<img\s[^>]*\bsrc="https?:', re.IGNORECASE)
+
+
+def has_remote_images(html: str) -> bool:
+    """Whether the mail shows pictures from the internet, so staff are offered to load them."""
+    return bool(REMOTE_IMG.search(sanitize_html(html, allow_remote_images=True)))
+
+
 def _url_filter(allow_remote_images: bool) -> Callable[[str, str, str], str | None]:
     """nh3 checks schemes globally; this narrows them per attribute (data: and cid: only on images)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -41,11 +42,20 @@ class InboundHandler:
         data = raw if isinstance(raw, bytes) else str(raw or "").encode("utf-8", "surrogateescape")
         try:
             await self.deliver(data, list(envelope.rcpt_tos), str(envelope.mail_from or ""))
-        except Exception:
+        except Exception as exc:
             # A temporary failure makes the sending server keep the message and try again: nothing lost.
-            log.exception("storing an inbound e-mail failed; answered 451 so the sender retries")
+            log.error(
+                "storing an inbound e-mail failed (%s); answered 451 so the sender retries\n%s",
+                exc.__class__.__name__,
+                code_trace(exc),
+            )
             return "451 4.3.0 Temporary failure storing the message; please retry"
         return "250 2.0.0 Message accepted"
+
+
+def code_trace(exc: BaseException) -> str:
+    """Where it failed, without the exception's message: database errors quote the row (PHI) in theirs."""
+    return "".join(traceback.format_tb(exc.__traceback__))
 
 
 async def start_listener(

@@ -23,7 +23,7 @@ from email.parser import BytesParser, Parser
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import cast
 
-from comms.email_html import html_to_text, sanitize_html
+from comms.email_html import has_remote_images, html_to_text, sanitize_html
 from schemas.email import MAX_FILENAME, BounceInfo, BounceRecipient, ParsedAttachment, ParsedEmail
 
 MiB = 1024 * 1024
@@ -139,9 +139,11 @@ def _parse(raw: bytes, limit: int) -> ParsedEmail:
     html_source = "\n".join(h for h in state.html if h.strip())
     text = plain if plain.strip() else (html_to_text(html_source) if html_source else "")
     html = None
+    remote_images = False
     if html_source:
         try:
             html = sanitize_html(html_source).strip() or None
+            remote_images = html is not None and has_remote_images(html_source)
         except Exception:
             state.warn("the HTML body could not be sanitized and was left out")
     bounce = _bounce(state)
@@ -158,6 +160,8 @@ def _parse(raw: bytes, limit: int) -> ParsedEmail:
         date=_date(_raw_header(msg, "date"), state),
         text=_clean_text(text).rstrip(),
         html=_clean_text(html) if html else None,
+        html_source=_clean_text(html_source) if html else None,
+        remote_images=remote_images,
         attachments=tuple(state.attachments),
         auto_submitted=_auto_submitted(msg, subject) or bool(state.reports),
         bounce=bounce,

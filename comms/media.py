@@ -27,6 +27,8 @@ ALLOWED_TYPES = (
     "video/3gpp",
     "video/quicktime",
     "audio/mpeg",
+    "audio/wav",
+    "audio/x-wav",
     "audio/mp4",
     "audio/amr",
     "audio/ogg",

@@ -469,10 +469,12 @@ async def queue_sms(
     author_id: int | None,
     send_at: dt.datetime | None = None,
     meta: dict[str, object] | None = None,
+    to: str | None = None,
 ) -> TimelineItemOut:
     """The one way a text leaves: checks opt-out, writes the item and its outbox row in this transaction.
 
-    Staff replies, send-later and automations (reminders, text-back) all come through here.
+    Staff replies, send-later and automations (reminders, text-back) all come through here. `to` picks
+    one of the patient's numbers (the one that called, for a text-back); by default the first.
     """
     s = unit.session
     if not body.strip():
@@ -485,7 +487,10 @@ async def queue_sms(
         raise NotFound("no such conversation")
     if not contact.phones:
         raise InvalidRequest("this patient has no phone number")
-    to_number = contact.phones[0].e164
+    numbers = [p.e164 for p in contact.phones]
+    if to is not None and to not in numbers:
+        raise InvalidRequest("that number is not one of this patient's")
+    to_number = to or numbers[0]
     if await is_opted_out(s, location.practice_id, to_number):
         raise OptedOut("this patient replied STOP: texts to this number are blocked until they text START")
     sender = next((n.e164 for n in location.numbers if n.sms), None)

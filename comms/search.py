@@ -40,7 +40,8 @@ def _scoped(query: Select[*Ts], actor: Actor) -> Select[*Ts]:
     return query
 
 
-def _contact_match(q: str) -> ColumnElement[bool]:
+def contact_match(q: str) -> ColumnElement[bool]:
+    """Patients whose full name or an e-mail contains q, or a phone contains its digits (3 or more)."""
     needle = f"%{q.casefold()}%"
     full_name = func.lower(Contact.first_name + literal_column("' '") + Contact.last_name)
     clauses = [
@@ -66,7 +67,7 @@ async def search(services: Services, actor: Actor, q: str, limit: int = 20) -> S
             _scoped(
                 select(Conversation, Contact)
                 .join(Contact, Contact.id == Conversation.contact_id)
-                .where(_contact_match(q), Contact.merged_into_id.is_(None))
+                .where(contact_match(q), Contact.merged_into_id.is_(None))
                 .order_by(Conversation.last_item_at.desc())
                 .limit(limit),
                 actor,

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from comms.contacts import create_contact
-from comms.models import Conversation, Practice, TimelineItem, utcnow
+from comms.models import Conversation, Location, Practice, StaffUser, TimelineItem, utcnow
 from comms.practice import add_location, add_staff, ensure_practice
 from comms.services import Services
 from comms.timeline import add_item
+from comms.voice_models import RingGroup, RingGroupMember, StaffPhone, VoiceSettings
+from comms.voice_setup import staff_of_location
+from schemas.voice import WEEKDAYS, MenuOption, OpenInterval, VoiceConfig
 
 PRACTICE_NAME = "Maple Street Dental"
 DEMO_PASSWORD = "frontdesk-demo"  # noqa: S105 - printed for the demo on purpose
@@ -192,4 +195,48 @@ async def seed_demo(services: Services) -> DemoLogin:
     for index, contact_id in enumerate(rng.sample(contact_ids, THREAD_COUNT)):
         where = rng.randrange(len(locations))
         await _thread(services, rng, contact_id, locations[where], rng.choice(staff_ids[where]), index)
+    await _phones(services, locations)
     return demo_login()
+
+
+async def _phones(services: Services, locations: list[int]) -> None:
+    """Maple Street answers around the clock with a phone tree (so the demo rings at any hour); Oak Park
+    keeps office hours. Every demo staff member is on duty: their softphone rings once they sign in."""
+    async with services.unit() as unit:
+        s = unit.session
+        everyone = list(await s.scalars(select(StaffUser.id).order_by(StaffUser.id)))
+        admins = list(await s.scalars(select(StaffUser.id).where(StaffUser.role == "admin")))
+        front = RingGroup(location_id=locations[0], name="Front desk")
+        billing = RingGroup(location_id=locations[0], name="Billing")
+        s.add_all([front, billing])
+        await s.flush()
+        maple_street = await s.get(Location, locations[0])
+        assert maple_street is not None
+        local = await staff_of_location(s, maple_street.practice_id, maple_street.id)
+        s.add_all(RingGroupMember(group_id=front.id, user_id=u) for u in local)
+        s.add_all(RingGroupMember(group_id=billing.id, user_id=u) for u in admins)
+        open_all_day = [OpenInterval(opens=dt.time(0), closes=dt.time(23, 59, 59))]
+        maple = VoiceConfig(
+            hours={day: list(open_all_day) for day in WEEKDAYS},
+            menu_enabled=True,
+            menu_prompt="For appointments, press 1 or say appointments. For billing, press 2. "
+            "For our address and hours, press 3. To leave a message, press 0.",
+            menu_options=[
+                MenuOption(
+                    digit="1", label="Appointments", words=("appointment", "appointments", "schedule")
+                ),
+                MenuOption(
+                    digit="2", label="Billing", words=("billing", "bill", "payment"), group_id=billing.id
+                ),
+                MenuOption(
+                    digit="3",
+                    label="Address and hours",
+                    action="message",
+                    message="We are at 12 Maple Street. We answer the phone around the clock in this demo.",
+                ),
+                MenuOption(digit="0", label="Voicemail", words=("message", "voicemail"), action="voicemail"),
+            ],
+            default_group_id=front.id,
+        )
+        s.add(VoiceSettings(location_id=locations[0], config=maple.model_dump(mode="json")))
+        s.add_all(StaffPhone(user_id=u, on_duty=True) for u in everyone)

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from comms.db import Sessionmaker
+from comms.db import WRITE, Sessionmaker
 from config.settings import Settings
 from routing.audience import Audience
 from routing.bus import Bus
@@ -39,6 +39,7 @@ class Services:
     async def unit(self) -> AsyncIterator[Unit]:
         """Open a transaction; commit on success, then publish what the action queued."""
         async with self.sessionmaker() as session, session.begin():
+            await session.connection(execution_options={WRITE: True})
             unit = Unit(session)
             yield unit
         for body, audience in unit.pending:

@@ -75,7 +75,8 @@ class Call(Base):
     placed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     answered_leg_sid: Mapped[str | None] = mapped_column(String(64))
-    conference: Mapped[str | None] = mapped_column(String(64))
+    conference: Mapped[str | None] = mapped_column(String(64))  # our name for it, once it has one
+    conference_sid: Mapped[str | None] = mapped_column(String(64))  # Twilio's, from its first event
     on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     recorded: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -83,8 +84,13 @@ class Call(Base):
     answered_at: Mapped[dt.datetime | None]
     ended_at: Mapped[dt.datetime | None]
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Missed-call text-back: None until the call ends; "due" → "sent" or "skipped:<why>" (a job owns it).
+    text_back: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    __table_args__ = (Index("ix_calls_location_started", "location_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_calls_location_started", "location_id", "started_at"),
+        Index("ix_calls_text_back", "text_back"),
+    )
 
 
 class CallLeg(Base):

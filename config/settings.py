@@ -110,10 +110,23 @@ class TwilioSettings(_Section):
     max_media_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     send_lease_seconds: float = Field(30.0, gt=0, description="after this, an unconfirmed send is reconciled")
     max_send_attempts: int = Field(6, ge=1)
+    twiml_app_sid: str | None = Field(
+        None, pattern=r"^AP[0-9a-fA-F]{32}$", description="the TwiML App softphones call out through"
+    )
+    token_ttl_seconds: int = Field(600, ge=60, le=86_400, description="softphone access token lifetime")
+    voice_sdk_url: str = Field(
+        "https://unpkg.com/@twilio/voice-sdk@2.18.1/dist/twilio.min.js",
+        description="where staff browsers load the Twilio Voice JavaScript SDK from",
+    )
 
     @property
     def configured(self) -> bool:
         return bool(self.account_sid and self.auth_token)
+
+    @property
+    def softphones(self) -> bool:
+        """Browser softphones need an API key to sign access tokens and a TwiML App to call out."""
+        return bool(self.configured and self.api_key_sid and self.api_key_secret and self.twiml_app_sid)
 
 
 class SmtpSettings(_Section):
@@ -129,9 +142,18 @@ class SmtpSettings(_Section):
     implicit_tls: bool = False
     username: str | None = None
     password: str | None = None
+    ca_file: str | None = Field(None, description="extra CA certificates (PEM) to trust for the relay")
     from_address: str = "frontdesk@localhost"
     from_name: str = "Front desk"
     message_id_domain: str = "frontdesk.local"
+    send_lease_seconds: float = Field(
+        60.0, gt=0, description="after this, an unconfirmed hand-off is checked"
+    )
+    max_send_attempts: int = Field(6, ge=1)
+    max_attachment_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="per outgoing e-mail, all files")
+    log_smtp_session: bool = Field(
+        False, description="log the listener's SMTP commands at INFO (they name patients' addresses)"
+    )
 
 
 class StorageSettings(_Section):

@@ -53,6 +53,17 @@ class ContactOut(_Strict):
     )
 
 
+class ContactMatch(_Strict):
+    """A patient record found by name, phone or e-mail (with or without a conversation)."""
+
+    id: int
+    name: str
+    is_unknown: bool
+    date_of_birth: dt.date | None
+    phones: list[str]
+    emails: list[str]
+
+
 class PhoneIn(_Strict):
     number: str = Field(min_length=1, max_length=40, description="any common format; stored as E.164")
     label: str = Field("mobile", min_length=1, max_length=30)

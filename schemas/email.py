@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -69,6 +70,9 @@ class ParsedEmail(_Frozen):
     date: datetime | None = None
     text: str = ""
     html: str | None = None
+    # The HTML as sent: unsafe, never shown; kept only to sanitize again (e.g. with remote images allowed).
+    html_source: str | None = Field(default=None, repr=False)
+    remote_images: bool = False
     attachments: tuple[ParsedAttachment, ...] = ()
     auto_submitted: bool = False
     bounce: BounceInfo | None = None
@@ -82,3 +86,37 @@ class ParsedEmail(_Frozen):
         if value is not None and value.utcoffset() != timedelta(0):
             raise ValueError("date must be an aware UTC datetime")
         return value if value is None or value.tzinfo is UTC else value.astimezone(UTC)
+
+
+class EmailAttachmentIn(BaseModel):
+    """A file staff attach to an e-mail, carried base64-encoded in the JSON body."""
+
+    model_config = ConfigDict(extra="forbid")
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=3, max_length=100)
+    content_base64: str = Field(min_length=1, description="the file's bytes, base64 (RFC 4648)")
+
+
+class EmailSend(BaseModel):
+    """An e-mail to the patient from the thread: text (an HTML version is made from it) and files."""
+
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(min_length=1, max_length=100_000)
+    subject: str | None = Field(None, max_length=300, description="default: Re: the thread's last subject")
+    attachments: list[EmailAttachmentIn] = Field(default_factory=list, max_length=10)
+
+
+class ResolveUnconfirmed(BaseModel):
+    """Staff's decision on an e-mail whose hand-off to the mail server was never confirmed."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["resend", "sent"] = Field(
+        description="resend: send it again with the same Message-ID; sent: the patient has it"
+    )
+
+
+class EmailHtmlQuery(BaseModel):
+    """How staff want an e-mail's HTML shown."""
+
+    model_config = ConfigDict(extra="forbid")
+    remote_images: bool = Field(False, description="load the pictures the mail links from the internet")

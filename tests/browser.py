@@ -35,9 +35,15 @@ async def chromium() -> AsyncIterator[Any]:
             await browser.close()
 
 
-async def signed_in_page(browser: Any, base: str, email: str, password: str) -> Any:
+DESKTOP = {"width": 1280, "height": 800}
+TABLETS = ({"width": 820, "height": 1180}, {"width": 1024, "height": 768})
+
+
+async def signed_in_page(
+    browser: Any, base: str, email: str, password: str, viewport: dict[str, int] | None = None
+) -> Any:
     """A fresh browser context (its own cookies) signed in through the login form."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    context = await browser.new_context(viewport=viewport or DESKTOP)
     page = await context.new_page()
     dialogs: list[str] = []
     page.dialogs = dialogs  # a script that ran would show up here (alert/confirm/prompt)
@@ -54,5 +60,35 @@ async def signed_in_page(browser: Any, base: str, email: str, password: str) -> 
     await page.get_by_label("E-mail").fill(email)
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
-    await page.get_by_test_id("connection").filter(has_text="live").wait_for(timeout=5000)
+    # Generous: several browsers and servers share two cores while the suite runs.
+    await page.get_by_test_id("connection").filter(has_text="live").wait_for(timeout=15000)
     return page
+
+
+async def csrf_token(page: Any) -> str:
+    """The signed-in page's CSRF token, for tests that post through the page's own session."""
+    return str(
+        await page.evaluate("() => fetch('/api/v1/session').then(r => r.json()).then(s => s.csrf_token)")
+    )
+
+
+async def post_json(page: Any, path: str, body: Any) -> tuple[int, Any]:
+    """POST JSON from inside the page (its cookies and CSRF token), as the UI itself would."""
+    token = await csrf_token(page)
+    result = await page.evaluate(
+        """async ([path, body, csrf]) => {
+            const res = await fetch(path, {method: "POST", body: JSON.stringify(body),
+                headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf}});
+            return [res.status, res.status === 204 ? null : await res.json()];
+        }""",
+        [path, body, token],
+    )
+    return int(result[0]), result[1]
+
+
+async def no_horizontal_overflow(page: Any) -> None:
+    """The page never scrolls sideways: nothing is wider than the viewport."""
+    widths = await page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
+    )
+    assert max(widths[0], widths[1]) <= widths[2], widths

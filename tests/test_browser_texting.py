@@ -9,7 +9,8 @@ import aiohttp
 
 from tests.browser import chromium, signed_in_page
 from tests.carrier import start_pair
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, new_conversation
+from web.keys import SERVICES
 
 PATIENT_A, NORTH_NUMBER = "+12025550170", "+12025550143"
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -54,7 +55,11 @@ async def test_text_from_composer_stop_banner_and_picture(
         )
         thumb = page.locator(".timeline .thumb img")
         await thumb.wait_for(timeout=5000)
-        assert await thumb.evaluate("img => img.complete && img.naturalWidth === 1")
+        await page.wait_for_function(
+            "() => { const i = document.querySelector('.timeline .thumb img');"
+            " return i.complete && i.naturalWidth === 1; }",
+            timeout=5000,
+        )
         assert (
             await page.locator(".timeline .item.in .body").last.inner_text()
             == "https://evil.example <b>pic</b>"
@@ -64,3 +69,84 @@ async def test_text_from_composer_stop_banner_and_picture(
         await page.get_by_test_id("opted-out").wait_for(state="visible", timeout=3000)
         assert await page.locator("select[name=channel] option[value=sms]").is_disabled()
         assert page.dialogs == []
+
+
+CARRIER_WORDS = {
+    "+12025550005": "This number does not exist or is no longer in service.",
+    "+12025550006": "This is a landline or a number that cannot receive texts.",
+    "+12025550007": "The carrier filtered this message as possible spam. Rephrase it, or call instead.",
+}
+
+
+async def test_failed_texts_say_why_in_words(
+    db_settings: dict[str, Any], aiohttp_server: Any, tmp_path: Path
+) -> None:
+    pair = await start_pair(db_settings, aiohttp_server, tmp_path)
+    p, services = pair.practice, pair.app[SERVICES]
+    threads = {
+        number: await new_conversation(services, p.practice_id, p.loc_a, f"Fay {number[-1]}", number)
+        for number in CARRIER_WORDS  # the sandbox fails texts to these numbers (MAGIC_OUTCOMES)
+    }
+    async with chromium() as browser:
+        page = await signed_in_page(browser, pair.base, p.staff_a, PASSWORD)
+        for number, words in CARRIER_WORDS.items():
+            await page.click(f'li[data-conversation="{threads[number]}"]')
+            await page.locator(".thread-head h2", has_text=f"Fay {number[-1]}").wait_for(timeout=3000)
+            await page.fill("textarea[name=body]", "Your crown is ready")
+            await page.click("form.composer button[type=submit]")
+            failed = page.locator('.item.out.failed[data-status="undelivered"]')
+            await failed.wait_for(timeout=5000)
+            assert await failed.locator(".item-error").inner_text() == f"Not delivered: {words}"
+            assert "not delivered" in await failed.locator(".item-status").inner_text()
+        assert page.errors == [] and page.dialogs == []
+
+
+async def test_pictures_open_in_an_accessible_viewer(
+    db_settings: dict[str, Any], aiohttp_server: Any, tmp_path: Path
+) -> None:
+    pair = await start_pair(db_settings, aiohttp_server, tmp_path)
+    p = pair.practice
+    picture = {"content_type": "image/png", "data_base64": PNG}
+    await _text_in(pair.sandbox, "two of the rash", [picture, picture])
+    await _text_in(pair.sandbox, "and one more", [picture])
+    async with chromium() as browser:
+        page = await signed_in_page(browser, pair.base, p.staff_a, PASSWORD)
+        await page.click(f'li[data-conversation="{p.conv_a}"]')
+        thumbs = page.get_by_role("link", name="View picture")
+        await thumbs.nth(2).wait_for(timeout=5000)
+        hrefs = [await thumbs.nth(i).get_attribute("href") for i in range(3)]
+        assert all(h and h.startswith("/api/v1/media/") for h in hrefs) and len(set(hrefs)) == 3
+
+        await thumbs.nth(0).click()
+        viewer = page.get_by_role("dialog", name="Picture")
+        await viewer.wait_for(timeout=2000)
+        image = viewer.get_by_role("img", name="Picture from the patient")
+        await page.wait_for_function(
+            "() => { const i = document.querySelector('dialog img');"
+            " return i.complete && i.naturalWidth === 1; }",
+            timeout=3000,
+        )
+        assert await image.get_attribute("src") == hrefs[0]
+        assert await viewer.get_by_text("Picture 1 of 3").is_visible()
+        assert await viewer.get_by_role("button", name="Previous picture").is_disabled()
+        assert await viewer.get_by_role("button", name="Close").evaluate("el => el.closest('dialog').open")
+
+        await page.keyboard.press("ArrowRight")
+        await viewer.get_by_text("Picture 2 of 3").wait_for(timeout=1000)
+        await viewer.get_by_role("button", name="Next picture").click()
+        await viewer.get_by_text("Picture 3 of 3").wait_for(timeout=1000)
+        assert await image.get_attribute("src") == hrefs[2]
+        assert await viewer.get_by_role("button", name="Next picture").is_disabled()
+        await page.keyboard.press("ArrowLeft")
+        await viewer.get_by_text("Picture 2 of 3").wait_for(timeout=1000)
+
+        # Escape closes it and focus returns to the picture that opened it.
+        await page.keyboard.press("Escape")
+        await viewer.wait_for(state="detached", timeout=2000)
+        assert await thumbs.nth(0).evaluate("el => el === document.activeElement")
+        # The close button does too.
+        await thumbs.nth(1).click()
+        await viewer.get_by_text("Picture 2 of 3").wait_for(timeout=2000)
+        await viewer.get_by_role("button", name="Close").click()
+        await viewer.wait_for(state="detached", timeout=2000)
+        assert page.errors == [] and page.dialogs == []

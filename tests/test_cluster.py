@@ -63,7 +63,7 @@ async def cluster_config(tmp_path: Path, redis_url: str) -> AsyncIterator[tuple[
         await _drop_schema(schema)
 
 
-def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
     import urllib.request
 
     deadline = time.monotonic() + timeout

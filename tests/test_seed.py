@@ -79,3 +79,29 @@ async def test_seed_builds_the_demo_practice_once(services: Services) -> None:
     before = await counts(services)
     assert await seed_demo(services) == login
     assert await counts(services) == before
+
+
+async def test_demo_phones_ring_at_any_hour_through_a_phone_tree(services: Services) -> None:
+    import datetime as dt
+
+    from comms.voice_models import RingGroup, RingGroupMember, StaffPhone
+    from comms.voice_setup import config_of
+    from routing.call_routing import choose_option, is_open
+
+    await seed_demo(services)
+    async with services.read() as session:
+        maple = await session.scalar(select(Location).where(Location.name == "Maple Street"))
+        oak = await session.scalar(select(Location).where(Location.name == "Oak Park"))
+        assert maple is not None and oak is not None
+        config, oak_config = await config_of(session, maple.id), await config_of(session, oak.id)
+        groups = {g.name: g.id for g in await session.scalars(select(RingGroup))}
+        members = list(await session.scalars(select(RingGroupMember)))
+        on_duty = list(await session.scalars(select(StaffPhone).where(StaffPhone.on_duty.is_(True))))
+    for hour in range(0, 24, 3):
+        assert is_open(config, maple.timezone, dt.datetime(2026, 12, 6, hour, tzinfo=dt.UTC))  # a Sunday
+    assert not is_open(oak_config, oak.timezone, dt.datetime(2026, 12, 6, 15, tzinfo=dt.UTC))
+    billing = choose_option(config, None, "a question about my bill")
+    assert billing is not None and billing.group_id == groups["Billing"]
+    assert config.default_group_id == groups["Front desk"]
+    assert {m.group_id for m in members} == {groups["Front desk"], groups["Billing"]}
+    assert len(on_duty) == 4

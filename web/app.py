@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
-from comms import migrate
+from comms import logsafe, migrate
 from comms.db import make_engine, make_sessionmaker
 from comms.services import Services
+from comms.snooze import SnoozeWaker
 from config.settings import Settings
 from routing.bus import make_bus
 from routing.hub import Hub
@@ -18,22 +21,25 @@ from routing.presence import PresenceTable
 from web import (
     handlers_chat,
     handlers_contacts,
+    handlers_email,
     handlers_inbox,
     handlers_messages,
     handlers_notifications,
+    handlers_phone,
     handlers_session,
     handlers_system,
     handlers_teams,
     handlers_timeline,
     handlers_twilio,
+    handlers_voice,
 )
 from web.access_log import PathOnlyAccessLogger
 from web.api import ApiRouter
 from web.carrier import carrier_ctx
-from web.keys import BUS, DEMO, ENGINE, HUB, PRESENCE, SERVICES, SESSIONMAKER, SETTINGS
+from web.keys import BACKGROUND, BUS, DEMO, ENGINE, HUB, PRESENCE, SERVICES, SESSIONMAKER, SETTINGS
 from web.mail import mail_ctx
 from web.middleware import errors_middleware, security_headers
-from web.openapi import build_openapi
+from web.page_policy import page_policy
 from web.ws import ws_handler
 
 log = logging.getLogger(__name__)
@@ -48,6 +54,8 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_notifications.router,
     handlers_teams.router,
     handlers_contacts.router,
+    handlers_phone.router,
+    handlers_email.router,
 )
 MAX_BODY = 1024 * 1024
 
@@ -88,12 +96,22 @@ async def bus_ctx(app: web.Application) -> AsyncIterator[None]:
     await bus.close()
 
 
-async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(build_openapi([r for router in ROUTERS for r in router.routes], "1"))
+async def snooze_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Wake snoozed conversations when their time comes; every node runs one, safely (comms/snooze.py)."""
+    waker = SnoozeWaker(app[SERVICES])
+    app[BUS].listen(waker.notice)
+    task = asyncio.create_task(waker.run_forever(), name="snooze-waker")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "index.html")
+    """The staff page, with the policy that lets its softphone reach the carrier (and nothing else)."""
+    return web.FileResponse(
+        STATIC / "index.html", headers={"Content-Security-Policy": page_policy(request.app[SETTINGS])}
+    )
 
 
 def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
@@ -101,11 +119,12 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     app = web.Application(middlewares=[errors_middleware, security_headers], client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[DEMO] = demo
-    app.cleanup_ctx.extend([database_ctx, hub_ctx, bus_ctx, carrier_ctx, mail_ctx])
+    app[BACKGROUND] = set()
+    app.cleanup_ctx.extend([database_ctx, hub_ctx, bus_ctx, snooze_ctx, carrier_ctx, mail_ctx])
     for router in ROUTERS:
         router.add_to(app)
-    app.router.add_get("/api/v1/openapi.json", openapi)
     handlers_twilio.add_routes(app)
+    handlers_voice.add_routes(app)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC, append_version=True)
@@ -115,6 +134,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
 def run(settings: Settings, host: str, port: int, *, demo: bool = False) -> None:
     """Serve until interrupted; start-up errors (like an unmigrated database) propagate to the CLI."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logsafe.install(logging.getLogger().handlers)
     web.run_app(
         create_app(settings, demo=demo),
         host=host,

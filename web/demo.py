@@ -100,6 +100,8 @@ def with_sandbox(
     """Point Twilio at a fresh sandbox account, unless a real account is configured (then keep it)."""
     if settings.twilio.configured:
         return settings, None
+    # An API key for the softphones' access tokens and a TwiML App to call out through, as on Twilio.
+    api_key, api_secret, twiml_app = new_sid("SK"), secrets.token_hex(32), new_sid("AP")
     config = SandboxConfig(
         account_sid=new_sid("AC"),
         auth_token=secrets.token_hex(16),
@@ -107,15 +109,17 @@ def with_sandbox(
         numbers=practice.numbers,
         public_url=url,
         status_delay=STATUS_DELAY,
+        api_keys={api_key: api_secret},
+        twiml_app_sid=twiml_app,
     )
     twilio = settings.twilio.model_copy(
         update={
             "account_sid": config.account_sid,
             "auth_token": config.auth_token,
             "api_base_url": url,
-            # The sandbox account has no API keys: the client must sign in with the SID and token.
-            "api_key_sid": None,
-            "api_key_secret": None,
+            "api_key_sid": api_key,
+            "api_key_secret": api_secret,
+            "twiml_app_sid": twiml_app,
         }
     )
     return settings.model_copy(update={"twilio": twilio}), SandboxSite(config, host, port, url)

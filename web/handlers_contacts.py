@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from comms import contacts, contacts_import, contacts_merge, contacts_read, households
+from comms import contacts, contacts_import, contacts_merge, contacts_read, contacts_search, households
 from comms.errors import InvalidRequest
 from schemas.contacts import (
+    ContactMatch,
     ContactOut,
     ContactUpdate,
     ImportReport,
@@ -16,7 +17,9 @@ from schemas.contacts import (
     MoveItemRequest,
     MoveResult,
 )
-from web.api import ApiRouter, int_param, parse_body, reply
+from schemas.rest import ImportQuery
+from schemas.search import SearchRequest
+from web.api import ApiRouter, int_param, parse_body, parse_query, reply
 from web.keys import SERVICES
 from web.staff_auth import require_actor
 
@@ -31,6 +34,19 @@ def _too_large() -> contacts_import.ImportTooLarge:
     return contacts_import.ImportTooLarge(
         f"an import request takes up to {MAX_REQUEST:,} bytes (1 MiB); split the file and import each part"
     )
+
+
+@router.route(
+    "POST",
+    "/api/v1/contacts/search",
+    summary="Find patient records by name, phone or e-mail (in the body: what staff type is PHI)",
+    body=SearchRequest,
+    response=list[ContactMatch],
+)
+async def search_contacts(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, SearchRequest)
+    return reply(await contacts_search.find_contacts(request.app[SERVICES], actor, body.q, body.limit))
 
 
 @router.route(
@@ -102,8 +118,7 @@ async def _import_body(request: web.Request) -> tuple[bytes | str, bool]:
             body = await parse_body(request, ImportRequest)
             return body.csv, body.dry_run
         if request.content_type in RAW_TYPES:
-            dry_run = request.query.get("dry_run", "false").lower() in {"1", "true", "yes"}
-            return await request.read(), dry_run
+            return await request.read(), parse_query(request, ImportQuery).dry_run
     except web.HTTPRequestEntityTooLarge:
         raise _too_large() from None
     raise InvalidRequest("send the CSV as text/csv, or as JSON {csv, dry_run}")
@@ -114,6 +129,8 @@ async def _import_body(request: web.Request) -> tuple[bytes | str, bool]:
     "/api/v1/contacts/import",
     summary="Import patients from CSV (text/csv body, ?dry_run=true; or JSON); admins only, up to 1 MiB",
     body=ImportRequest,
+    raw_body_types=sorted(RAW_TYPES),
+    query=ImportQuery,
     response=ImportReport,
     errors=(404, 413),
 )

@@ -46,9 +46,9 @@ async def send_message(request: web.Request) -> web.Response:
 @router.route(
     "POST",
     "/api/v1/items/{item_id}/cancel",
-    summary="Cancel a scheduled (send-later) message",
+    summary="Cancel a scheduled (send-later) message (422 once it has gone or was canceled)",
     response=TimelineItemOut,
-    errors=(404,),
+    errors=(404, 422),
 )
 async def cancel_message(request: web.Request) -> web.Response:
     actor = await require_actor(request)
@@ -58,7 +58,12 @@ async def cancel_message(request: web.Request) -> web.Response:
 
 
 @router.route(
-    "GET", "/api/v1/media/{media_id}", summary="A picture or file from a message (staff only)", errors=(404,)
+    "GET",
+    "/api/v1/media/{media_id}",
+    summary="A picture or file from a message (staff only), with the Content-Type it was received with",
+    binary_types=("*/*",),
+    response_headers={"Content-Disposition": "inline for pictures, attachment for anything else"},
+    errors=(404,),
 )
 async def get_media(request: web.Request) -> web.StreamResponse:
     actor = await require_actor(request)

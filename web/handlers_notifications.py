@@ -6,7 +6,8 @@ from aiohttp import web
 
 from comms import notifications
 from schemas.chat import NotificationOut, NotificationsRead
-from web.api import ApiRouter, parse_body, reply
+from schemas.rest import NotificationsQuery
+from web.api import ApiRouter, parse_body, parse_query, reply
 from web.keys import SERVICES
 from web.staff_auth import require_actor
 
@@ -16,13 +17,14 @@ router = ApiRouter("notifications")
 @router.route(
     "GET",
     "/api/v1/notifications",
-    summary="My unread notifications (all=true for read ones too)",
+    summary="My unread notifications (all=true for read ones too), newest first",
+    query=NotificationsQuery,
     response=list[NotificationOut],
 )
 async def list_notifications(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    unread_only = request.query.get("all", "false") != "true"
-    return reply(await notifications.list_for(request.app[SERVICES], actor, unread_only))
+    q = parse_query(request, NotificationsQuery)
+    return reply(await notifications.list_for(request.app[SERVICES], actor, unread_only=not q.all))
 
 
 @router.route(

@@ -37,6 +37,7 @@ def _session_out(info: auth.SessionInfo | auth.LoginResult) -> StaffSession:
     status=201,
     errors=(401, 403, 429),
     auth=False,
+    response_headers={"Set-Cookie": "the session cookie (HttpOnly, SameSite=Strict; Secure over https)"},
 )
 async def login(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
@@ -64,11 +65,30 @@ async def current_session(request: web.Request) -> web.Response:
 
 
 @router.route(
-    "DELETE", "/api/v1/session", summary="Sign out; closes this session's sockets on every node", status=204
+    "DELETE",
+    "/api/v1/session",
+    summary="Sign out; closes this session's sockets on every node",
+    status=204,
+    response_headers={"Set-Cookie": "clears the session cookie"},
 )
 async def logout(request: web.Request) -> web.Response:
     info = await require_staff(request)
     await auth.end_session(request.app[SERVICES], info.actor.session_id, actor=info.actor)
+    response = web.Response(status=204)
+    clear_session_cookie(request, response)
+    return response
+
+
+@router.route(
+    "DELETE",
+    "/api/v1/sessions",
+    summary="Sign out everywhere: ends every session of the signed-in staff member and closes their sockets",
+    status=204,
+    response_headers={"Set-Cookie": "clears the session cookie"},
+)
+async def logout_everywhere(request: web.Request) -> web.Response:
+    info = await require_staff(request)
+    await auth.end_all_sessions(request.app[SERVICES], info.actor)
     response = web.Response(status=204)
     clear_session_cookie(request, response)
     return response

@@ -9,8 +9,10 @@ from sqlalchemy import text
 
 from routing.bus import RedisBus
 from schemas.api import Health
-from web.api import ApiRouter, reply
-from web.keys import BUS, ENGINE
+from schemas.rest import OpenApiDocument
+from web.api import API_ROUTES, ApiRoute, ApiRouter, reply
+from web.keys import BUS, ENGINE, SETTINGS
+from web.openapi import document_bytes
 
 router = ApiRouter("system")
 
@@ -48,3 +50,17 @@ async def healthz(request: web.Request) -> web.Response:
         version=app_version(),
     )
     return reply(health, status=200 if ok else 503)
+
+
+@router.route(
+    "GET",
+    "/api/v1/openapi.json",
+    summary="This document: every route with its parameters, bodies, replies and errors (OpenAPI 3.1)",
+    response=OpenApiDocument,
+    auth=False,
+)
+async def openapi(request: web.Request) -> web.Response:
+    registered: list[ApiRoute] = request.app[API_ROUTES]
+    routes = tuple(registered)
+    body = document_bytes(routes, app_version(), request.app[SETTINGS].sessions.cookie_name)
+    return web.Response(body=body, content_type="application/json")

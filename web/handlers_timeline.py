@@ -6,7 +6,8 @@ from aiohttp import web
 
 from comms import timeline
 from schemas.api import NoteCreate, TimelineItemOut
-from web.api import ApiRouter, int_param, parse_body, reply
+from schemas.rest import TimelineQuery
+from web.api import ApiRouter, int_param, parse_body, parse_query, reply
 from web.keys import SERVICES
 from web.staff_auth import require_actor
 
@@ -16,18 +17,16 @@ router = ApiRouter("timeline")
 @router.route(
     "GET",
     "/api/v1/conversations/{conversation_id}/items",
-    summary="A page of the timeline",
+    summary="A page of the timeline, newest first (before=<oldest id you have> for the next page)",
+    query=TimelineQuery,
     response=list[TimelineItemOut],
     errors=(404,),
 )
 async def list_items(request: web.Request) -> web.Response:
     actor = await require_actor(request)
-    before = request.query.get("before")
+    q = parse_query(request, TimelineQuery)
     items = await timeline.list_items(
-        request.app[SERVICES],
-        actor,
-        int_param(request, "conversation_id"),
-        before_id=int(before) if before and before.isdigit() else None,
+        request.app[SERVICES], actor, int_param(request, "conversation_id"), before_id=q.before, limit=q.limit
     )
     return reply(items)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
+from twilio.rest import Client as TwilioClient
 
 from comms.db import Sessionmaker
 from comms.email_sender import EmailSender
@@ -14,6 +17,8 @@ from routing.hub import Hub
 from routing.presence import PresenceTable
 from telephony.media_fetch import MediaFetcher
 from telephony.sender import SmsSender
+from telephony.text_back import TextBack
+from telephony.voice_control import VoiceControl
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -27,3 +32,7 @@ SMS_SENDER = web.AppKey("sms_sender", SmsSender)
 MEDIA_FETCHER = web.AppKey("media_fetcher", MediaFetcher)
 EMAIL_SENDER = web.AppKey("email_sender", EmailSender)
 SMTP_PORT = web.AppKey("smtp_port", int)
+TEXT_BACK = web.AppKey("text_back", TextBack)
+TWILIO = web.AppKey("twilio", TwilioClient)
+VOICE_CONTROL = web.AppKey("voice_control", VoiceControl)
+BACKGROUND = web.AppKey("background", set[asyncio.Task[None]])

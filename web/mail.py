@@ -21,6 +21,7 @@ async def mail_ctx(app: web.Application) -> AsyncIterator[None]:
     """Listener when enabled, sender when a relay is configured; both stop with the app."""
     settings, services = app[SETTINGS], app[SERVICES]
     smtp = settings.smtp
+    quiet_smtp_logs(smtp.log_smtp_session)
     server = None
     if smtp.listen:
 
@@ -49,7 +50,13 @@ async def mail_ctx(app: web.Application) -> AsyncIterator[None]:
         await server.wait_closed()
 
 
+def quiet_smtp_logs(verbose: bool) -> None:
+    """aiosmtpd logs every command (MAIL FROM:<patient@...>) at INFO: that is PHI, so WARNING unless asked."""
+    logging.getLogger("mail.log").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
 def wake_email_sender(app: web.Application) -> None:
+    """A reply was queued: the sender looks now rather than at its next poll."""
     sender = app.get(EMAIL_SENDER)
     if sender is not None:
         sender.wake()

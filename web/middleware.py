@@ -9,6 +9,7 @@ from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
 from comms.errors import FrontdeskError
+from comms.logsafe import log_failure
 from schemas import errors as codes
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             raise
         code = _HTTP_CODES.get(exc.status, codes.INTERNAL if exc.status >= 500 else codes.INVALID_REQUEST)
         return error_response(exc.status, code, exc.reason)
-    except Exception:
-        # The path is ours (ids only); bodies and query values are never logged.
-        log.exception("unhandled error on %s %s", request.method, request.rel_url.path)
+    except Exception as exc:
+        # The path is ours (ids only); bodies, query values and the error's own words are never logged.
+        log_failure(log, "unhandled error on %s %s", request.method, request.rel_url.path, exc=exc)
         return error_response(500, codes.INTERNAL, "internal error; it has been logged")
 
 

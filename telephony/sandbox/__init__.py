@@ -1,4 +1,4 @@
-"""The carrier sandbox: a local stand-in for Twilio's Messaging API, reached only over HTTP.
+"""The carrier sandbox: a local stand-in for Twilio's Messaging and Voice APIs, reached only over HTTP.
 
 Point the official twilio library at it by giving `Client` one of the HTTP clients below; they send
 every request the library builds for ``https://<product>.twilio.com/...`` to the sandbox instead,
@@ -9,6 +9,13 @@ keeping the path, query, body and Basic auth exactly as the library made them::
 
 (twilio 9.x builds each product's URL from a hard-coded ``Domain.base_url``, created lazily per product,
 so swapping the transport is the one switch that covers every product and both sync and async calls.)
+
+Where things are: texting in `app` (Messages REST) and `phone_page` (patients' texts, the /phone page);
+voice in `call_engine` (legs, TwiML fetching, callbacks), `verbs`, `dialing`, `conferences`, `queues`,
+`waiting`, `twiml` (the validator), `voice_store`; REST in `voice_api` (Calls, Recordings),
+`conference_api` (Conferences, Participants), `lookup` (Lookup v2); people in `voice_phones` (patient
+phones' JSON API, /sandbox/twiml-log) and `devices` (the softphone WebSocket at /sandbox/client).
+Each module's docstring states the Twilio behaviour it emulates, which the Frontdesk server relies on.
 """
 
 from __future__ import annotations
@@ -21,13 +28,21 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
-from telephony.sandbox.app import SANDBOX_CARRIER, SANDBOX_STORE, create_sandbox_app
+from telephony.sandbox.app import (
+    SANDBOX_CARRIER,
+    SANDBOX_ENGINE,
+    SANDBOX_STORE,
+    SANDBOX_VOICE,
+    create_sandbox_app,
+)
 from telephony.sandbox.store import MAGIC_OUTCOMES, SandboxConfig, new_sid
 
 __all__ = [
     "MAGIC_OUTCOMES",
     "SANDBOX_CARRIER",
+    "SANDBOX_ENGINE",
     "SANDBOX_STORE",
+    "SANDBOX_VOICE",
     "AsyncSandboxHttpClient",
     "SandboxConfig",
     "SandboxHttpClient",

@@ -8,16 +8,26 @@ in `store.MAGIC_OUTCOMES`), telling each step to the message's StatusCallback, s
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from telephony.sandbox import dialing, queues, verbs
+from telephony.sandbox.call_engine import CallEngine
+from telephony.sandbox.conference_api import ConferencesApi
+from telephony.sandbox.devices import DeviceRegistry
+from telephony.sandbox.lookup import LookupApi
 from telephony.sandbox.phone_page import PhoneGateway
+from telephony.sandbox.rest import (
+    ACCOUNT,
+    Refused,
+    authenticated,
+    form_field,
+    is_http_url,
+    not_found,
+    page,
+)
 from telephony.sandbox.signing import WebhookSender
 from telephony.sandbox.store import (
     API_VERSION,
@@ -31,14 +41,16 @@ from telephony.sandbox.store import (
     SandboxStore,
     new_sid,
 )
+from telephony.sandbox.voice_api import CallsApi
+from telephony.sandbox.voice_phones import VoicePhones
+from telephony.sandbox.voice_store import VoiceStore
 
 log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 MAX_BODY = 1600  # Twilio's limit for a concatenated body (21617)
 MAX_MEDIA = 10  # media URLs per message (21623)
 MAX_UPLOAD = 6 * 1024 * 1024  # a 5 MB MMS picture plus form overhead, from the phone page
-
-ACCOUNT = "/" + API_VERSION + "/Accounts/{account_sid}"
 
 
 class Carrier:
@@ -115,46 +127,6 @@ def _callback_params(message: Message, outcome: Outcome | None) -> list[tuple[st
     return params
 
 
-def twilio_error(status: int, code: int, message: str) -> web.Response:
-    """An error in Twilio's REST shape, which the twilio library turns into TwilioRestException."""
-    body = {
-        "code": code,
-        "message": message,
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-        "status": status,
-    }
-    headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if status == 401 else None
-    return web.json_response(body, status=status, headers=headers)
-
-
-class _Refused(Exception):
-    """A request the API answers with a Twilio error instead of a resource."""
-
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.response = twilio_error(status, code, message)
-
-
-ApiMethod = Callable[["MessagesApi", web.Request, str], Awaitable[web.StreamResponse]]
-ApiHandler = Callable[["MessagesApi", web.Request], Awaitable[web.StreamResponse]]
-
-
-def _authenticated(handler: ApiMethod) -> ApiHandler:
-    """Check Basic auth (account SID + token, or API key + secret) against the account in the path."""
-
-    async def wrapper(self: MessagesApi, request: web.Request) -> web.StreamResponse:
-        credentials = _basic_credentials(request.headers.get("Authorization", ""))
-        account = self.store.authenticate(*credentials) if credentials else None
-        if account is None or account != request.match_info["account_sid"]:
-            return twilio_error(401, 20003, "Authenticate")
-        try:
-            return await handler(self, request, account)
-        except _Refused as refused:
-            return refused.response
-
-    return wrapper
-
-
 class MessagesApi:
     """Handlers for the Message and Media resources of API version 2010-04-01."""
 
@@ -174,43 +146,43 @@ class MessagesApi:
             web.get(media, self.media_content),
         ]
 
-    @_authenticated
+    @authenticated
     async def create(self, request: web.Request, account: str) -> web.StreamResponse:
         """Accept a message the way Twilio validates one, then hand it to the carrier."""
         form = await request.post()
-        field = _form_field(form)
+        field = form_field(form)
         to, from_, body = field("To"), field("From"), field("Body")
         service, callback = field("MessagingServiceSid"), field("StatusCallback")
         media_urls = [v for v in form.getall("MediaUrl", []) if isinstance(v, str)]
         config = self.store.config
         if not to:
-            raise _Refused(400, 21604, "A 'To' phone number is required.")
+            raise Refused(400, 21604, "A 'To' phone number is required.")
         if not E164.match(to):
-            raise _Refused(400, 21211, f"Invalid 'To' Phone Number: {to}")
+            raise Refused(400, 21211, f"Invalid 'To' Phone Number: {to}")
         if not from_ and not service:
-            raise _Refused(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required")
+            raise Refused(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required")
         if service and service != config.messaging_service_sid:
-            raise _Refused(400, 21705, "The Messaging Service Sid is invalid.")
+            raise Refused(400, 21705, "The Messaging Service Sid is invalid.")
         if from_ and (not E164.match(from_) or not self.store.owns_number(from_)):
-            raise _Refused(
+            raise Refused(
                 400,
                 21606,
                 f"The From phone number {from_} is not a valid, SMS-capable inbound phone number or "
                 "short code for your account.",
             )
         if not body and not media_urls:
-            raise _Refused(400, 21602, "Message body is required.")
+            raise Refused(400, 21602, "Message body is required.")
         if len(body) > MAX_BODY:
-            raise _Refused(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+            raise Refused(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         if len(media_urls) > MAX_MEDIA:
-            raise _Refused(400, 21623, "The number of media files exceeds the allowed limit.")
-        if any(not _is_http_url(url) for url in media_urls):
-            raise _Refused(400, 21620, "Invalid media URL(s)")
-        if callback and not _is_http_url(callback):
-            raise _Refused(400, 21609, "Invalid 'StatusCallback'")
+            raise Refused(400, 21623, "The number of media files exceeds the allowed limit.")
+        if any(not is_http_url(url) for url in media_urls):
+            raise Refused(400, 21620, "Invalid media URL(s)")
+        if callback and not is_http_url(callback):
+            raise Refused(400, 21609, "Invalid 'StatusCallback'")
         sender = from_ or self.store.sender_for(to)
         if sender and self.store.opted_out(to, sender):
-            raise _Refused(400, 21610, "Attempt to send to unsubscribed recipient")
+            raise Refused(400, 21610, "Attempt to send to unsubscribed recipient")
         message = self.store.add(
             Message(
                 sid=new_sid("MM" if media_urls else "SM"),
@@ -232,34 +204,34 @@ class MessagesApi:
         self.carrier.accept(message)
         return web.json_response(resource, status=201)
 
-    @_authenticated
+    @authenticated
     async def list(self, request: web.Request, account: str) -> web.StreamResponse:
         """One page holding every matching message, newest first, as Twilio orders them."""
         query = request.query
         found = self.store.find(to=query.get("To"), from_=query.get("From"))
         rows = [m.resource() for m in reversed(found) if m.account_sid == account]
-        return web.json_response(_page(request, "messages", rows))
+        return web.json_response(page(request, "messages", rows))
 
-    @_authenticated
+    @authenticated
     async def fetch(self, request: web.Request, account: str) -> web.StreamResponse:
         """The message resource as it stands (status moves on in the background)."""
         return web.json_response(self._message(request, account).resource())
 
-    @_authenticated
+    @authenticated
     async def media_list(self, request: web.Request, account: str) -> web.StreamResponse:
         """The pictures a received message carries, as Media resources."""
         message = self._message(request, account)
         rows = [_media_resource(message, m.sid) for m in message.media]
-        return web.json_response(_page(request, "media_list", rows))
+        return web.json_response(page(request, "media_list", rows))
 
-    @_authenticated
+    @authenticated
     async def media_resource(self, request: web.Request, account: str) -> web.StreamResponse:
         """One Media resource's metadata."""
         message = self._message(request, account)
         self._media(request, message)
         return web.json_response(_media_resource(message, request.match_info["media_sid"]))
 
-    @_authenticated
+    @authenticated
     async def media_content(self, request: web.Request, account: str) -> web.StreamResponse:
         """The picture itself, behind Basic auth as Twilio serves it when media auth is enforced."""
         media = self._media(request, self._message(request, account))
@@ -268,7 +240,7 @@ class MessagesApi:
     def _message(self, request: web.Request, account: str) -> Message:
         message = self.store.messages.get(request.match_info["sid"])
         if message is None or message.account_sid != account:
-            raise _Refused(404, 20404, f"The requested resource {request.path} was not found")
+            raise not_found(request)
         return message
 
     def _media(self, request: web.Request, message: Message) -> Media:
@@ -276,47 +248,7 @@ class MessagesApi:
         for media in message.media:
             if media.sid == wanted:
                 return media
-        raise _Refused(404, 20404, f"The requested resource {request.path} was not found")
-
-
-def _basic_credentials(header: str) -> tuple[str, str] | None:
-    """(username, password) from an HTTP Basic Authorization header, or None if it is not one."""
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        username, colon, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return (username, password) if colon else None
-
-
-def _form_field(form: Any) -> Callable[[str], str]:
-    def field(name: str) -> str:
-        value = form.get(name, "")
-        return value.strip() if isinstance(value, str) else ""
-
-    return field
-
-
-def _is_http_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and "_" not in (parts.hostname or "")
-
-
-def _page(request: web.Request, key: str, rows: list[dict[str, object]]) -> dict[str, object]:
-    uri = request.rel_url.raw_path_qs
-    return {
-        key: rows,
-        "end": max(len(rows) - 1, 0),
-        "first_page_uri": uri,
-        "next_page_uri": None,
-        "page": 0,
-        "page_size": len(rows),
-        "previous_page_uri": None,
-        "start": 0,
-        "uri": uri,
-    }
+        raise not_found(request)
 
 
 def _media_resource(message: Message, media_sid: str) -> dict[str, object]:
@@ -335,16 +267,34 @@ def _media_resource(message: Message, media_sid: str) -> dict[str, object]:
 
 SANDBOX_STORE = web.AppKey("sandbox_store", SandboxStore)
 SANDBOX_CARRIER = web.AppKey("sandbox_carrier", Carrier)
+SANDBOX_VOICE = web.AppKey("sandbox_voice", VoiceStore)  # tests read twiml_errors, calls, recordings
+SANDBOX_ENGINE = web.AppKey("sandbox_engine", CallEngine)
 
 
 def create_sandbox_app(config: SandboxConfig) -> web.Application:
-    """The sandbox as one aiohttp application: REST API, delivery, phone page and test API."""
-    app = web.Application(client_max_size=MAX_UPLOAD)
+    """The sandbox as one aiohttp application: REST APIs, delivery, calls, phone page and test API."""
     store = SandboxStore(config)
+    voice = VoiceStore(config)
     sender = WebhookSender(config.auth_token, config.webhook_timeout, config.webhook_retries)
     carrier = Carrier(store, sender)
+    engine = CallEngine(store, voice, sender)
+    verbs.install(engine)
+    dialing.install(engine)
+    queues.install(engine)
+    devices = DeviceRegistry(config, voice, engine)
+
+    @web.middleware
+    async def learn_base(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Recording URLs name the sandbox as the server reaches it; without public_url, as first asked.
+        if engine.public_base is None:
+            engine.public_base = f"{request.scheme}://{request.host}"
+        return await handler(request)
+
+    app = web.Application(client_max_size=MAX_UPLOAD, middlewares=[learn_base])
     app[SANDBOX_STORE] = store
     app[SANDBOX_CARRIER] = carrier
+    app[SANDBOX_VOICE] = voice
+    app[SANDBOX_ENGINE] = engine
 
     async def webhooks(_: web.Application) -> AsyncIterator[None]:
         await sender.start()
@@ -355,13 +305,26 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
         yield
         await carrier.close()
 
+    async def calls(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await engine.close()
+
     async def wake_pollers(_: web.Application) -> None:
         store.release_waiters()
+        voice.release_waiters()
+        for device in [d for group in devices.devices.values() for d in group]:
+            await device.ws.close(message=b"sandbox shutting down")
 
-    # Contexts close in reverse: deliveries stop before the HTTP client they use is closed.
+    # Contexts close in reverse: deliveries and calls stop before the HTTP client they use is closed.
     app.cleanup_ctx.append(webhooks)
     app.cleanup_ctx.append(deliveries)
+    app.cleanup_ctx.append(calls)
     app.on_shutdown.append(wake_pollers)
     app.add_routes(MessagesApi(store, carrier).routes())
+    app.add_routes(CallsApi(store, voice, engine).routes())
+    app.add_routes(ConferencesApi(store, voice, engine).routes())
+    app.add_routes(LookupApi(store).routes())
     app.add_routes(PhoneGateway(store, sender).routes())
+    app.add_routes(VoicePhones(store, voice, engine).routes())
+    app.add_routes([web.get("/sandbox/client", devices.handle)])
     return app

@@ -53,6 +53,7 @@ class PhoneGateway:
         return [
             web.get("/phone", self.page),
             web.get("/phone/phone.js", self.script),
+            web.get("/phone/calls.js", self.calls_script),
             web.get("/phone/api/state", self.state),
             web.post("/phone/api/send", self.send_from_page),
             web.get("/phone/media/{media_sid:ME[0-9a-f]{32}}", self.page_media),
@@ -123,6 +124,10 @@ class PhoneGateway:
     async def script(self, request: web.Request) -> web.StreamResponse:
         """The page's script, no build step."""
         return _static("phone.js", "text/javascript")
+
+    async def calls_script(self, request: web.Request) -> web.StreamResponse:
+        """The page's voice half (calls, keypad, what the caller hears), no build step."""
+        return _static("calls.js", "text/javascript")
 
     async def state(self, request: web.Request) -> web.StreamResponse:
         """Long poll: the phone's conversation once anything changed after `after` (or on timeout)."""

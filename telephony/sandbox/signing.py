@@ -61,9 +61,20 @@ class WebhookSender:
 
     async def post(self, url: str, params: Params) -> WebhookResult:
         """POST signed form params; on a 5xx, a timeout or no connection try again with the same body."""
+        return await self.request("POST", url, params)
+
+    async def request(
+        self, method: str, url: str, params: Params, *, retries: int | None = None
+    ) -> WebhookResult:
+        """POST form params, or GET them in the query, signed over exactly what is sent."""
         if self._session is None:
             raise RuntimeError("WebhookSender.start() was not called")
-        body = urlencode(list(params)).encode()
+        body: bytes | None = urlencode(list(params)).encode()
+        if method.upper() == "GET":
+            # A GET carries the params in the query; the signature then covers the URL alone.
+            if params:
+                url += ("&" if "?" in url else "?") + urlencode(list(params))
+            params, body = [], None
         headers = {
             SIGNATURE_HEADER: sign(self._token, url, params),
             "Content-Type": "application/x-www-form-urlencoded",
@@ -74,10 +85,11 @@ class WebhookSender:
         # encoded=True: send the URL byte for byte as it was signed, never re-quoted.
         target = URL(url, encoded=True)
         result = WebhookResult(None, "", "", 0)
-        for attempt in range(1, self._retries + 2):
+        attempts = (self._retries if retries is None else retries) + 1
+        for attempt in range(1, attempts + 1):
             try:
-                async with self._session.post(
-                    target, data=body, headers=headers, allow_redirects=False
+                async with self._session.request(
+                    method.upper(), target, data=body, headers=headers, allow_redirects=False
                 ) as response:
                     text = await response.text(errors="replace")
                     result = WebhookResult(response.status, text, response.content_type, attempt)

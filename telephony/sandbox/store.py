@@ -56,6 +56,7 @@ MAGIC_OUTCOMES: dict[str, Outcome] = {
     "0007": Outcome("undelivered", 30007, "Message filtered"),
 }
 DELIVERED = Outcome("delivered")
+DEFAULT_TWIML_APP_SID = "AP" + "0" * 32  # the sandbox account's one TwiML App, unless configured
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,34 @@ class SandboxConfig:
     webhook_retries: int = 1  # extra attempts after a 5xx or a timeout, same MessageSid
     duplicate_callbacks: bool = False  # send every status callback twice
     reorder_callbacks: bool = False  # send the final status before the intermediate ones
+    # Voice (see call_engine): the practice numbers' incoming-call webhook and number-level status
+    # callback (Twilio sends only "completed" there), the TwiML App softphones call out through,
+    # and the factor every simulated duration is multiplied by (tests use 0.01-0.05).
+    voice_path: str = "/twilio/voice"
+    voice_status_path: str = "/twilio/voice/status"
+    twiml_app_sid: str = DEFAULT_TWIML_APP_SID
+    twiml_app_voice_url: str | None = None  # absolute; None: webhook_base + /twilio/voice/outbound
+    voice_time_scale: float = 1.0
 
     @property
     def webhook_url(self) -> str:
         """The inbound-message webhook, exactly as signed."""
         return self.webhook_base.rstrip("/") + self.sms_path
+
+    @property
+    def voice_url(self) -> str:
+        """The practice numbers' incoming-call webhook."""
+        return self.webhook_base.rstrip("/") + self.voice_path
+
+    @property
+    def voice_status_url(self) -> str:
+        """The practice numbers' call status callback (completed only)."""
+        return self.webhook_base.rstrip("/") + self.voice_status_path
+
+    @property
+    def app_voice_url(self) -> str:
+        """The TwiML App's Voice URL, asked when a softphone places a call."""
+        return self.twiml_app_voice_url or self.webhook_base.rstrip("/") + "/twilio/voice/outbound"
 
 
 def new_sid(prefix: str) -> str:

@@ -1,15 +1,23 @@
 // Staff UI entry: sign in, then the live inbox and team chat over one resumable socket.
 import { api, setCsrf } from "/static/api.js";
 import { Chat } from "/static/chat.js";
+import { ChatDrawer } from "/static/chat_drawer.js";
+import { openImport } from "/static/contact_import.js";
 import { clear, h } from "/static/dom.js";
 import { Inbox } from "/static/inbox.js";
 import { LiveSocket } from "/static/live.js";
 import { Notifications } from "/static/notifications.js";
 import { Presence } from "/static/presence.js";
+import { Softphone } from "/static/softphone.js";
+import { SearchBox } from "/static/search.js";
+import { installShortcuts, shortcutTable, showHelp } from "/static/shortcuts.js";
 
 const app = document.getElementById("app");
+const RESYNC_GRACE_MS = 150;
+let stopShortcuts = () => {};
 
 function showLogin(message) {
+  stopShortcuts();
   const email = h("input", { name: "email", type: "email", autocomplete: "username", required: true });
   const password = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
   const error = h("p", { class: "error", role: "alert" }, message || "");
@@ -39,28 +47,69 @@ async function loadStaff() {
   }
 }
 
+/** What the connection line says; a resync says what really happened instead of "0 missed". */
+function connectionStatus(el) {
+  let resyncing = false;
+  let pending = null;
+  const show = (text, state) => { el.textContent = text; el.dataset.state = state; };
+  return {
+    onStatus(text) {
+      clearTimeout(pending);
+      if (resyncing && text.startsWith("back")) return;
+      // The socket says "back, 0 missed" just before it says "resync" (the gap was too long to
+      // replay): wait a moment so that untrue line is never shown.
+      if (text.startsWith("back")) pending = setTimeout(() => show(text, "up"), RESYNC_GRACE_MS);
+      else show(text, text.startsWith("reconnecting") ? "down" : "up");
+    },
+    async onResync(reloads) {
+      clearTimeout(pending);
+      resyncing = true;
+      show("reloading after a long gap…", "up");
+      await Promise.allSettled(reloads());
+      resyncing = false;
+      show("back, reloaded after a long gap", "up");
+    },
+  };
+}
+
 async function showInbox(session) {
   setCsrf(session.csrf_token);
   const staff = await loadStaff();
   const status = h("span", { class: "connection", "data-testid": "connection", role: "status" }, "connecting…");
+  const connection = connectionStatus(status);
   const inboxRoot = h("div", { class: "inbox" });
   const chatRoot = h("aside", { class: "chat", "aria-label": "Team chat" });
-  const logout = h("button", { class: "logout" }, "Sign out");
-  const bell = h("button", { class: "bell", "data-testid": "bell", "aria-haspopup": "true" }, "🔔");
+  const panes = h("div", { class: "panes" }, inboxRoot, chatRoot);
+  const logout = h("button", { type: "button", class: "logout" }, "Sign out");
+  const bell = h("button", { type: "button", class: "bell", "data-testid": "bell", "aria-haspopup": "true" }, "🔔");
   const bellPanel = h("div", { class: "bell-panel", role: "dialog", "aria-label": "Notifications", hidden: true });
-  clear(app).append(
-    h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status,
-      h("span", { class: "who" }, session.name), bell, logout),
-    bellPanel,
-    h("div", { class: "panes" }, inboxRoot, chatRoot),
-  );
+  const phoneRoot = h("section", { class: "phone", "aria-label": "Phone" });
   const inbox = new Inbox(inboxRoot, session, staff);
-  api("GET", "/api/v1/teams").then((teams) => { inbox.teams = teams; }).catch(() => {});
   const chat = new Chat(chatRoot, session, staff);
+  const softphone = new Softphone(phoneRoot, session, staff, { openConversation: (id) => inbox.open(id) });
+  inbox.thread.onCall = (conversationId, number) => softphone.call(conversationId, number);
+  const drawer = new ChatDrawer(panes, chatRoot, chat);
+  const search = new SearchBox({ onOpen: (id) => inbox.open(id) });
+  const chatControl = { toggle: () => drawer.toggle() };
+  const table = shortcutTable({ inbox, search, chat: chatControl });
+  const help = h("button", { type: "button", class: "help", "aria-label": "Keyboard shortcuts", title: "Keyboard shortcuts (?)",
+    onclick: () => showHelp(table) }, "?");
+  const importButton = session.role === "admin"
+    ? h("button", { type: "button", class: "import", onclick: () => openImport() }, "Import patients")
+    : null;
+  clear(app).append(
+    h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status, search.el,
+      h("span", { class: "who" }, session.name), phoneRoot, importButton, drawer.button, bell, help, logout),
+    bellPanel,
+    panes,
+  );
+  api("GET", "/api/v1/teams").then((teams) => { inbox.teams = teams; }).catch(() => {});
   const live = new LiveSocket({
-    onEvent: (event) => { inbox.onEvent(event); chat.onEvent(event); presence.onEvent(event); notes.onEvent(event); },
-    onStatus: (text) => { status.textContent = text; status.dataset.state = text.startsWith("reconnecting") ? "down" : "up"; },
-    onResync: () => { inbox.reload(); chat.reload().catch(() => {}); notes.reload().catch(() => {}); },
+    onEvent: (event) => {
+      inbox.onEvent(event); chat.onEvent(event); softphone.onEvent(event); presence.onEvent(event); notes.onEvent(event);
+    },
+    onStatus: (text) => connection.onStatus(text),
+    onResync: () => connection.onResync(() => [inbox.reload(), chat.reload(), notes.reload()]),
     onEnded: () => showLogin("Your session has ended. Sign in again."),
   });
   const presence = new Presence(live, session, staff, inbox, chat);
@@ -68,7 +117,11 @@ async function showInbox(session) {
   notes.reload().catch(() => {});
   live.onLive = () => presence.connected();
   inbox.onViewing = (conversationId, typing) => presence.report(conversationId, typing);
+  stopShortcuts();
+  stopShortcuts = installShortcuts(table);  // before anything is awaited: keys work once the page shows
+  window.frontdesk = { live, inbox, chat, presence, drawer, softphone };  // for tests and the console
   live.start();
+  softphone.start();
   await inbox.reload();
   chat.reload().catch(() => {});
   logout.addEventListener("click", async () => {
@@ -76,14 +129,6 @@ async function showInbox(session) {
     await api("DELETE", "/api/v1/session");
     showLogin();
   });
-  document.onkeydown = (e) => {
-    if (e.target.closest("input, textarea, select")) return;
-    if (e.key === "j") inbox.move(1);
-    else if (e.key === "k") inbox.move(-1);
-    else if (e.key === "n" || e.key === "r") { e.preventDefault(); inbox.focusComposer(); }
-    else if (e.key === "e" && inbox.current) inbox.setStatus("closed");
-  };
-  window.frontdesk = { live, inbox, chat, presence };  // for tests and the console
 }
 
 api("GET", "/api/v1/session").then(showInbox, () => showLogin());

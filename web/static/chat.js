@@ -9,6 +9,8 @@ export class Chat {
     this.staff = staff;
     this.channels = new Map();
     this.current = null;
+    this.isVisible = () => true;  // the drawer replaces these: a hidden panel reads nothing
+    this.onUnreadChange = () => {};
     this.render();
   }
 
@@ -59,14 +61,27 @@ export class Chat {
     return this.staff.get(other)?.name || c.name || "Direct message";
   }
 
+  totalUnread() {
+    let total = 0;
+    for (const c of this.channels.values()) total += c.unread || 0;
+    return total;
+  }
+
+  /** The panel became visible: what arrived in the open channel meanwhile is read now. */
+  shown() {
+    const channel = this.channels.get(this.current);
+    if (channel && channel.unread > 0) this.open(this.current).catch(() => {});
+  }
+
   drawChannels() {
     clear(this.channelList);
     for (const c of this.channels.values()) {
       this.channelList.append(h("li", {},
         h("button", { class: c.id === this.current ? "active" : "", dataset: { channel: c.id }, onclick: () => this.open(c.id) },
           this.channelName(c),
-          c.unread > 0 ? h("span", { class: "badge", "aria-label": `${c.unread} unread` }, c.unread) : null)));
+          c.unread > 0 ? h("span", { class: "badge" }, h("span", { class: "visually-hidden" }, ", unread: "), c.unread) : null)));
     }
+    this.onUnreadChange();
   }
 
   async open(id) {
@@ -78,7 +93,7 @@ export class Chat {
     this.messagesEl.scrollTop = this.messagesEl.scrollHeight;
     const last = ordered.length ? ordered[ordered.length - 1].id : 0;
     const channel = this.channels.get(id);
-    if (channel && channel.unread > 0 && last) {
+    if (channel && channel.unread > 0 && last && this.isVisible()) {
       channel.unread = 0;
       api("POST", `/api/v1/chat/channels/${id}/read`, { message_id: last }).catch(() => {});
     }
@@ -101,8 +116,10 @@ export class Chat {
           this.messagesEl.append(this.messageEl(event.message));
           this.messagesEl.scrollTop = this.messagesEl.scrollHeight;
         }
-        if (event.message.author_id !== this.session.user_id) {
+        if (event.message.author_id !== this.session.user_id && this.isVisible()) {
           api("POST", `/api/v1/chat/channels/${event.channel_id}/read`, { message_id: event.message.id }).catch(() => {});
+        } else if (event.message.author_id !== this.session.user_id && channel) {
+          channel.unread = (channel.unread || 0) + 1;
         }
       } else if (channel && event.message.author_id !== this.session.user_id) {
         channel.unread = (channel.unread || 0) + 1;

@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("answered_by_id", ID, nullable=True),
         sa.Column("answered_leg_sid", sa.String(64), nullable=True),
         sa.Column("conference", sa.String(64), nullable=True),
+        sa.Column("conference_sid", sa.String(64), nullable=True),
         sa.Column("on_hold", sa.Boolean(), nullable=False),
         sa.Column("recorded", sa.Boolean(), nullable=False),
         sa.Column("started_at", TS, nullable=False),
@@ -88,6 +89,7 @@ def upgrade() -> None:
         sa.Column("answered_at", TS, nullable=True),
         sa.Column("ended_at", TS, nullable=True),
         sa.Column("duration_seconds", sa.Integer(), nullable=True),
+        sa.Column("text_back", sa.String(40), nullable=True),
         sa.Column("updated_at", TS, nullable=False),
         _fk("calls", "location_id", "locations", "CASCADE"),
         _fk("calls", "conversation_id", "conversations", "CASCADE"),
@@ -111,6 +113,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_calls_conversation_id"), "calls", ["conversation_id"])
     op.create_index("ix_calls_location_started", "calls", ["location_id", "started_at"])
+    op.create_index("ix_calls_text_back", "calls", ["text_back"])
     op.create_table(
         "call_legs",
         sa.Column("id", ID, nullable=False),
@@ -176,6 +179,7 @@ def downgrade() -> None:
     op.drop_table("recordings")
     op.drop_index(op.f("ix_call_legs_call_id"), table_name="call_legs")
     op.drop_table("call_legs")
+    op.drop_index("ix_calls_text_back", table_name="calls")
     op.drop_index("ix_calls_location_started", table_name="calls")
     op.drop_index(op.f("ix_calls_conversation_id"), table_name="calls")
     op.drop_table("calls")

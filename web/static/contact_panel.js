@@ -1,0 +1,144 @@
+// The patient side panel in a thread: the record (name, phones, e-mails, date of birth, household),
+// editing it, and merging a duplicate record into it.
+import { api } from "/static/api.js";
+import { clear, h } from "/static/dom.js";
+import { openMerge } from "/static/contact_merge.js";
+
+const PHONE_LABELS = ["mobile", "home", "work", "other"];
+
+function birthday(iso) {
+  if (!iso) return "—";
+  const [y, m, d] = iso.split("-").map(Number);
+  return new Date(y, m - 1, d).toLocaleDateString([], { year: "numeric", month: "long", day: "numeric" });
+}
+
+export class ContactPanel {
+  constructor({ onClose }) {
+    this.onClose = onClose;
+    this.contact = null;
+    this.el = h("aside", { class: "contact-panel", id: "contact-panel", "aria-label": "Patient record", hidden: true });
+  }
+
+  get open() { return !this.el.hidden; }
+
+  /** Show patient `contactId`'s record (fetched fresh: opening it is an audited view). */
+  async show(contactId) {
+    this.el.hidden = false;
+    clear(this.el).append(h("p", { class: "muted" }, "Loading…"));
+    try {
+      this.contact = await api("GET", `/api/v1/contacts/${contactId}`);
+    } catch (err) {
+      clear(this.el).append(this.head("Patient"), h("p", { class: "error", role: "alert" }, err.message));
+      return;
+    }
+    this.drawView();
+  }
+
+  hide() {
+    this.el.hidden = true;
+    this.contact = null;
+    this.onClose();
+  }
+
+  /** The same record changed elsewhere (an event): redraw it unless staff are editing. */
+  async refresh(contactId) {
+    if (this.open && this.contact && this.contact.id === contactId && !this.el.querySelector("form.contact-edit")) {
+      await this.show(contactId);
+    }
+  }
+
+  head(title) {
+    return h("header", { class: "panel-head" }, h("h2", {}, title),
+      h("button", { type: "button", class: "dialog-close", "aria-label": "Close the patient record", onclick: () => this.hide() }, "×"));
+  }
+
+  drawView() {
+    const c = this.contact;
+    const row = (label, value) => [h("dt", {}, label), h("dd", {}, value)];
+    const phones = c.phones.length
+      ? h("ul", {}, c.phones.map((p) => h("li", {}, p.e164, h("span", { class: "muted" }, ` (${p.label})`))))
+      : "none";
+    const emails = c.emails.length ? h("ul", {}, c.emails.map((e) => h("li", {}, e))) : "none";
+    const household = c.household
+      ? h("ul", { class: "members" }, c.household.members.map((m) => h("li", {}, m.id === c.id
+        ? h("span", {}, `${m.name} (this patient)`)
+        : h("button", { type: "button", class: "link", "aria-label": `Show ${m.name}'s record`, onclick: () => this.show(m.id) }, m.name))))
+      : "not sharing a number";
+    clear(this.el).append(h("div", { class: "panel-body" },
+      this.head(c.display_name),
+      c.is_unknown ? h("p", { class: "hint" }, "Unknown sender: give a name to identify them.") : null,
+      h("dl", { class: "record", "data-testid": "patient-record" },
+        row("Date of birth", birthday(c.date_of_birth)),
+        row("Phones", phones),
+        row("E-mails", emails),
+        row(c.household ? c.household.name : "Household", household)),
+      h("div", { class: "actions" },
+        h("button", { type: "button", onclick: () => this.drawEdit() }, "Edit record"),
+        h("button", { type: "button", onclick: () => this.merge() }, "Merge a duplicate…"))));
+  }
+
+  phoneRow(phone) {
+    const number = h("input", { name: "phone", type: "tel", value: phone ? phone.e164 : "", "aria-label": "Phone number", autocomplete: "off" });
+    const label = h("select", { name: "phone_label", "aria-label": "Phone type" },
+      PHONE_LABELS.map((l) => h("option", { value: l, selected: phone && phone.label === l }, l)));
+    const row = h("li", { class: "phone-row" }, number, label,
+      h("button", { type: "button", "aria-label": "Remove this phone number", onclick: () => row.remove() }, "Remove"));
+    return row;
+  }
+
+  emailRow(address) {
+    const row = h("li", { class: "email-row" },
+      h("input", { name: "email", type: "email", value: address || "", "aria-label": "E-mail address", autocomplete: "off" }),
+      h("button", { type: "button", "aria-label": "Remove this e-mail address", onclick: () => row.remove() }, "Remove"));
+    return row;
+  }
+
+  drawEdit() {
+    const c = this.contact;
+    const first = h("input", { name: "first_name", value: c.first_name, maxlength: 100 });
+    const last = h("input", { name: "last_name", value: c.last_name, maxlength: 100 });
+    const dob = h("input", { name: "date_of_birth", type: "date", value: c.date_of_birth || "" });
+    const phones = h("ul", { class: "rows", "aria-label": "Phone numbers" }, c.phones.map((p) => this.phoneRow(p)));
+    const emails = h("ul", { class: "rows", "aria-label": "E-mail addresses" }, c.emails.map((e) => this.emailRow(e)));
+    const error = h("p", { class: "error", role: "alert" });
+    const form = h("form", { class: "contact-edit", "aria-label": "Edit the patient record", onsubmit: async (e) => {
+      e.preventDefault();
+      const body = {
+        first_name: first.value.trim(),
+        last_name: last.value.trim(),
+        date_of_birth: dob.value || null,
+        phones: [...phones.querySelectorAll(".phone-row")]
+          .map((r) => ({ number: r.querySelector("[name=phone]").value.trim(), label: r.querySelector("[name=phone_label]").value }))
+          .filter((p) => p.number),
+        emails: [...emails.querySelectorAll("[name=email]")].map((i) => i.value.trim()).filter(Boolean),
+      };
+      try {
+        this.contact = await api("PATCH", `/api/v1/contacts/${c.id}`, body);
+        this.drawView();
+      } catch (err) {
+        error.textContent = err.message;
+      }
+    } },
+    h("label", {}, "First name ", first),
+    h("label", {}, "Last name ", last),
+    h("label", {}, "Date of birth ", dob),
+    h("fieldset", {}, h("legend", {}, "Phones (the first gets texts)"), phones,
+      h("button", { type: "button", onclick: () => { const r = this.phoneRow(null); phones.append(r); r.querySelector("input").focus(); } }, "Add a phone")),
+    h("fieldset", {}, h("legend", {}, "E-mails"), emails,
+      h("button", { type: "button", onclick: () => { const r = this.emailRow(""); emails.append(r); r.querySelector("input").focus(); } }, "Add an e-mail")),
+    error,
+    h("div", { class: "actions" },
+      h("button", { type: "submit" }, "Save"),
+      h("button", { type: "button", onclick: () => this.drawView() }, "Cancel")));
+    clear(this.el).append(this.head(`Edit ${c.display_name}`), form);
+    first.focus();
+  }
+
+  async merge() {
+    const result = await openMerge(this.contact);
+    if (result) {
+      this.contact = result.contact;
+      this.drawView();
+    }
+  }
+}

@@ -1,0 +1,62 @@
+// One timeline item as a list entry: the meta line (kind, author, time, delivery), then its kind's body.
+import { api } from "/static/api.js";
+import { h, when } from "/static/dom.js";
+import { householdChooser } from "/static/household_chooser.js";
+import { callBody, voicemailBody } from "/static/call_items.js";
+import { emailBody } from "/static/item_email.js";
+import { mediaEls } from "/static/item_media.js";
+
+const STATUS_WORDS = {
+  pending: "sending…", scheduled: "scheduled", sending: "sending…", queued: "✓ sent to carrier",
+  accepted: "✓ sent to carrier", sent: "✓ sent", delivered: "✓✓ delivered", read: "✓✓ read",
+  undelivered: "not delivered", failed: "failed", canceled: "canceled", received: "",
+};
+
+const KIND_LABEL = {
+  sms: "Text", mms: "Picture message", email: "E-mail", call: "Call", voicemail: "Voicemail",
+  note: "Internal note", activity: "", appointment: "Appointment", payment: "Payment", review: "Review",
+};
+
+// The body of each kind; kinds not listed show their text as it is.
+const BODY_BY_KIND = {
+  email: (item) => emailBody(item),
+  call: (item, { staff }) => callBody(item, staff),
+  voicemail: (item) => voicemailBody(item),
+};
+// Kinds whose body shows their own files (e-mail attachments, the voicemail's audio).
+const OWN_MEDIA = new Set(["email", "call", "voicemail"]);
+
+function textBody(item) {
+  return h("div", { class: "body" }, item.body);
+}
+
+function failure(item) {
+  const meta = item.meta || {};
+  const why = meta.error || (item.error_code ? `The carrier reported error ${item.error_code}.` : "");
+  return why ? h("div", { class: "item-error", role: "note" }, `Not delivered: ${why}`) : null;
+}
+
+/**
+ * The <li> for one item; `onError` shows a failed action (cancelling a scheduled text), `household`
+ * is what the "who wrote this?" chooser needs (see household_chooser.js).
+ */
+export function itemEl(item, { staff, onError, household }) {
+  const author = item.author_id ? staff.get(item.author_id) : null;
+  const label = KIND_LABEL[item.kind] ?? item.kind;
+  const meta = item.meta || {};
+  const words = item.status ? (STATUS_WORDS[item.status] ?? item.status) : "";
+  const failed = ["failed", "undelivered"].includes(item.status);
+  const cancel = item.status === "scheduled"
+    ? h("button", { class: "link", onclick: () => api("POST", `/api/v1/items/${item.id}/cancel`).catch(onError) }, "Cancel")
+    : null;
+  const body = (BODY_BY_KIND[item.kind] || textBody)(item, { staff });
+  return h("li", { class: `item ${item.direction} kind-${item.kind}${failed ? " failed" : ""}`, dataset: { item: item.id, status: item.status || "" } },
+    h("div", { class: "item-meta" }, label, author ? ` · ${author.name}` : "",
+      h("time", { datetime: item.created_at }, ` ${when(item.created_at)}`),
+      meta.send_at && item.status === "scheduled" ? ` · goes ${when(meta.send_at)} ${new Date(meta.send_at).toLocaleTimeString([], { hour: "numeric", minute: "2-digit" })}` : "",
+      words ? h("span", { class: "item-status" }, ` · ${words}`) : null, cancel),
+    body,
+    OWN_MEDIA.has(item.kind) ? null : mediaEls(item),
+    failed ? failure(item) : null,
+    household ? householdChooser(item, household) : null);
+}
