@@ -1,0 +1,114 @@
+"""What every analytics query shares: a location's local days as UTC bounds, business hours, percentiles.
+
+Pure: no store, so the day arithmetic (DST days are 23 or 25 hours long) and the business-hours clock
+are tested directly. Day boundaries are computed here once and handed to SQL as plain UTC values, so
+the same SQL runs on SQLite and PostgreSQL (no dialect time-zone functions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case
+from sqlalchemy.sql.elements import ColumnElement
+
+from schemas.voice import WEEKDAYS, VoiceConfig
+
+DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One location's range of local days [start, end], its boundaries in UTC, and the clock's now."""
+
+    location_id: int
+    timezone: str
+    start: dt.date
+    end: dt.date
+    bounds: tuple[dt.datetime, ...]  # midnight of each local day, and the midnight after the last
+    now: dt.datetime
+    config: VoiceConfig
+
+    @property
+    def since(self) -> dt.datetime:
+        return self.bounds[0]
+
+    @property
+    def until(self) -> dt.datetime:
+        return self.bounds[-1]
+
+    @property
+    def days(self) -> list[dt.date]:
+        return [self.start + dt.timedelta(days=i) for i in range(len(self.bounds) - 1)]
+
+    def day_index(self, column: Any) -> ColumnElement[int]:
+        """A SQL expression numbering the local day an instant falls on (0 = start, -1 outside)."""
+        return case(*((column < b, i) for i, b in enumerate(self.bounds[1:])), else_=-1)
+
+    def day_of(self, at: dt.datetime) -> int:
+        """The index of the local day an instant falls on (the same rule as `day_index`)."""
+        for i, b in enumerate(self.bounds[1:]):
+            if at < b:
+                return i
+        return -1
+
+
+def scope_for(
+    location_id: int, timezone: str, start: dt.date, end: dt.date, now: dt.datetime, config: VoiceConfig
+) -> Scope:
+    """Local midnights from start to the day after end, each turned into UTC by the tz database."""
+    zone = ZoneInfo(timezone)
+    count = (end - start).days + 2
+    bounds = tuple(
+        dt.datetime.combine(start + dt.timedelta(days=i), dt.time(0), zone).astimezone(dt.UTC)
+        for i in range(count)
+    )
+    return Scope(location_id, timezone, start, end, bounds, now, config)
+
+
+def business_seconds(config: VoiceConfig, tz: str, start: dt.datetime, end: dt.datetime) -> float:
+    """Seconds of [start, end) inside the location's opening hours, holidays excluded.
+
+    Each day's hours are local wall-clock times, turned into UTC for that very day, so an interval on
+    the far side of a DST change is measured with that day's offset.
+    """
+    if end <= start:
+        return 0.0
+    zone = ZoneInfo(tz)
+    closed = {h.date for h in config.holidays}
+    day, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    total = 0.0
+    while day <= last:
+        if day not in closed:
+            for interval in config.hours.get(WEEKDAYS[day.weekday()], []):
+                opens = dt.datetime.combine(day, interval.opens, zone).astimezone(dt.UTC)
+                closes = dt.datetime.combine(day, interval.closes, zone).astimezone(dt.UTC)
+                lo, hi = max(start, opens), min(end, closes)
+                if hi > lo:
+                    total += (hi - lo).total_seconds()
+        day += DAY
+    return total
+
+
+def median(values: Sequence[float]) -> float | None:
+    """The middle value (the mean of the two middle ones for an even count); None when empty."""
+    return float(statistics.median(values)) if values else None
+
+
+def nearest_rank(values: Sequence[float], percent: float) -> float | None:
+    """The nearest-rank percentile: the smallest value with at least `percent`% of values at or below."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return float(ordered[max(1, math.ceil(percent / 100 * len(ordered))) - 1])
+
+
+def rate(part: int, whole: int) -> float | None:
+    """A share to four places; None when there is nothing to divide."""
+    return round(part / whole, 4) if whole else None
