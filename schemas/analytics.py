@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -78,9 +78,7 @@ class MessageFigures(_Strict):
     inbound: int
     outbound: int
     first_response: ResponseTimes
-    unanswered: int = Field(
-        description="conversations with a wait from the range still unanswered"
-    )
+    unanswered: int = Field(description="conversations with a wait from the range still unanswered")
     days: list[MessageDay]
 
 
@@ -132,3 +130,50 @@ class DrillQuery(RangeQuery):
 class DrillDown(_Strict):
     figure: Figure
     conversation_ids: list[int] = Field(description="the conversations behind the figure, newest id first")
+
+
+class AuditQuery(_Strict):
+    """Filters of the audit report; times are instants with a zone (ISO 8601), until excluded."""
+
+    staff_id: int | None = Field(None, ge=1, description="only what this staff member did")
+    patient_id: int | None = Field(None, ge=1, description="only records of this patient (contact id)")
+    action: str | None = Field(None, pattern=r"^[a-z_]{1,32}$", description="view, update, send, export...")
+    since: dt.datetime | None = Field(None, description="from this instant (with a zone)")
+    until: dt.datetime | None = Field(None, description="before this instant (with a zone)")
+    before_id: int | None = Field(None, ge=1, description="the next page: entries older than this id")
+    limit: int = Field(100, ge=1, le=500)
+
+    @model_validator(mode="after")
+    def _zoned(self) -> AuditQuery:
+        for value in (self.since, self.until):
+            if value is not None and value.tzinfo is None:
+                raise ValueError("since and until need a time zone")
+        if self.since and self.until and self.until <= self.since:
+            raise ValueError("until must be after since")
+        return self
+
+
+class AuditRow(_Strict):
+    id: int
+    at: dt.datetime
+    staff_id: int | None
+    staff_name: str | None
+    action: str
+    record_type: str
+    record_id: str
+    patient_id: int | None = Field(description="the patient the record belongs to, when it is a patient's")
+    patient_name: str | None
+    remote_addr: str | None
+    detail: dict[str, Any]
+
+
+class AuditPage(_Strict):
+    entries: list[AuditRow]
+    next_before_id: int | None = Field(description="pass as before_id for older entries; null at the end")
+
+
+ExportTable = Literal["phones", "phone_days", "channels", "message_days", "staff"]
+
+
+class ExportQuery(RangeQuery):
+    table: ExportTable = Field(description="which table of the figures to export")
