@@ -89,49 +89,49 @@ async def _counts(session: AsyncSession, scope: Scope) -> list[tuple[str, str, i
 
 
 async def waits(session: AsyncSession, scope: Scope) -> list[Wait]:
-    """Waits that began in the range, each with when its first staff reply came (None: none yet)."""
+    """Waits that began in the range, each with when its first staff reply came (None: none yet).
+
+    Per patient message, two index walks along (conversation, created_at) that stop at their first
+    hit: the conversation's previous message or reply (a wait begins unless it was the patient's),
+    and the next staff reply.
+    """
     me = TimelineItem
-    earlier, before, after = aliased(TimelineItem), aliased(TimelineItem), aliased(TimelineItem)
-    previous_in = (
-        select(func.max(earlier.created_at))
+    earlier, after = aliased(TimelineItem), aliased(TimelineItem)
+    previous = (
+        select(earlier.direction)
         .where(
             earlier.conversation_id == me.conversation_id,
-            patient_message(earlier),
+            patient_message(earlier) | staff_reply(earlier),
             (earlier.created_at < me.created_at)
             | ((earlier.created_at == me.created_at) & (earlier.id < me.id)),
         )
-        .scalar_subquery()
-    )
-    previous_reply = (
-        select(func.max(before.created_at))
-        .where(
-            before.conversation_id == me.conversation_id,
-            staff_reply(before),
-            before.created_at < me.created_at,
-        )
+        .order_by(earlier.created_at.desc(), earlier.id.desc())
+        .limit(1)
         .scalar_subquery()
     )
     next_reply = (
-        select(func.min(after.created_at))
+        select(after.created_at)
         .where(
             after.conversation_id == me.conversation_id,
             staff_reply(after),
             after.created_at >= me.created_at,
             after.created_at <= scope.now,
         )
+        .order_by(after.created_at, after.id)
+        .limit(1)
         .scalar_subquery()
     )
     rows = await session.execute(
-        select(me.conversation_id, me.created_at, previous_in, previous_reply, next_reply)
+        select(me.conversation_id, me.created_at, previous, next_reply)
         .join(Conversation, Conversation.id == me.conversation_id)
         .where(_in_range(scope), patient_message(me))
         .order_by(me.created_at, me.id)
     )
-    found = []
-    for conversation_id, at, prev_in, prev_reply, replied in rows:
-        if prev_in is None or (prev_reply is not None and prev_reply >= prev_in):
-            found.append(Wait(conversation_id, at, replied))
-    return found
+    return [
+        Wait(conversation_id, at, replied)
+        for conversation_id, at, before, replied in rows
+        if before is None or before == "out"
+    ]
 
 
 async def message_figures(session: AsyncSession, scope: Scope) -> MessageResult:
