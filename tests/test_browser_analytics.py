@@ -13,7 +13,7 @@ from web.keys import SERVICES
 
 async def _range(page: Any, start: str, end: str) -> None:
     reports = page.get_by_role("region", name="Reports")
-    await reports.get_by_label("From").fill(start)
+    await reports.get_by_label("From", exact=True).fill(start)
     await reports.get_by_label("To", exact=True).fill(end)
     await reports.get_by_role("button", name="Show").click()
     await page.locator(".reports[data-state=ready]").wait_for(timeout=10000)
@@ -75,3 +75,37 @@ async def test_dashboard_range_charts_and_drill_down(served_on_port: Any) -> Non
         assert await drill.locator("li").count() == 3
         await no_horizontal_overflow(page)
         assert page.errors == [] and page.dialogs == []
+
+
+async def test_audit_report_for_admins_only(served_on_port: Any) -> None:
+    server, p = served_on_port, served_on_port.practice
+    async with chromium() as browser:
+        north = await signed_in_page(browser, server.base, p.staff_a, PASSWORD)
+        await north.click(f'li[data-conversation="{p.conv_a}"]')  # reading the thread is audited
+        await north.locator(".thread-head h2", has_text="Pat Patient0").wait_for(timeout=5000)
+        await north.get_by_role("button", name="Reports").click()
+        await north.locator(".reports[data-state=ready]").wait_for(timeout=10000)
+        assert await north.get_by_role("region", name="Audit report").count() == 0
+
+        admin = await signed_in_page(browser, server.base, p.admin, PASSWORD)
+        await admin.get_by_role("button", name="Reports").click()
+        audit = admin.get_by_role("region", name="Audit report")
+        table = audit.get_by_test_id("audit-table")
+        await table.locator("tr[data-entry]").first.wait_for(timeout=10000)
+        await audit.get_by_label("Staff member").select_option(label="Nora North")
+        await audit.get_by_label("Action").select_option("view")
+        await audit.get_by_role("button", name="Filter").click()
+        row = table.locator("tr[data-entry]", has_text="conversation")
+        await row.first.wait_for(timeout=5000)
+        for shown in await table.locator("tr[data-entry]").all_inner_texts():
+            assert "Nora North" in shown and "view" in shown, shown
+        text = await row.first.inner_text()
+        assert "Nora North" in text and "Pat Patient0" in text
+        href = await audit.get_by_role("link", name="Export CSV").get_attribute("href") or ""
+        assert "action=view" in href and "staff_id=" in href
+        # Following the patient narrows the report to their records.
+        await row.first.get_by_role("button", name="Pat Patient0").click()
+        await admin.wait_for_function(
+            "() => document.querySelector('input[name=patient_id]').value !== ''", timeout=5000
+        )
+        assert north.errors == [] and admin.errors == []

@@ -1,6 +1,7 @@
 // The reports view: how the office did over a range of days at one location, drawn as charts, with
 // a drill-down from each figure to the conversations behind it, and CSV of every table.
 import { api } from "/static/api.js";
+import { AuditView } from "/static/audit_view.js";
 import { barChart, hbarChart, legend } from "/static/charts.js";
 import { clear, h } from "/static/dom.js";
 
@@ -40,7 +41,7 @@ function shortDay(iso) {
 }
 
 export class Dashboard {
-  constructor(root, session, { openConversation }) {
+  constructor(root, session, { openConversation, staff = new Map() }) {
     this.root = root;
     this.session = session;
     this.openConversation = openConversation;
@@ -59,7 +60,10 @@ export class Dashboard {
       h("label", {}, "Location ", this.location), h("label", {}, "From ", this.start), h("label", {}, "To ", this.end),
       h("button", { type: "submit" }, "Show"), ...presets);
     this.location.addEventListener("change", () => this.load());
-    clear(root).append(h("h2", {}, "How did we do"), form, this.error, this.body, this.drill);
+    const auditRoot = h("section", { class: "report-part audit-part", "aria-label": "Audit report" });
+    this.audit = session.role === "admin" ? new AuditView(auditRoot, staff) : null;
+    clear(root).append(h("h2", {}, "How did we do"), form, this.error, this.body, this.drill,
+      this.audit ? auditRoot : null);
   }
 
   preset(days) {
@@ -74,6 +78,10 @@ export class Dashboard {
     if (!this.locations.length) {
       this.locations = await api("GET", "/api/v1/locations");
       clear(this.location).append(...this.locations.map((l) => h("option", { value: l.id }, l.name)));
+    }
+    if (this.audit && !this.auditLoaded) {
+      this.auditLoaded = true;
+      this.audit.load();
     }
     if (!this.figures) await this.load();
   }

@@ -98,6 +98,7 @@ async function showInbox(session) {
   const reportsRoot = h("section", { class: "reports", "aria-label": "Reports", hidden: true });
   const reportsButton = h("button", { type: "button", class: "reports-toggle", "aria-pressed": "false" }, "Reports");
   const dashboard = new Dashboard(reportsRoot, session, {
+    staff,
     openConversation: (id) => { showReports(false); inbox.open(id); },
   });
   const showReports = (on) => {
