@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from comms.analytics_range import Scope, business_seconds, median, nearest_rank
+from comms.analytics_range import BusinessClock, Scope, median, nearest_rank
 from comms.models import Conversation, TimelineItem
 from schemas.analytics import ChannelCount, MessageDay, MessageFigures, ResponseTimes
 
@@ -52,9 +52,19 @@ class MessageResult:
     conversations: dict[str, set[int]] = field(default_factory=dict)
 
 
+def active_since(scope: Scope) -> ColumnElement[bool]:
+    """The location's conversations with anything patient-facing since the range began.
+
+    A conversation's last_item_at is at or after every one of its non-internal items (timeline,
+    regroup and snooze only ever set it so), so this prunes threads quiet since before the range
+    through the (location_id, last_item_at) index instead of probing every thread of the location.
+    """
+    return (Conversation.location_id == scope.location_id) & (Conversation.last_item_at >= scope.since)
+
+
 def _in_range(scope: Scope) -> ColumnElement[bool]:
     return (
-        (Conversation.location_id == scope.location_id)
+        active_since(scope)
         & (TimelineItem.created_at >= scope.since)
         & (TimelineItem.created_at < scope.until)
         & (TimelineItem.created_at <= scope.now)
@@ -146,11 +156,8 @@ async def message_figures(session: AsyncSession, scope: Scope) -> MessageResult:
             else:
                 days[day].outbound += count
     found = await waits(session, scope)
-    times = [
-        business_seconds(scope.config, scope.timezone, w.began, w.replied)
-        for w in found
-        if w.replied is not None
-    ]
+    clock = BusinessClock(scope.config, scope.timezone)
+    times = [clock.seconds(w.began, w.replied) for w in found if w.replied is not None]
     unanswered = {w.conversation_id for w in found if w.replied is None}
     figures = MessageFigures(
         channels=[ChannelCount(channel=c, inbound=v["in"], outbound=v["out"]) for c, v in channels.items()],

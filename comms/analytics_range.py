@@ -83,28 +83,63 @@ def scope_for(
     return Scope(location_id, timezone, start, end, bounds, now, config)
 
 
-def business_seconds(config: VoiceConfig, tz: str, start: dt.datetime, end: dt.datetime) -> float:
-    """Seconds of [start, end) inside the location's opening hours, holidays excluded.
+class BusinessClock:
+    """Counts seconds inside a location's opening hours, holidays excluded.
 
     Each day's hours are local wall-clock times, turned into UTC for that very day, so an interval on
-    the far side of a DST change is measured with that day's offset.
+    the far side of a DST change is measured with that day's offset. Days are worked out once and kept:
+    a report measures thousands of waits over the same few weeks.
     """
-    if end <= start:
-        return 0.0
-    zone = ZoneInfo(tz)
-    closed = {h.date for h in config.holidays}
-    day, last = start.astimezone(zone).date(), end.astimezone(zone).date()
-    total = 0.0
-    while day <= last:
-        if day not in closed:
-            for interval in config.hours.get(WEEKDAYS[day.weekday()], []):
-                opens = dt.datetime.combine(day, interval.opens, zone).astimezone(dt.UTC)
-                closes = dt.datetime.combine(day, interval.closes, zone).astimezone(dt.UTC)
-                lo, hi = max(start, opens), min(end, closes)
-                if hi > lo:
-                    total += (hi - lo).total_seconds()
-        day += DAY
-    return total
+
+    def __init__(self, config: VoiceConfig, tz: str) -> None:
+        self.config = config
+        self.zone = ZoneInfo(tz)
+        self.closed = {h.date for h in config.holidays}
+        self._days: dict[dt.date, tuple[tuple[dt.datetime, dt.datetime], ...]] = {}
+        self._totals: dict[dt.date, float] = {}
+
+    def open_intervals(self, day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+        found = self._days.get(day)
+        if found is None:
+            intervals = [] if day in self.closed else self.config.hours.get(WEEKDAYS[day.weekday()], [])
+            found = tuple(
+                (
+                    dt.datetime.combine(day, i.opens, self.zone).astimezone(dt.UTC),
+                    dt.datetime.combine(day, i.closes, self.zone).astimezone(dt.UTC),
+                )
+                for i in intervals
+            )
+            self._days[day] = found
+            self._totals[day] = sum((hi - lo).total_seconds() for lo, hi in found)
+        return found
+
+    def _within(self, day: dt.date, start: dt.datetime, end: dt.datetime) -> float:
+        total = 0.0
+        for opens, closes in self.open_intervals(day):
+            lo, hi = max(start, opens), min(end, closes)
+            if hi > lo:
+                total += (hi - lo).total_seconds()
+        return total
+
+    def seconds(self, start: dt.datetime, end: dt.datetime) -> float:
+        """Seconds of [start, end) inside opening hours."""
+        if end <= start:
+            return 0.0
+        first, last = start.astimezone(self.zone).date(), end.astimezone(self.zone).date()
+        if first == last:
+            return self._within(first, start, end)
+        total = self._within(first, start, end) + self._within(last, start, end)
+        day = first + DAY
+        while day < last:
+            self.open_intervals(day)
+            total += self._totals[day]
+            day += DAY
+        return total
+
+
+def business_seconds(config: VoiceConfig, tz: str, start: dt.datetime, end: dt.datetime) -> float:
+    """Seconds of [start, end) inside the location's opening hours, holidays excluded."""
+    return BusinessClock(config, tz).seconds(start, end)
 
 
 def median(values: Sequence[float]) -> float | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from comms.analytics_messages import MESSAGE_KINDS, staff_reply
+from comms.analytics_messages import MESSAGE_KINDS, active_since, staff_reply
 from comms.analytics_range import Scope
 from comms.models import Conversation, StaffUser, TimelineItem
 from comms.voice_models import Call
@@ -32,7 +32,7 @@ async def staff_figures(session: AsyncSession, scope: Scope) -> StaffResult:
         select(item.author_id, item.conversation_id, item.kind, func.count())
         .join(Conversation, Conversation.id == item.conversation_id)
         .where(
-            Conversation.location_id == scope.location_id,
+            active_since(scope),
             item.created_at >= scope.since,
             item.created_at < scope.until,
             staff_reply(item),
