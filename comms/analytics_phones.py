@@ -3,7 +3,8 @@
 A call counts on the local day it started. Missed means an inbound call that ended unanswered
 (outcomes missed, voicemail and abandoned). A missed call is recovered when, within a day of its end,
 the same conversation has a staff reply (text, e-mail or call out), an answered call from the patient,
-or a booking (an appointment item).
+or a booking (an appointment item in the thread whose status is still "scheduled"; a cancellation
+is not one).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ async def _follow_ups(
         & (item.status.is_(None) | item.status.not_in(NOT_SENT))
     )
     answered_in = (item.kind == "call") & (item.direction == "in") & (item.status == "answered")
+    booked = (item.kind == "appointment") & (item.status == "scheduled")
     rows = await session.execute(
         select(item.conversation_id, item.created_at)
         .join(Conversation, Conversation.id == item.conversation_id)
@@ -97,7 +99,7 @@ async def _follow_ups(
             item.conversation_id.in_(sorted(conversations)),
             item.created_at >= scope.since,
             item.created_at < scope.until + DAY,
-            staff_reply | answered_in | (item.kind == "appointment"),
+            staff_reply | answered_in | booked,
         )
     )
     found: dict[int, list[dt.datetime]] = defaultdict(list)

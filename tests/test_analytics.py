@@ -201,3 +201,42 @@ def test_range_query_refuses_backwards_and_huge_ranges() -> None:
         RangeQuery(location_id=1, start=dt.date(2025, 1, 1), end=dt.date(2026, 3, 1))
     with pytest.raises(ValidationError):
         DrillQuery(location_id=1, start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 1), figure="staff")
+
+
+async def test_a_booking_within_a_day_recovers_a_missed_call(services: Services) -> None:
+    from comms.models import TimelineItem
+    from comms.voice_models import Call
+
+    p, seeded, admin = await _setup(services)
+    async with services.unit() as unit:
+        for n, (status, conv) in enumerate((("scheduled", "c2"), ("canceled", "c5"))):
+            unit.session.add(
+                Call(
+                    call_sid=f"CA{'b' * 31}{n}",
+                    location_id=p.loc_a,
+                    conversation_id=seeded.conv[conv],
+                    direction="in",
+                    patient_e164="+12025550100",
+                    practice_e164="+12025550143",
+                    outcome="missed",
+                    started_at=utc("2026-03-10 14:00"),
+                    ended_at=utc("2026-03-10 14:01"),
+                )
+            )
+            unit.session.add(
+                TimelineItem(
+                    conversation_id=seeded.conv[conv],
+                    kind="appointment",
+                    direction="internal",
+                    status=status,
+                    author_id=seeded.north,
+                    created_at=utc("2026-03-11 13:00"),
+                    meta={},
+                )
+            )
+    got = (await analytics.figures(services, admin, RangeQuery.model_validate(_query(p)), NOW)).phones
+    assert (got.missed, got.recovered) == (6, 3)
+    drill = await analytics.drill(
+        services, admin, DrillQuery.model_validate(_query(p, figure="recovered")), NOW
+    )
+    assert seeded.conv["c2"] in drill.conversation_ids and seeded.conv["c5"] not in drill.conversation_ids
