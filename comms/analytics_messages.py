@@ -8,58 +8,23 @@ and holidays). A wait that begins in the range and has no reply by now leaves it
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from comms.analytics_range import BusinessClock, Scope, median, nearest_rank
+from comms.analytics_waits import MESSAGE_KINDS, active_since, sent, waits
 from comms.models import Conversation, TimelineItem
 from schemas.analytics import ChannelCount, MessageDay, MessageFigures, ResponseTimes
 
-MESSAGE_KINDS = ("sms", "mms", "email")
 CHANNEL = {"sms": "sms", "mms": "sms", "email": "email"}
-REPLY_KINDS = ("sms", "mms", "email", "call")
-NOT_SENT = ("scheduled", "canceled")
-
-
-def sent(item: type[TimelineItem]) -> ColumnElement[bool]:
-    """An outbound item that has gone or is going (not a send-later still waiting, nor withdrawn)."""
-    return item.status.is_(None) | item.status.not_in(NOT_SENT)
-
-
-def staff_reply(item: type[TimelineItem]) -> ColumnElement[bool]:
-    """What answers a patient: a text, e-mail or call out by a staff member."""
-    return (item.direction == "out") & item.author_id.is_not(None) & item.kind.in_(REPLY_KINDS) & sent(item)
-
-
-def patient_message(item: type[TimelineItem]) -> ColumnElement[bool]:
-    return (item.direction == "in") & item.kind.in_(MESSAGE_KINDS)
-
-
-@dataclass(frozen=True)
-class Wait:
-    conversation_id: int
-    began: dt.datetime
-    replied: dt.datetime | None
 
 
 @dataclass
 class MessageResult:
     figures: MessageFigures
     conversations: dict[str, set[int]] = field(default_factory=dict)
-
-
-def active_since(scope: Scope) -> ColumnElement[bool]:
-    """The location's conversations with anything patient-facing since the range began.
-
-    A conversation's last_item_at is at or after every one of its non-internal items (timeline,
-    regroup and snooze only ever set it so), so this prunes threads quiet since before the range
-    through the (location_id, last_item_at) index instead of probing every thread of the location.
-    """
-    return (Conversation.location_id == scope.location_id) & (Conversation.last_item_at >= scope.since)
 
 
 def _in_range(scope: Scope) -> ColumnElement[bool]:
@@ -96,52 +61,6 @@ async def _counts(session: AsyncSession, scope: Scope) -> list[tuple[str, str, i
         )
     )
     return [(k, d, int(day), int(n)) for k, d, day, n in rows]
-
-
-async def waits(session: AsyncSession, scope: Scope) -> list[Wait]:
-    """Waits that began in the range, each with when its first staff reply came (None: none yet).
-
-    Per patient message, two index walks along (conversation, created_at) that stop at their first
-    hit: the conversation's previous message or reply (a wait begins unless it was the patient's),
-    and the next staff reply.
-    """
-    me = TimelineItem
-    earlier, after = aliased(TimelineItem), aliased(TimelineItem)
-    previous = (
-        select(earlier.direction)
-        .where(
-            earlier.conversation_id == me.conversation_id,
-            patient_message(earlier) | staff_reply(earlier),
-            (earlier.created_at < me.created_at)
-            | ((earlier.created_at == me.created_at) & (earlier.id < me.id)),
-        )
-        .order_by(earlier.created_at.desc(), earlier.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    next_reply = (
-        select(after.created_at)
-        .where(
-            after.conversation_id == me.conversation_id,
-            staff_reply(after),
-            after.created_at >= me.created_at,
-            after.created_at <= scope.now,
-        )
-        .order_by(after.created_at, after.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    rows = await session.execute(
-        select(me.conversation_id, me.created_at, previous, next_reply)
-        .join(Conversation, Conversation.id == me.conversation_id)
-        .where(_in_range(scope), patient_message(me))
-        .order_by(me.created_at, me.id)
-    )
-    return [
-        Wait(conversation_id, at, replied)
-        for conversation_id, at, before, replied in rows
-        if before is None or before == "out"
-    ]
 
 
 async def message_figures(session: AsyncSession, scope: Scope) -> MessageResult:

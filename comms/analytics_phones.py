@@ -17,13 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms.analytics_range import DAY, Scope, rate
+from comms.analytics_waits import chunks, staff_reply
 from comms.models import Conversation, TimelineItem
 from comms.voice_models import Call, Recording
 from schemas.analytics import PhoneDay, PhoneFigures
 
 MISSED = ("missed", "voicemail", "abandoned")
-REPLY_KINDS = ("sms", "mms", "email", "call")
-NOT_SENT = ("scheduled", "canceled")
 
 
 @dataclass
@@ -83,28 +82,23 @@ async def _follow_ups(
     if not conversations:
         return {}
     item = TimelineItem
-    staff_reply = (
-        (item.direction == "out")
-        & item.author_id.is_not(None)
-        & item.kind.in_(REPLY_KINDS)
-        & (item.status.is_(None) | item.status.not_in(NOT_SENT))
-    )
     answered_in = (item.kind == "call") & (item.direction == "in") & (item.status == "answered")
     booked = (item.kind == "appointment") & (item.status == "scheduled")
-    rows = await session.execute(
-        select(item.conversation_id, item.created_at)
-        .join(Conversation, Conversation.id == item.conversation_id)
-        .where(
-            Conversation.location_id == scope.location_id,
-            item.conversation_id.in_(sorted(conversations)),
-            item.created_at >= scope.since,
-            item.created_at < scope.until + DAY,
-            staff_reply | answered_in | booked,
-        )
-    )
     found: dict[int, list[dt.datetime]] = defaultdict(list)
-    for conversation_id, at in rows:
-        found[conversation_id].append(at)
+    for chunk in chunks(conversations):
+        rows = await session.execute(
+            select(item.conversation_id, item.created_at)
+            .join(Conversation, Conversation.id == item.conversation_id)
+            .where(
+                Conversation.location_id == scope.location_id,
+                item.conversation_id.in_(chunk),
+                item.created_at >= scope.since,
+                item.created_at < scope.until + DAY,
+                staff_reply(item) | answered_in | booked,
+            )
+        )
+        for conversation_id, at in rows:
+            found[conversation_id].append(at)
     return found
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from comms.analytics_messages import MESSAGE_KINDS, active_since, staff_reply
 from comms.analytics_range import Scope
+from comms.analytics_waits import MESSAGE_KINDS, active_since, staff_reply
 from comms.models import Conversation, StaffUser, TimelineItem
 from comms.voice_models import Call
 from schemas.analytics import StaffRow

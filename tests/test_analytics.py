@@ -240,3 +240,24 @@ async def test_a_booking_within_a_day_recovers_a_missed_call(services: Services)
         services, admin, DrillQuery.model_validate(_query(p, figure="recovered")), NOW
     )
     assert seeded.conv["c2"] in drill.conversation_ids and seeded.conv["c5"] not in drill.conversation_ids
+
+
+async def test_same_figures_when_id_lists_are_split(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Long ranges split IN lists into chunks (bound-parameter limits); the figures must not change."""
+    from comms import analytics_waits
+
+    p, _, admin = await _setup(services)
+    query = RangeQuery.model_validate(_query(p))
+    whole = await analytics.figures(services, admin, query, NOW)
+    monkeypatch.setattr(analytics_waits, "CHUNK", 1)
+    split = await analytics.figures(services, admin, query, NOW)
+    assert split == whole
+    # c1 began on Friday 6 March, the range's last day; its reply on Monday is found by looking ahead.
+    friday = await analytics.figures(
+        services, admin, RangeQuery.model_validate(_query(p, end="2026-03-06")), NOW
+    )
+    times = friday.messages.first_response
+    assert (times.answered, times.median_seconds, times.p90_seconds) == (3, 1800.0, 7200.0)
+    assert friday.messages.unanswered == 0
