@@ -47,6 +47,11 @@ async def test_dashboard_range_charts_and_drill_down(served_on_port: Any) -> Non
         assert [await b.get_attribute("data-value") for b in await friday.all()] == ["1", "1"]
         staff_chart = page.get_by_role("img", name="Conversations handled: Nora North 8, Ada Admin 3")
         await staff_chart.wait_for(timeout=3000)
+        # A bar drills down to that day: Friday's missed call was c9's.
+        await friday.and_(page.locator('[data-series="missed"]')).click()
+        drill = page.get_by_test_id("drill-list")
+        await page.get_by_role("heading", name="Missed, 3/6: 1 conversation").wait_for(timeout=5000)
+        assert await drill.locator("li").all_inner_texts() == ["Pat c9"]
         links = page.locator(".exports a")
         assert await links.count() == 5
         assert "table=staff" in (await links.nth(4).get_attribute("href") or "")

@@ -126,7 +126,8 @@ export class Dashboard {
       { key: "inbound", name: "In", cls: "a", values: m.days.map((d) => d.inbound) },
       { key: "outbound", name: "Out", cls: "c", values: m.days.map((d) => d.outbound) },
     ];
-    const pick = (series) => this.drillDown(series.key, series.name);
+    // A bar drills down to that one day's conversations.
+    const pick = (series, label, i) => this.drillDown(series.key, `${series.name}, ${label}`, null, p.days[i].date);
     const staffRows = f.staff.map((r) => ({ label: r.name, value: r.conversations }));
     clear(this.body).append(
       h("section", { class: "report-part", "aria-label": "Phones" },
@@ -180,9 +181,10 @@ export class Dashboard {
   }
 
   /** The conversations behind a figure: ids from the server, then each one's summary (up to 25). */
-  async drillDown(figure, label, staffId) {
+  async drillDown(figure, label, staffId, day) {
     const extra = { figure };
     if (staffId) extra.staff_id = staffId;
+    if (day) Object.assign(extra, { start: day, end: day });
     const seq = this.seq;
     this.drill.hidden = false;
     clear(this.drill).append(h("h3", {}, label), h("p", { class: "muted" }, "Loading…"));
