@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.analytics_seed import seed_activity
-from tests.browser import chromium, no_horizontal_overflow, signed_in_page
+from tests.browser import TABLETS, chromium, no_horizontal_overflow, signed_in_page
 from tests.helpers import PASSWORD
 from web.keys import SERVICES
 
@@ -79,6 +79,9 @@ async def test_dashboard_range_charts_and_drill_down(served_on_port: Any) -> Non
         await drill.locator("li").nth(2).wait_for(timeout=5000)
         assert await drill.locator("li").count() == 3
         await no_horizontal_overflow(page)
+        for tablet in TABLETS:  # the charts scale down; nothing scrolls sideways
+            await page.set_viewport_size(tablet)
+            await no_horizontal_overflow(page)
         assert page.errors == [] and page.dialogs == []
 
 
