@@ -1,0 +1,157 @@
+"""Reading the calendar: open slots, a patient's upcoming appointments, a location's schedule, and the
+next appointment in the call pop. Looks at patients' appointments are audited."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from comms import audit
+from comms.access import Actor
+from comms.appointments import appointment_out, local_text
+from comms.call_pop import EXTRAS
+from comms.errors import NotFound
+from comms.models import Contact, Location, utcnow
+from comms.schedule_models import ACTIVE_STATUSES, Appointment, AppointmentType, Provider, ProviderLocation
+from comms.schedule_setup import location_of, type_of
+from comms.services import Services
+from comms.slots import day_window, provider_at, search
+from schemas.schedule import AppointmentOut, ScheduleQuery, SlotOut, SlotQuery
+from schemas.voice import Caller
+
+UPCOMING = ("scheduled", "confirmed", "checked_in")
+
+
+async def open_slots(services: Services, actor: Actor, location_id: int, query: SlotQuery) -> list[SlotOut]:
+    """Where an appointment of the type fits, for one provider or all of the location's."""
+    async with services.read() as s:
+        location = await location_of(s, actor, location_id)
+        kind = await type_of(s, actor, query.type_id)
+        if query.provider_id is not None:
+            await provider_at(s, query.provider_id, location_id)
+            provider_ids: Sequence[int] = [query.provider_id]
+        else:
+            provider_ids = list(
+                await s.scalars(
+                    select(Provider.id)
+                    .join(ProviderLocation, ProviderLocation.provider_id == Provider.id)
+                    .where(ProviderLocation.location_id == location_id, Provider.active.is_(True))
+                    .order_by(Provider.id)
+                )
+            )
+        tz = ZoneInfo(location.timezone)
+        found = await search(s, location_id, tz, kind, provider_ids, query.date_from, query.date_to, utcnow())
+        return [
+            SlotOut(
+                provider_id=x.provider_id,
+                starts_at=x.starts_at,
+                ends_at=x.ends_at,
+                local_start=x.starts_at.astimezone(tz).isoformat(),
+            )
+            for x in found
+        ]
+
+
+def _joined() -> Select[Appointment, Provider, AppointmentType, Location]:
+    return (
+        select(Appointment, Provider, AppointmentType, Location)
+        .join(Provider, Provider.id == Appointment.provider_id)
+        .join(AppointmentType, AppointmentType.id == Appointment.type_id)
+        .join(Location, Location.id == Appointment.location_id)
+    )
+
+
+async def upcoming_for_contact(services: Services, actor: Actor, contact_id: int) -> list[AppointmentOut]:
+    """A patient's appointments still to come, at the locations the actor may see (audited)."""
+    async with services.unit() as unit:
+        s = unit.session
+        contact = await s.get(Contact, contact_id)
+        if contact is None or contact.practice_id != actor.practice_id:
+            raise NotFound("no such contact")
+        query = (
+            _joined()
+            .where(
+                Appointment.contact_id == contact_id,
+                Appointment.status.in_(UPCOMING),
+                Appointment.ends_at > utcnow(),
+            )
+            .order_by(Appointment.starts_at)
+            .limit(20)
+        )
+        if actor.locations is not None:
+            query = query.where(Appointment.location_id.in_(actor.locations))
+        rows = (await s.execute(query)).all()
+        audit.record(s, actor, "view", "contact_appointments", contact_id, {"appointments": len(rows)})
+        return [appointment_out(a, p, k, loc) for a, p, k, loc in rows]
+
+
+async def location_schedule(
+    services: Services, actor: Actor, location_id: int, query: ScheduleQuery
+) -> list[AppointmentOut]:
+    """A location's appointments over local dates (the day or week view), cancelled ones left out."""
+    async with services.unit() as unit:
+        s = unit.session
+        location = await location_of(s, actor, location_id)
+        window = day_window(query.date_from, query.date_to, ZoneInfo(location.timezone))
+        select_rows = (
+            _joined()
+            .where(
+                Appointment.location_id == location_id,
+                Appointment.status != "cancelled",
+                Appointment.starts_at < window.end,
+                Appointment.ends_at > window.start,
+            )
+            .order_by(Appointment.starts_at, Appointment.provider_id)
+        )
+        if query.provider_id is not None:
+            select_rows = select_rows.where(Appointment.provider_id == query.provider_id)
+        rows = (await s.execute(select_rows)).all()
+        audit.record(s, actor, "view", "schedule", location_id, {"appointments": len(rows)})
+        return [appointment_out(a, p, k, loc) for a, p, k, loc in rows]
+
+
+async def next_appointment(session: AsyncSession, caller: Caller) -> None:
+    """Call pop extra: the caller's next appointment at the locations the ringing staff may see (the
+    locations of the conversations the pop already lists)."""
+    locations = {int(str(c["location_id"])) for c in caller.conversations if "location_id" in c}
+    if not locations:
+        return
+    row = (
+        await session.execute(
+            _joined()
+            .where(
+                Appointment.contact_id == caller.contact_id,
+                Appointment.location_id.in_(locations),
+                Appointment.status.in_(ACTIVE_STATUSES),
+                Appointment.status != "completed",
+                Appointment.ends_at > utcnow(),
+            )
+            .order_by(Appointment.starts_at)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return
+    a, provider, kind, location = row
+    caller.next_appointment = {
+        "id": a.id,
+        "starts_at": a.starts_at.isoformat(),
+        "local_start": a.starts_at.astimezone(ZoneInfo(location.timezone)).isoformat(),
+        "text": local_text(a.starts_at, ZoneInfo(location.timezone)),
+        "provider": provider.name,
+        "type": kind.name,
+        "location": location.name,
+        "status": a.status,
+    }
+
+
+def register() -> None:
+    """Add the next appointment to every call pop (once)."""
+    if next_appointment not in EXTRAS:
+        EXTRAS.append(next_appointment)
+
+
+register()
