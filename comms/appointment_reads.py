@@ -1,5 +1,5 @@
 """Reading the calendar: open slots, a patient's upcoming appointments, a location's schedule, and the
-next appointment in the call pop. Looks at patients' appointments are audited."""
+the call pop's next appointment (comms/appointment_pop.py). Looks at patients' appointments are audited."""
 
 from __future__ import annotations
 
@@ -7,20 +7,17 @@ from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit
 from comms.access import Actor
-from comms.appointments import appointment_out, local_text
-from comms.call_pop import EXTRAS
+from comms.appointments import appointment_out
 from comms.errors import NotFound
 from comms.models import Contact, Location, utcnow
-from comms.schedule_models import ACTIVE_STATUSES, Appointment, AppointmentType, Provider, ProviderLocation
+from comms.schedule_models import Appointment, AppointmentType, Provider, ProviderLocation
 from comms.schedule_setup import location_of, type_of
 from comms.services import Services
 from comms.slots import day_window, provider_at, search
 from schemas.schedule import AppointmentOut, ScheduleQuery, SlotOut, SlotQuery
-from schemas.voice import Caller
 
 UPCOMING = ("scheduled", "confirmed", "checked_in")
 
@@ -55,7 +52,7 @@ async def open_slots(services: Services, actor: Actor, location_id: int, query: 
         ]
 
 
-def _joined() -> Select[Appointment, Provider, AppointmentType, Location]:
+def joined() -> Select[Appointment, Provider, AppointmentType, Location]:
     return (
         select(Appointment, Provider, AppointmentType, Location)
         .join(Provider, Provider.id == Appointment.provider_id)
@@ -72,7 +69,7 @@ async def upcoming_for_contact(services: Services, actor: Actor, contact_id: int
         if contact is None or contact.practice_id != actor.practice_id:
             raise NotFound("no such contact")
         query = (
-            _joined()
+            joined()
             .where(
                 Appointment.contact_id == contact_id,
                 Appointment.status.in_(UPCOMING),
@@ -97,7 +94,7 @@ async def location_schedule(
         location = await location_of(s, actor, location_id)
         window = day_window(query.date_from, query.date_to, ZoneInfo(location.timezone))
         select_rows = (
-            _joined()
+            joined()
             .where(
                 Appointment.location_id == location_id,
                 Appointment.status != "cancelled",
@@ -111,47 +108,3 @@ async def location_schedule(
         rows = (await s.execute(select_rows)).all()
         audit.record(s, actor, "view", "schedule", location_id, {"appointments": len(rows)})
         return [appointment_out(a, p, k, loc) for a, p, k, loc in rows]
-
-
-async def next_appointment(session: AsyncSession, caller: Caller) -> None:
-    """Call pop extra: the caller's next appointment at the locations the ringing staff may see (the
-    locations of the conversations the pop already lists)."""
-    locations = {int(str(c["location_id"])) for c in caller.conversations if "location_id" in c}
-    if not locations:
-        return
-    row = (
-        await session.execute(
-            _joined()
-            .where(
-                Appointment.contact_id == caller.contact_id,
-                Appointment.location_id.in_(locations),
-                Appointment.status.in_(ACTIVE_STATUSES),
-                Appointment.status != "completed",
-                Appointment.ends_at > utcnow(),
-            )
-            .order_by(Appointment.starts_at)
-            .limit(1)
-        )
-    ).first()
-    if row is None:
-        return
-    a, provider, kind, location = row
-    caller.next_appointment = {
-        "id": a.id,
-        "starts_at": a.starts_at.isoformat(),
-        "local_start": a.starts_at.astimezone(ZoneInfo(location.timezone)).isoformat(),
-        "text": local_text(a.starts_at, ZoneInfo(location.timezone)),
-        "provider": provider.name,
-        "type": kind.name,
-        "location": location.name,
-        "status": a.status,
-    }
-
-
-def register() -> None:
-    """Add the next appointment to every call pop (once)."""
-    if next_appointment not in EXTRAS:
-        EXTRAS.append(next_appointment)
-
-
-register()

@@ -19,7 +19,7 @@ from comms.models import Conversation, Location, TimelineItem
 from comms.schedule_models import Appointment, AppointmentType, Provider
 from comms.schedule_setup import provider_of, type_of
 from comms.services import Services, Unit
-from comms.slots import Interval, fits, load_calendar, provider_at
+from comms.slots import Interval, fits, load_calendar, local_text, provider_at
 from comms.timeline import add_item, conversation_for
 from schemas.schedule import AppointmentOut, BookIn, NewStatus, RescheduleIn
 
@@ -52,13 +52,6 @@ def is_overlap(exc: IntegrityError) -> bool:
     if getattr(orig, "sqlstate", None) == "23P01" or OVERLAP in str(orig):
         return True
     return "appointment_overlap" in str(orig)
-
-
-def local_text(at: dt.datetime, tz: ZoneInfo) -> str:
-    """`Tue 8 Dec 2026, 9:00 AM EST`: how staff read a time at the location."""
-    local = at.astimezone(tz)
-    hour = local.hour % 12 or 12
-    return f"{local:%a} {local.day} {local:%b %Y}, {hour}:{local:%M} {local:%p} {local.tzname()}"
 
 
 def appointment_out(

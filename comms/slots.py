@@ -64,6 +64,13 @@ def local_instant(day: dt.date, at: dt.time, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, at, tzinfo=tz).astimezone(dt.UTC)
 
 
+def local_text(at: dt.datetime, tz: ZoneInfo) -> str:
+    """`Tue 8 Dec 2026, 9:00 AM EST`: how staff read a time at the location."""
+    local = at.astimezone(tz)
+    hour = local.hour % 12 or 12
+    return f"{local:%a} {local.day} {local:%b %Y}, {hour}:{local:%M} {local:%p} {local.tzname()}"
+
+
 def _working_spans(cal: Calendar, day: dt.date) -> list[Interval]:
     if day in cal.holidays:
         return []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
@@ -19,6 +20,7 @@ from comms.errors import Conflict
 from comms.models import AuditEntry, Conversation, TimelineItem
 from comms.schedule_models import Appointment
 from comms.services import Services
+from comms.slots import local_text
 from routing.bus import InProcessBus
 from schemas.schedule import BookIn
 from tests.helpers import ORIGIN, browser, new_conversation, recv_frame, sign_in
@@ -416,3 +418,35 @@ async def test_staff_book_only_at_their_own_locations(served: Any) -> None:
         assert await api(http, "GET", f"{url}/api/v1/contacts/{contact_id}/appointments", south) == []
     async with services.read() as s:
         assert (await s.get(Appointment, a["id"])).status == "scheduled"  # type: ignore[union-attr]
+
+
+async def test_the_call_pop_shows_the_next_appointment_where_the_staff_work(services: Services) -> None:
+    from comms.call_pop import caller_of
+    from comms.models import Contact
+    from tests.helpers import seed_practice
+
+    p = await seed_practice(services)
+    cal = await seed_calendar(services, p)
+    staff = await staff_actor(services, p, p.staff_a, p.loc_a)
+    monday, tuesday = next_weekday(0), next_weekday(1)
+    for day, hour in ((tuesday, 9), (monday, 15), (monday, 11)):
+        body = BookIn(
+            provider_id=cal.provider_id,
+            type_id=cal.type_id,
+            starts_at=dt.datetime.fromisoformat(at(day, hour)),
+        )
+        booked = await appointments.book(services, staff, p.conv_a, body)
+    await appointments.set_status(services, staff, booked.id, "cancelled")  # the 11:00 one
+    async with services.read() as s:
+        conversation = await s.get(Conversation, p.conv_a)
+        assert conversation is not None
+        contact = await s.get(Contact, conversation.contact_id)
+        assert contact is not None
+        north = await caller_of(s, contact, [], {p.loc_a})
+        south = await caller_of(s, contact, [], {p.loc_b})
+    assert north.next_appointment is not None
+    assert north.next_appointment["local_start"] == at(monday, 15)
+    when = local_text(dt.datetime.fromisoformat(at(monday, 15)), ZoneInfo("America/New_York"))
+    assert north.next_appointment["label"] == f"Cleaning with Dr Rivera, {when}" and ", 3:00 PM E" in when
+    assert north.next_appointment["location"] == "North"
+    assert south.next_appointment is None  # staff at South see nothing of North's bookings
