@@ -215,9 +215,15 @@ async def test_concurrent_bookings_of_one_slot_exactly_one_wins(served: Any) -> 
         assert len((await s.scalars(select(Appointment))).all()) == 1
 
 
-async def test_two_nodes_racing_through_their_own_connections_book_once(services: Services) -> None:
-    """Several processes each with their own engine: the pre-check may pass on all of them (PostgreSQL
-    reads before the others commit); the database's rule lets exactly one insert through."""
+@pytest.mark.parametrize("checked", [True, False], ids=["with-check", "database-alone"])
+async def test_two_nodes_racing_through_their_own_connections_book_once(
+    services: Services, checked: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several nodes each with their own engine: the pre-check may pass on all of them (PostgreSQL
+    reads before the others commit); the database's rule lets exactly one insert through. Run once
+    more with the Python check switched off, so only the database decides."""
+    if not checked:
+        monkeypatch.setattr(appointments, "fits", lambda *args: None)
     from tests.helpers import seed_practice
 
     p = await seed_practice(services)
