@@ -114,3 +114,12 @@ class Appointment(Base):
         Index("ix_appointments_provider_starts", "provider_id", "starts_at"),
         Index("ix_appointments_location_starts", "location_id", "starts_at"),
     )
+
+
+class ProviderFeed(Base):
+    """A provider's private calendar feed: only the SHA-256 of its secret token is kept (like sessions)."""
+
+    __tablename__ = "provider_feeds"
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

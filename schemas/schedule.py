@@ -150,3 +150,12 @@ class AppointmentOut(_Strict):
     local_start: str = Field(description="the start in the location's time, ISO 8601 with its offset")
     timezone: str
     status: Status
+
+
+class FeedOut(_Strict):
+    provider_id: int
+    url: str = Field(description="the private ICS feed; anyone with it sees the provider's schedule")
+
+
+class FeedQuery(_Strict):
+    token: str = Field(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")

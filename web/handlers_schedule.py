@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from comms import appointment_reads, appointments, schedule_setup
+from comms import appointment_reads, appointments, calendar_feed, schedule_setup
 from schemas.schedule import (
     AppointmentOut,
     AppointmentTypeIn,
     AppointmentTypeOut,
     BookIn,
+    FeedOut,
+    FeedQuery,
     HolidayIn,
     HolidayOut,
     HoursIn,
@@ -229,3 +231,36 @@ async def set_status(request: web.Request) -> web.Response:
     body = await parse_body(request, StatusIn)
     appointment_id = int_param(request, "appointment_id")
     return reply(await appointments.set_status(request.app[SERVICES], actor, appointment_id, body.status))
+
+
+@router.route(
+    "POST",
+    "/api/v1/providers/{provider_id}/feed",
+    summary="A new private ICS feed URL for a provider's calendar app; the old URL stops working (admins)",
+    response=FeedOut,
+    status=201,
+)
+async def rotate_feed(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    provider_id = int_param(request, "provider_id")
+    return reply(await calendar_feed.rotate(request.app[SERVICES], actor, provider_id), status=201)
+
+
+@router.route(
+    "GET",
+    "/api/v1/feeds/provider.ics",
+    summary="A provider's appointments as an iCalendar feed (type, place and status; no patient names)",
+    query=FeedQuery,
+    auth=False,
+    errors=(404,),
+    binary_types=("text/calendar",),
+)
+async def provider_feed(request: web.Request) -> web.Response:
+    query = parse_query(request, FeedQuery)
+    body = await calendar_feed.render(request.app[SERVICES], query.token, request.remote)
+    return web.Response(
+        body=body,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"},
+    )

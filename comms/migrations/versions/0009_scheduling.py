@@ -1,5 +1,5 @@
 """Scheduling: providers and their locations, appointment types, working hours, time off, holidays,
-appointments, and the database rule that no provider is booked twice.
+appointments, private calendar feeds, and the database rule that no provider is booked twice.
 
 Revision ID: 0009
 Revises: 0008
@@ -149,6 +149,15 @@ def upgrade() -> None:
     op.create_index(op.f("ix_appointments_conversation_id"), "appointments", ["conversation_id"])
     op.create_index("ix_appointments_provider_starts", "appointments", ["provider_id", "starts_at"])
     op.create_index("ix_appointments_location_starts", "appointments", ["location_id", "starts_at"])
+    op.create_table(
+        "provider_feeds",
+        sa.Column("provider_id", ID, nullable=False),
+        sa.Column("token_sha256", sa.String(64), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        _fk("provider_feeds", "provider_id", "providers", "CASCADE"),
+        sa.PrimaryKeyConstraint("provider_id", name=op.f("pk_provider_feeds")),
+        sa.UniqueConstraint("token_sha256", name=op.f("uq_provider_feeds_token_sha256")),
+    )
     for statement in _SQLITE if op.get_bind().dialect.name == "sqlite" else _POSTGRES:
         op.execute(statement)
 
@@ -158,6 +167,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS appointments_no_overlap_update")
         op.execute("DROP TRIGGER IF EXISTS appointments_no_overlap_insert")
+    op.drop_table("provider_feeds")
     op.drop_table("appointments")
     op.drop_table("schedule_holidays")
     op.drop_table("time_off")
