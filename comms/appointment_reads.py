@@ -52,12 +52,13 @@ async def open_slots(services: Services, actor: Actor, location_id: int, query: 
         ]
 
 
-def joined() -> Select[Appointment, Provider, AppointmentType, Location]:
+def joined() -> Select[Appointment, Provider, AppointmentType, Location, Contact]:
     return (
-        select(Appointment, Provider, AppointmentType, Location)
+        select(Appointment, Provider, AppointmentType, Location, Contact)
         .join(Provider, Provider.id == Appointment.provider_id)
         .join(AppointmentType, AppointmentType.id == Appointment.type_id)
         .join(Location, Location.id == Appointment.location_id)
+        .join(Contact, Contact.id == Appointment.contact_id)
     )
 
 
@@ -82,7 +83,7 @@ async def upcoming_for_contact(services: Services, actor: Actor, contact_id: int
             query = query.where(Appointment.location_id.in_(actor.locations))
         rows = (await s.execute(query)).all()
         audit.record(s, actor, "view", "contact_appointments", contact_id, {"appointments": len(rows)})
-        return [appointment_out(a, p, k, loc) for a, p, k, loc in rows]
+        return [appointment_out(a, p, k, loc, c) for a, p, k, loc, c in rows]
 
 
 async def location_schedule(
@@ -107,4 +108,4 @@ async def location_schedule(
             select_rows = select_rows.where(Appointment.provider_id == query.provider_id)
         rows = (await s.execute(select_rows)).all()
         audit.record(s, actor, "view", "schedule", location_id, {"appointments": len(rows)})
-        return [appointment_out(a, p, k, loc) for a, p, k, loc in rows]
+        return [appointment_out(a, p, k, loc, c) for a, p, k, loc, c in rows]

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from comms import audit
 from comms.access import Actor
 from comms.errors import Conflict, InvalidRequest, NotFound
-from comms.models import Conversation, Location, TimelineItem
+from comms.models import Contact, Conversation, Location, TimelineItem
 from comms.schedule_models import Appointment, AppointmentType, Provider
 from comms.schedule_setup import provider_of, type_of
 from comms.services import Services, Unit
@@ -55,14 +55,16 @@ def is_overlap(exc: IntegrityError) -> bool:
 
 
 def appointment_out(
-    a: Appointment, provider: Provider, kind: AppointmentType, location: Location
+    a: Appointment, provider: Provider, kind: AppointmentType, location: Location, contact: Contact | None
 ) -> AppointmentOut:
+    """The wire form; the patient's name is for staff screens (it never goes into feeds or logs)."""
     tz = ZoneInfo(location.timezone)
     return AppointmentOut(
         id=a.id,
         location_id=a.location_id,
         conversation_id=a.conversation_id,
         contact_id=a.contact_id,
+        contact_name=contact.display_name if contact else "Unknown",
         provider_id=a.provider_id,
         provider_name=provider.name,
         type_id=a.type_id,
@@ -171,7 +173,7 @@ async def book(services: Services, actor: Actor, conversation_id: int, body: Boo
         )
         s.add(row)
         await _flush_booking(unit)
-        out = appointment_out(row, provider, kind, location)
+        out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
         await _item(unit, actor, conversation, out, "book")
         audit.record(
             s, actor, "create", "appointment", row.id, {"provider_id": provider.id, "type_id": kind.id}
@@ -217,7 +219,7 @@ async def reschedule(
         )
         row.status = "scheduled"
         await _flush_booking(unit)
-        out = appointment_out(row, provider, kind, location)
+        out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
         await _item(unit, actor, conversation, out, "reschedule", previous_starts_at=previous.isoformat())
         audit.record(s, actor, "update", "appointment", row.id, {"action": "reschedule"})
         return out
@@ -239,7 +241,7 @@ async def set_status(
         kind = await s.get(AppointmentType, row.type_id)
         if provider is None or kind is None:
             raise NotFound("no such appointment")
-        out = appointment_out(row, provider, kind, location)
+        out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
         await _item(unit, actor, conversation, out, status)
         audit.record(s, actor, "update", "appointment", row.id, {"status": status})
         return out

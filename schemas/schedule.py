@@ -140,6 +140,7 @@ class AppointmentOut(_Strict):
     location_id: int
     conversation_id: int
     contact_id: int
+    contact_name: str
     provider_id: int
     provider_name: str
     type_id: int
