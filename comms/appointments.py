@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from comms import audit
 from comms.access import Actor
 from comms.errors import Conflict, InvalidRequest, NotFound
-from comms.models import Contact, Conversation, Location, TimelineItem
+from comms.models import Contact, Conversation, Location, TimelineItem, utcnow
 from comms.schedule_models import Appointment, AppointmentType, Provider
 from comms.schedule_setup import provider_of, type_of
 from comms.services import Services, Unit
@@ -93,6 +93,8 @@ async def _place(
     await provider_at(s, provider_id, location.id)
     if starts_at.second or starts_at.microsecond:
         raise InvalidRequest("appointments start on a whole minute")
+    if starts_at < utcnow():
+        raise InvalidRequest("that time has passed")
     duration = dt.timedelta(minutes=kind.duration_minutes)
     buffer = dt.timedelta(minutes=kind.buffer_minutes)
     ends_at, held = starts_at + duration, starts_at + duration + buffer

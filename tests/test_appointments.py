@@ -146,6 +146,9 @@ async def test_outside_hours_holidays_and_bad_input_are_refused_clearly(served: 
             body = {"provider_id": cal.provider_id, "type_id": cal.type_id, "starts_at": starts}
             error = await api(http, "POST", book, admin, body, 422)
             assert error["error"]["message"] == why
+        last_week = next_weekday(0) - dt.timedelta(days=14)
+        past = {"provider_id": cal.provider_id, "type_id": cal.type_id, "starts_at": at(last_week, 10)}
+        assert (await api(http, "POST", book, admin, past, 422))["error"]["message"] == "that time has passed"
         naive = {"provider_id": cal.provider_id, "type_id": cal.type_id, "starts_at": "2030-01-07T10:00:00"}
         assert (await api(http, "POST", book, admin, naive, 422))["error"]["code"] == "invalid_request"
         tuesday = next_weekday(1)

@@ -71,5 +71,21 @@ async def test_book_from_the_thread_and_see_it_live(served_on_port: Any) -> None
             timeout=5000
         )
         await panel.locator("li[data-appointment]").nth(1).wait_for(state="detached", timeout=5000)
+
+        # Rescheduling from the panel opens the dialog on the visit's day; it needs confirming again.
+        await panel.locator("li", has_text="10:00 AM").get_by_role("button", name="Reschedule").click()
+        dialog = page.get_by_test_id("booking-dialog")
+        assert await dialog.get_by_label("Day").input_value() == str(monday)
+        await (
+            dialog.get_by_test_id("slots")
+            .get_by_role("button", name="2:00 PM with Dr Rivera", exact=True)
+            .click()
+        )
+        await dialog.wait_for(state="detached", timeout=5000)
+        moved = page.locator(
+            ".timeline .item.kind-appointment", has_text="Rescheduled: Cleaning with Dr Rivera"
+        )
+        await moved.filter(has_text="2:00 PM").wait_for(timeout=5000)
+        await panel.locator('li[data-status="scheduled"]', has_text="2:00 PM").wait_for(timeout=5000)
         assert page.errors == [] and colleague.errors == []
         assert page.dialogs == [] and colleague.dialogs == []

@@ -26,7 +26,7 @@ export async function openBooking(c, { appointment = null } = {}) {
   const provider = h("select", { name: "provider", "aria-label": "Provider" },
     h("option", { value: "" }, "Any provider"),
     providers.map((p) => h("option", { value: p.id, selected: appointment && appointment.provider_id === p.id }, p.name)));
-  const day = h("input", { type: "date", name: "day", "aria-label": "Day", value: isoDay(new Date()) });
+  const day = h("input", { type: "date", name: "day", "aria-label": "Day", value: appointment ? appointment.local_start.slice(0, 10) : isoDay(new Date()) });
   const times = h("div", { class: "slots", role: "group", "aria-label": "Open times", "data-testid": "slots" });
   const error = h("p", { class: "error", role: "alert" });
   let result = null;
