@@ -26,6 +26,7 @@ from web import (
     handlers_messages,
     handlers_notifications,
     handlers_phone,
+    handlers_schedule,
     handlers_session,
     handlers_system,
     handlers_teams,
@@ -56,6 +57,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_contacts.router,
     handlers_phone.router,
     handlers_email.router,
+    handlers_schedule.router,
 )
 MAX_BODY = 1024 * 1024
 
