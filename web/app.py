@@ -19,6 +19,7 @@ from routing.bus import make_bus
 from routing.hub import Hub
 from routing.presence import PresenceTable
 from web import (
+    handlers_analytics,
     handlers_chat,
     handlers_contacts,
     handlers_email,
@@ -58,6 +59,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_phone.router,
     handlers_email.router,
     handlers_schedule.router,
+    handlers_analytics.router,
 )
 MAX_BODY = 1024 * 1024
 

@@ -1,4 +1,5 @@
 // Staff UI entry: sign in, then the live inbox and team chat over one resumable socket.
+import { Dashboard } from "/static/analytics.js";
 import { api, setCsrf } from "/static/api.js";
 import { Chat } from "/static/chat.js";
 import { ChatDrawer } from "/static/chat_drawer.js";
@@ -100,14 +101,30 @@ async function showInbox(session) {
     schedule = openSchedule({ onOpen: (id) => inbox.open(id) });
     schedule.done.then(() => { schedule = null; });
   } }, "Schedule");
+  const reportsRoot = h("section", { class: "reports", "aria-label": "Reports", hidden: true });
+  const reportsButton = h("button", { type: "button", class: "reports-toggle", "aria-pressed": "false" }, "Reports");
+  const dashboard = new Dashboard(reportsRoot, session, {
+    staff,
+    openConversation: (id) => { showReports(false); inbox.open(id); },
+  });
+  const showReports = (on) => {
+    reportsRoot.hidden = !on;
+    panes.hidden = on;
+    reportsButton.setAttribute("aria-pressed", String(on));
+    reportsButton.textContent = on ? "Inbox" : "Reports";
+    if (on) dashboard.show().catch(() => {});
+  };
+  reportsButton.addEventListener("click", () => showReports(reportsRoot.hidden));
   const importButton = session.role === "admin"
     ? h("button", { type: "button", class: "import", onclick: () => openImport() }, "Import patients")
     : null;
   clear(app).append(
     h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status, search.el,
-      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, importButton, drawer.button, bell, help, logout),
+      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, reportsButton, importButton, drawer.button,
+        bell, help, logout),
     bellPanel,
     panes,
+    reportsRoot,
   );
   api("GET", "/api/v1/teams").then((teams) => { inbox.teams = teams; }).catch(() => {});
   const live = new LiveSocket({
@@ -126,7 +143,7 @@ async function showInbox(session) {
   inbox.onViewing = (conversationId, typing) => presence.report(conversationId, typing);
   stopShortcuts();
   stopShortcuts = installShortcuts(table);  // before anything is awaited: keys work once the page shows
-  window.frontdesk = { live, inbox, chat, presence, drawer, softphone };  // for tests and the console
+  window.frontdesk = { live, inbox, chat, presence, drawer, softphone, dashboard };  // for tests and the console
   live.start();
   softphone.start();
   await inbox.reload();
