@@ -1,8 +1,8 @@
 """Call pop: who is calling, shown on every ringing softphone before anyone answers.
 
 Only what the ringing staff may see: the caller's record (or the household sharing the number) and
-their conversations at locations those staff work at. Later features add the next appointment and the
-open balance through `EXTRAS`.
+their conversations at locations those staff work at, and through `EXTRAS` the next appointment (and
+later the open balance).
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from comms.appointment_pop import next_appointment
 from comms.models import Contact, Conversation, Location
 from schemas.voice import Caller
 
 # Each extra fills more of the Caller (next appointment, balance) from the store; none may raise.
 Extra = Callable[[AsyncSession, Caller], Awaitable[None]]
-EXTRAS: list[Extra] = []
+EXTRAS: list[Extra] = [next_appointment]
 
 
 async def caller_of(

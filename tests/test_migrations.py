@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from comms import chat_models, migrate, voice_models  # noqa: F401  (register their tables)
+from comms import chat_models, migrate, schedule_models, voice_models  # noqa: F401  (register their tables)
 from comms.db import make_engine
 from comms.models import Base
 from config.settings import Settings

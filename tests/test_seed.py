@@ -105,3 +105,35 @@ async def test_demo_phones_ring_at_any_hour_through_a_phone_tree(services: Servi
     assert config.default_group_id == groups["Front desk"]
     assert {m.group_id for m in members} == {groups["Front desk"], groups["Billing"]}
     assert len(on_duty) == 4
+
+
+async def test_demo_calendar_has_providers_hours_and_upcoming_bookings(services: Services) -> None:
+    from comms.models import utcnow
+    from comms.schedule_models import Appointment, AppointmentType, Provider, ProviderLocation, WorkingHours
+
+    await seed_demo(services)
+    async with services.read() as session:
+        locations = {loc.name: loc.id for loc in await session.scalars(select(Location))}
+        providers = {p.name: p.id for p in await session.scalars(select(Provider))}
+        links = set(
+            (await session.execute(select(ProviderLocation.provider_id, ProviderLocation.location_id))).all()
+        )
+        types = {t.name: t for t in await session.scalars(select(AppointmentType))}
+        hours = list(await session.scalars(select(WorkingHours)))
+        booked = list(await session.scalars(select(Appointment)))
+        items = await session.scalar(
+            select(func.count()).select_from(TimelineItem).where(TimelineItem.kind == "appointment")
+        )
+    brooks = providers["Jamie Brooks, RDH"]
+    assert links >= {(brooks, locations["Maple Street"]), (brooks, locations["Oak Park"])}
+    assert types["Cleaning"].duration_minutes == 45 and types["Cleaning"].buffer_minutes == 10
+    assert {
+        h.weekday for h in hours if h.provider_id == brooks and h.location_id == locations["Oak Park"]
+    } == {3, 4}
+    assert len(booked) >= 4 and items == len(booked)
+    assert all(a.status == "scheduled" and a.starts_at > utcnow() for a in booked)
+    before = await counts(services)
+    await seed_demo(services)
+    async with services.read() as session:
+        assert await session.scalar(select(func.count()).select_from(Appointment)) == len(booked)
+    assert await counts(services) == before

@@ -27,6 +27,7 @@ from web import (
     handlers_messages,
     handlers_notifications,
     handlers_phone,
+    handlers_schedule,
     handlers_session,
     handlers_system,
     handlers_teams,
@@ -57,6 +58,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_contacts.router,
     handlers_phone.router,
     handlers_email.router,
+    handlers_schedule.router,
     handlers_analytics.router,
 )
 MAX_BODY = 1024 * 1024

@@ -9,6 +9,7 @@ import { Inbox } from "/static/inbox.js";
 import { LiveSocket } from "/static/live.js";
 import { Notifications } from "/static/notifications.js";
 import { Presence } from "/static/presence.js";
+import { openSchedule } from "/static/schedule_view.js";
 import { Softphone } from "/static/softphone.js";
 import { SearchBox } from "/static/search.js";
 import { installShortcuts, shortcutTable, showHelp } from "/static/shortcuts.js";
@@ -95,6 +96,11 @@ async function showInbox(session) {
   const table = shortcutTable({ inbox, search, chat: chatControl });
   const help = h("button", { type: "button", class: "help", "aria-label": "Keyboard shortcuts", title: "Keyboard shortcuts (?)",
     onclick: () => showHelp(table) }, "?");
+  let schedule = null;  // the open schedule view, kept live by the socket's events
+  const scheduleButton = h("button", { type: "button", class: "schedule", "data-testid": "open-schedule", onclick: () => {
+    schedule = openSchedule({ onOpen: (id) => inbox.open(id) });
+    schedule.done.then(() => { schedule = null; });
+  } }, "Schedule");
   const reportsRoot = h("section", { class: "reports", "aria-label": "Reports", hidden: true });
   const reportsButton = h("button", { type: "button", class: "reports-toggle", "aria-pressed": "false" }, "Reports");
   const dashboard = new Dashboard(reportsRoot, session, {
@@ -114,8 +120,8 @@ async function showInbox(session) {
     : null;
   clear(app).append(
     h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status, search.el,
-      h("span", { class: "who" }, session.name), phoneRoot, reportsButton, importButton, drawer.button, bell, help,
-      logout),
+      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, reportsButton, importButton, drawer.button,
+        bell, help, logout),
     bellPanel,
     panes,
     reportsRoot,
@@ -124,6 +130,7 @@ async function showInbox(session) {
   const live = new LiveSocket({
     onEvent: (event) => {
       inbox.onEvent(event); chat.onEvent(event); softphone.onEvent(event); presence.onEvent(event); notes.onEvent(event);
+      if (schedule) schedule.onEvent(event);
     },
     onStatus: (text) => connection.onStatus(text),
     onResync: () => connection.onResync(() => [inbox.reload(), chat.reload(), notes.reload()]),

@@ -1,8 +1,9 @@
 // The patient side panel in a thread: the record (name, phones, e-mails, date of birth, household),
-// editing it, and merging a duplicate record into it.
+// editing it, merging a duplicate record into it, and the patient's upcoming appointments.
 import { api } from "/static/api.js";
 import { clear, h } from "/static/dom.js";
 import { openMerge } from "/static/contact_merge.js";
+import { appointmentsSection } from "/static/appointments_panel.js";
 
 const PHONE_LABELS = ["mobile", "home", "work", "other"];
 
@@ -13,8 +14,10 @@ function birthday(iso) {
 }
 
 export class ContactPanel {
-  constructor({ onClose }) {
+  constructor({ onClose, onReschedule }) {
     this.onClose = onClose;
+    this.onReschedule = onReschedule;
+    this.appointments = null;
     this.contact = null;
     this.el = h("aside", { class: "contact-panel", id: "contact-panel", "aria-label": "Patient record", hidden: true });
   }
@@ -47,6 +50,11 @@ export class ContactPanel {
     }
   }
 
+  /** An appointment of this patient changed (an item in the thread): redraw the upcoming list. */
+  refreshAppointments() {
+    if (this.open && this.appointments && this.appointments.isConnected) this.appointments.refresh();
+  }
+
   head(title) {
     return h("header", { class: "panel-head" }, h("h2", {}, title),
       h("button", { type: "button", class: "dialog-close", "aria-label": "Close the patient record", onclick: () => this.hide() }, "×"));
@@ -72,6 +80,7 @@ export class ContactPanel {
         row("Phones", phones),
         row("E-mails", emails),
         row(c.household ? c.household.name : "Household", household)),
+      this.appointments = appointmentsSection(c.id, { onReschedule: this.onReschedule }),
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: () => this.drawEdit() }, "Edit record"),
         h("button", { type: "button", onclick: () => this.merge() }, "Merge a duplicate…"))));

@@ -5,6 +5,7 @@ import { clear, h } from "/static/dom.js";
 import { makeComposer } from "/static/composer.js";
 import { ContactPanel } from "/static/contact_panel.js";
 import { drawThreadHeader } from "/static/thread_header.js";
+import { openBooking } from "/static/booking.js";
 import { itemEl } from "/static/timeline_items.js";
 
 const PAGE = 50;  // the items API's page size
@@ -16,7 +17,10 @@ export class Thread {
     this.ready = Promise.resolve();
     this.summary = null;
     this.items = [];
-    this.panel = new ContactPanel({ onClose: () => this.drawHeader(this.summary) });
+    this.panel = new ContactPanel({
+      onClose: () => this.drawHeader(this.summary),
+      onReschedule: (a) => this.book(a),
+    });
     this.main = h("div", { class: "thread-main" }, h("p", { class: "empty" }, "Choose a conversation."));
     this.el = h("section", { class: "thread", "aria-label": "Conversation" }, this.main, this.panel.el);
   }
@@ -104,7 +108,18 @@ export class Thread {
       patientOpen: this.panel.open,
       onPatient: () => this.togglePatient(),
       onCall: this.onCall,
+      onBook: () => this.book(),
     });
+  }
+
+  /** The booking dialog for this thread's patient (or to move `appointment`); the item arrives live. */
+  async book(appointment = null) {
+    if (!this.summary) return;
+    try {
+      await openBooking(this.summary, { appointment });
+    } catch (err) {
+      if (this.composer) this.composer.showError(err.message);
+    }
   }
 
   togglePatient() {
@@ -167,6 +182,7 @@ export class Thread {
     this.items.push(item);
     this.timelineEl.append(this.itemEl(item));
     this.scrollToEnd();
+    if (item.kind === "appointment") this.panel.refreshAppointments();
   }
 
   removeItem(itemId) {

@@ -1,0 +1,249 @@
+"""Booking from the thread: book, reschedule, cancel and move an appointment through its lifecycle.
+
+Each change is one transaction that also writes an appointment item in the patient's conversation,
+published live after commit. The pre-check (`slots.fits`) gives staff a clear reason; the database's
+no-overlap rule (migration 0009) is what makes a double booking impossible when two nodes race.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+
+from comms import audit
+from comms.access import Actor
+from comms.errors import Conflict, InvalidRequest, NotFound
+from comms.models import Contact, Conversation, Location, TimelineItem, utcnow
+from comms.schedule_models import Appointment, AppointmentType, Provider
+from comms.schedule_setup import provider_of, type_of
+from comms.services import Services, Unit
+from comms.slots import Interval, fits, load_calendar, local_text, provider_at
+from comms.timeline import add_item, conversation_for
+from schemas.schedule import AppointmentOut, BookIn, NewStatus, RescheduleIn
+
+OVERLAP = "ex_appointments_no_overlap"
+DOUBLE_BOOKED = "that time is already booked for this provider"
+# Where each status may go next; anything else is refused.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "scheduled": frozenset({"confirmed", "checked_in", "cancelled", "no_show"}),
+    "confirmed": frozenset({"checked_in", "cancelled", "no_show"}),
+    "checked_in": frozenset({"completed"}),
+    "completed": frozenset(),
+    "cancelled": frozenset(),
+    "no_show": frozenset(),
+}
+VERBS = {
+    "book": "Booked",
+    "reschedule": "Rescheduled",
+    "confirmed": "Confirmed",
+    "checked_in": "Checked in",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "no_show": "No-show",
+}
+
+
+def is_overlap(exc: IntegrityError) -> bool:
+    """Whether the database refused the write as a double booking (PostgreSQL's exclusion constraint,
+    SQLite's trigger), as opposed to any other integrity error."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == "23P01" or OVERLAP in str(orig):
+        return True
+    return "appointment_overlap" in str(orig)
+
+
+def appointment_out(
+    a: Appointment, provider: Provider, kind: AppointmentType, location: Location, contact: Contact | None
+) -> AppointmentOut:
+    """The wire form; the patient's name is for staff screens (it never goes into feeds or logs)."""
+    tz = ZoneInfo(location.timezone)
+    return AppointmentOut(
+        id=a.id,
+        location_id=a.location_id,
+        conversation_id=a.conversation_id,
+        contact_id=a.contact_id,
+        contact_name=contact.display_name if contact else "Unknown",
+        provider_id=a.provider_id,
+        provider_name=provider.name,
+        type_id=a.type_id,
+        type_name=kind.name,
+        colour=kind.colour,
+        starts_at=a.starts_at,
+        ends_at=a.ends_at,
+        local_start=a.starts_at.astimezone(tz).isoformat(),
+        timezone=location.timezone,
+        status=a.status,
+    )
+
+
+async def _place(
+    unit: Unit,
+    actor: Actor,
+    location: Location,
+    provider_id: int,
+    kind: AppointmentType,
+    starts_at: dt.datetime,
+    ignore: int | None = None,
+) -> tuple[Provider, dt.datetime, dt.datetime]:
+    """Check the provider can take the visit then (clear reasons); returns the end and the time held."""
+    s = unit.session
+    provider = await provider_of(s, actor, provider_id)
+    await provider_at(s, provider_id, location.id)
+    if starts_at.second or starts_at.microsecond:
+        raise InvalidRequest("appointments start on a whole minute")
+    if starts_at < utcnow():
+        raise InvalidRequest("that time has passed")
+    duration = dt.timedelta(minutes=kind.duration_minutes)
+    buffer = dt.timedelta(minutes=kind.buffer_minutes)
+    ends_at, held = starts_at + duration, starts_at + duration + buffer
+    tz = ZoneInfo(location.timezone)
+    cal = await load_calendar(
+        s, provider_id, location.id, tz, Interval(starts_at, held), ignore_appointment=ignore
+    )
+    why = fits(cal, starts_at, duration, buffer)
+    if why == DOUBLE_BOOKED:
+        raise Conflict(why)
+    if why is not None:
+        raise InvalidRequest(why)
+    return provider, ends_at, held
+
+
+async def _flush_booking(unit: Unit) -> None:
+    """Write now, so a double booking the database refuses becomes a 409, not a failed commit."""
+    try:
+        await unit.session.flush()
+    except IntegrityError as exc:
+        if is_overlap(exc):
+            raise Conflict(DOUBLE_BOOKED) from None
+        raise
+
+
+async def _item(
+    unit: Unit, actor: Actor, conversation: Conversation, a: AppointmentOut, action: str, **extra: object
+) -> None:
+    """The appointment's change as an item in the patient's thread (announced after commit)."""
+    when = local_text(a.starts_at, ZoneInfo(a.timezone))
+    body = f"{VERBS[action]}: {a.type_name} with {a.provider_name}, {when}"
+    meta: dict[str, object] = {
+        "appointment_id": a.id,
+        "action": action,
+        "status": a.status,
+        "starts_at": a.starts_at.isoformat(),
+        "ends_at": a.ends_at.isoformat(),
+        "local_start": a.local_start,
+        "provider_id": a.provider_id,
+        "provider": a.provider_name,
+        "type_id": a.type_id,
+        "type": a.type_name,
+        "colour": a.colour,
+        **extra,
+    }
+    item = TimelineItem(
+        kind="appointment",
+        direction="internal",
+        body=body,
+        status=a.status,
+        author_id=actor.user_id,
+        meta=meta,
+    )
+    await add_item(unit, conversation, item)
+
+
+async def book(services: Services, actor: Actor, conversation_id: int, body: BookIn) -> AppointmentOut:
+    """Book the conversation's patient with a provider at the conversation's location."""
+    async with services.unit() as unit:
+        s = unit.session
+        conversation = await conversation_for(unit, actor, conversation_id)
+        location = await s.get(Location, conversation.location_id)
+        if location is None or location.practice_id != actor.practice_id:
+            raise NotFound("no such conversation")
+        kind = await type_of(s, actor, body.type_id)
+        provider, ends_at, held = await _place(unit, actor, location, body.provider_id, kind, body.starts_at)
+        row = Appointment(
+            location_id=location.id,
+            provider_id=provider.id,
+            contact_id=conversation.contact_id,
+            type_id=kind.id,
+            conversation_id=conversation.id,
+            starts_at=body.starts_at,
+            ends_at=ends_at,
+            busy_until=held,
+            status="scheduled",
+            booked_by_id=actor.user_id,
+        )
+        s.add(row)
+        await _flush_booking(unit)
+        out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
+        await _item(unit, actor, conversation, out, "book")
+        audit.record(
+            s, actor, "create", "appointment", row.id, {"provider_id": provider.id, "type_id": kind.id}
+        )
+        return out
+
+
+async def _load(unit: Unit, actor: Actor, appointment_id: int) -> tuple[Appointment, Conversation, Location]:
+    s = unit.session
+    row = await s.get(Appointment, appointment_id, with_for_update=True)
+    if row is None:
+        raise NotFound("no such appointment")
+    actor.require_location(row.location_id)
+    conversation = await conversation_for(unit, actor, row.conversation_id)
+    location = await s.get(Location, row.location_id)
+    if location is None or location.practice_id != actor.practice_id:
+        raise NotFound("no such appointment")
+    return row, conversation, location
+
+
+async def reschedule(
+    services: Services, actor: Actor, appointment_id: int, body: RescheduleIn
+) -> AppointmentOut:
+    """Move an upcoming appointment (optionally to another provider here); it needs confirming again."""
+    async with services.unit() as unit:
+        s = unit.session
+        row, conversation, location = await _load(unit, actor, appointment_id)
+        if row.status not in ("scheduled", "confirmed"):
+            raise Conflict(f"a {row.status.replace('_', ' ')} appointment cannot be rescheduled")
+        kind = await s.get(AppointmentType, row.type_id)
+        if kind is None:
+            raise NotFound("no such appointment type")
+        provider_id = body.provider_id or row.provider_id
+        provider, ends_at, held = await _place(
+            unit, actor, location, provider_id, kind, body.starts_at, ignore=row.id
+        )
+        previous = row.starts_at
+        row.provider_id, row.starts_at, row.ends_at, row.busy_until = (
+            provider.id,
+            body.starts_at,
+            ends_at,
+            held,
+        )
+        row.status = "scheduled"
+        await _flush_booking(unit)
+        out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
+        await _item(unit, actor, conversation, out, "reschedule", previous_starts_at=previous.isoformat())
+        audit.record(s, actor, "update", "appointment", row.id, {"action": "reschedule"})
+        return out
+
+
+async def set_status(
+    services: Services, actor: Actor, appointment_id: int, status: NewStatus
+) -> AppointmentOut:
+    """Confirm, check in, complete, cancel or mark a no-show; moves the lifecycle only as it allows."""
+    async with services.unit() as unit:
+        s = unit.session
+        row, conversation, location = await _load(unit, actor, appointment_id)
+        if status not in TRANSITIONS[row.status]:
+            now, new = row.status.replace("_", " "), status.replace("_", " ")
+            raise Conflict(f"a {now} appointment cannot become {new}")
+        row.status = status
+        await _flush_booking(unit)  # un-cancelling is refused above, so only a defensive mapping
+        provider = await s.get(Provider, row.provider_id)
+        kind = await s.get(AppointmentType, row.type_id)
+        if provider is None or kind is None:
+            raise NotFound("no such appointment")
+        out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
+        await _item(unit, actor, conversation, out, status)
+        audit.record(s, actor, "update", "appointment", row.id, {"status": status})
+        return out

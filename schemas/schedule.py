@@ -1,0 +1,162 @@
+"""Scheduling contracts: providers, appointment types, working hours, time off, holidays, slot searches
+and appointments on the wire."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from schemas.voice import WEEKDAYS, Weekday
+
+Status = Literal["scheduled", "confirmed", "checked_in", "completed", "cancelled", "no_show"]
+NewStatus = Literal["confirmed", "checked_in", "completed", "cancelled", "no_show"]
+Colour = Field("#4a90d9", pattern=r"^#[0-9a-fA-F]{6}$", description="a CSS hex colour, #rrggbb")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProviderIn(_Strict):
+    name: str = Field(min_length=1, max_length=120)
+    location_ids: list[int] = Field(min_length=1, max_length=50, description="where they see patients")
+
+
+class ProviderOut(_Strict):
+    id: int
+    name: str
+    location_ids: list[int]
+    active: bool
+
+
+class AppointmentTypeIn(_Strict):
+    name: str = Field(min_length=1, max_length=120)
+    duration_minutes: int = Field(ge=5, le=8 * 60)
+    buffer_minutes: int = Field(0, ge=0, le=4 * 60, description="the provider's time after it")
+    colour: str = Colour
+
+
+class AppointmentTypeOut(AppointmentTypeIn):
+    id: int
+    active: bool
+
+
+class HoursEntry(_Strict):
+    """A stretch of a provider's week at one location, local wall-clock time."""
+
+    location_id: int
+    weekday: Weekday
+    starts: dt.time
+    ends: dt.time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HoursEntry:
+        if self.ends <= self.starts:
+            raise ValueError("ends must be after starts")
+        if self.starts.tzinfo is not None or self.ends.tzinfo is not None:
+            raise ValueError("working hours are local times, without a zone")
+        return self
+
+    @property
+    def weekday_number(self) -> int:
+        return WEEKDAYS.index(self.weekday)
+
+
+class HoursIn(_Strict):
+    """A provider's whole week; it replaces the hours they had."""
+
+    hours: list[HoursEntry] = Field(max_length=100)
+
+
+class TimeOffIn(_Strict):
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    reason: str = Field("", max_length=80)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeOffIn:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class TimeOffOut(_Strict):
+    id: int
+    provider_id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    reason: str
+
+
+class HolidayIn(_Strict):
+    date: dt.date
+    name: str = Field("Holiday", min_length=1, max_length=80)
+
+
+class HolidayOut(HolidayIn):
+    id: int
+    location_id: int
+
+
+class SlotQuery(_Strict):
+    type_id: int = Field(description="the appointment type to fit")
+    provider_id: int | None = Field(None, description="one provider; all of the location's by default")
+    date_from: dt.date = Field(description="first local date at the location")
+    date_to: dt.date = Field(description="last local date at the location (inclusive)")
+
+
+class SlotOut(_Strict):
+    provider_id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    local_start: str = Field(description="the start in the location's time, ISO 8601 with its offset")
+
+
+class ScheduleQuery(_Strict):
+    date_from: dt.date = Field(description="first local date at the location")
+    date_to: dt.date = Field(description="last local date at the location (inclusive)")
+    provider_id: int | None = Field(None, description="only this provider's appointments")
+
+
+class BookIn(_Strict):
+    provider_id: int
+    type_id: int
+    starts_at: AwareDatetime
+
+
+class RescheduleIn(_Strict):
+    starts_at: AwareDatetime
+    provider_id: int | None = Field(None, description="another provider at the same location")
+
+
+class StatusIn(_Strict):
+    status: NewStatus
+
+
+class AppointmentOut(_Strict):
+    id: int
+    location_id: int
+    conversation_id: int
+    contact_id: int
+    contact_name: str
+    provider_id: int
+    provider_name: str
+    type_id: int
+    type_name: str
+    colour: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    local_start: str = Field(description="the start in the location's time, ISO 8601 with its offset")
+    timezone: str
+    status: Status
+
+
+class FeedOut(_Strict):
+    provider_id: int
+    url: str = Field(description="the private ICS feed; anyone with it sees the provider's schedule")
+
+
+class FeedQuery(_Strict):
+    token: str = Field(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")

@@ -1,0 +1,266 @@
+"""REST: the calendar's set-up (providers, appointment types, hours, time off, holidays), open slots,
+booking from a conversation, rescheduling and the appointment lifecycle, and schedules to read."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from comms import appointment_reads, appointments, calendar_feed, schedule_setup
+from schemas.schedule import (
+    AppointmentOut,
+    AppointmentTypeIn,
+    AppointmentTypeOut,
+    BookIn,
+    FeedOut,
+    FeedQuery,
+    HolidayIn,
+    HolidayOut,
+    HoursIn,
+    ProviderIn,
+    ProviderOut,
+    RescheduleIn,
+    ScheduleQuery,
+    SlotOut,
+    SlotQuery,
+    StatusIn,
+    TimeOffIn,
+    TimeOffOut,
+)
+from web.api import ApiRouter, int_param, parse_body, parse_query, reply
+from web.keys import SERVICES
+from web.staff_auth import require_actor
+
+router = ApiRouter("schedule")
+
+
+@router.route(
+    "POST",
+    "/api/v1/providers",
+    summary="Add a provider patients can be booked with, at some of the practice's locations (admins)",
+    body=ProviderIn,
+    response=ProviderOut,
+    status=201,
+    errors=(404, 409),
+)
+async def create_provider(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, ProviderIn)
+    return reply(await schedule_setup.add_provider(request.app[SERVICES], actor, body), status=201)
+
+
+@router.route(
+    "GET",
+    "/api/v1/locations/{location_id}/providers",
+    summary="The providers who see patients at a location",
+    response=list[ProviderOut],
+)
+async def list_providers(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    location_id = int_param(request, "location_id")
+    return reply(await schedule_setup.providers_at(request.app[SERVICES], actor, location_id))
+
+
+@router.route(
+    "GET",
+    "/api/v1/providers/{provider_id}/hours",
+    summary="A provider's working week, per location, in local time",
+    response=HoursIn,
+)
+async def get_hours(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    return reply(
+        await schedule_setup.get_hours(request.app[SERVICES], actor, int_param(request, "provider_id"))
+    )
+
+
+@router.route(
+    "PUT",
+    "/api/v1/providers/{provider_id}/hours",
+    summary="Replace a provider's working week (admins)",
+    body=HoursIn,
+    response=HoursIn,
+)
+async def put_hours(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, HoursIn)
+    provider_id = int_param(request, "provider_id")
+    return reply(await schedule_setup.set_hours(request.app[SERVICES], actor, provider_id, body))
+
+
+@router.route(
+    "POST",
+    "/api/v1/providers/{provider_id}/time-off",
+    summary="Mark a provider away for a while (admins)",
+    body=TimeOffIn,
+    response=TimeOffOut,
+    status=201,
+)
+async def create_time_off(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, TimeOffIn)
+    provider_id = int_param(request, "provider_id")
+    return reply(
+        await schedule_setup.add_time_off(request.app[SERVICES], actor, provider_id, body), status=201
+    )
+
+
+@router.route(
+    "POST",
+    "/api/v1/locations/{location_id}/holidays",
+    summary="Close a location for booking on a local date (admins)",
+    body=HolidayIn,
+    response=HolidayOut,
+    status=201,
+    errors=(409,),
+)
+async def create_holiday(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, HolidayIn)
+    location_id = int_param(request, "location_id")
+    return reply(
+        await schedule_setup.add_holiday(request.app[SERVICES], actor, location_id, body), status=201
+    )
+
+
+@router.route(
+    "GET",
+    "/api/v1/appointment-types",
+    summary="The practice's appointment types",
+    response=list[AppointmentTypeOut],
+)
+async def list_types(request: web.Request) -> web.Response:
+    return reply(await schedule_setup.list_types(request.app[SERVICES], await require_actor(request)))
+
+
+@router.route(
+    "POST",
+    "/api/v1/appointment-types",
+    summary="Add an appointment type with its duration, buffer and colour (admins)",
+    body=AppointmentTypeIn,
+    response=AppointmentTypeOut,
+    status=201,
+    errors=(409,),
+)
+async def create_type(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, AppointmentTypeIn)
+    return reply(await schedule_setup.add_type(request.app[SERVICES], actor, body), status=201)
+
+
+@router.route(
+    "GET",
+    "/api/v1/locations/{location_id}/slots",
+    summary="Open slots for an appointment type over local dates at a location",
+    query=SlotQuery,
+    response=list[SlotOut],
+)
+async def slots(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    query = parse_query(request, SlotQuery)
+    location_id = int_param(request, "location_id")
+    return reply(await appointment_reads.open_slots(request.app[SERVICES], actor, location_id, query))
+
+
+@router.route(
+    "GET",
+    "/api/v1/locations/{location_id}/appointments",
+    summary="A location's appointments over local dates, for the day and week views (audited)",
+    query=ScheduleQuery,
+    response=list[AppointmentOut],
+)
+async def schedule(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    query = parse_query(request, ScheduleQuery)
+    location_id = int_param(request, "location_id")
+    return reply(await appointment_reads.location_schedule(request.app[SERVICES], actor, location_id, query))
+
+
+@router.route(
+    "GET",
+    "/api/v1/contacts/{contact_id}/appointments",
+    summary="A patient's upcoming appointments at the locations this staff member sees (audited)",
+    response=list[AppointmentOut],
+)
+async def contact_appointments(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    contact_id = int_param(request, "contact_id")
+    return reply(await appointment_reads.upcoming_for_contact(request.app[SERVICES], actor, contact_id))
+
+
+@router.route(
+    "POST",
+    "/api/v1/conversations/{conversation_id}/appointments",
+    summary="Book the conversation's patient; the booking appears in the thread",
+    body=BookIn,
+    response=AppointmentOut,
+    status=201,
+    errors=(409,),
+)
+async def book(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, BookIn)
+    conversation_id = int_param(request, "conversation_id")
+    return reply(await appointments.book(request.app[SERVICES], actor, conversation_id, body), status=201)
+
+
+@router.route(
+    "POST",
+    "/api/v1/appointments/{appointment_id}/reschedule",
+    summary="Move an upcoming appointment to another time (or provider here)",
+    body=RescheduleIn,
+    response=AppointmentOut,
+    errors=(409,),
+)
+async def reschedule(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, RescheduleIn)
+    appointment_id = int_param(request, "appointment_id")
+    return reply(await appointments.reschedule(request.app[SERVICES], actor, appointment_id, body))
+
+
+@router.route(
+    "POST",
+    "/api/v1/appointments/{appointment_id}/status",
+    summary="Confirm, check in, complete, cancel or mark a no-show (only as the lifecycle allows)",
+    body=StatusIn,
+    response=AppointmentOut,
+    errors=(409,),
+)
+async def set_status(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, StatusIn)
+    appointment_id = int_param(request, "appointment_id")
+    return reply(await appointments.set_status(request.app[SERVICES], actor, appointment_id, body.status))
+
+
+@router.route(
+    "POST",
+    "/api/v1/providers/{provider_id}/feed",
+    summary="A new private ICS feed URL for a provider's calendar app; the old URL stops working (admins)",
+    response=FeedOut,
+    status=201,
+)
+async def rotate_feed(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    provider_id = int_param(request, "provider_id")
+    return reply(await calendar_feed.rotate(request.app[SERVICES], actor, provider_id), status=201)
+
+
+@router.route(
+    "GET",
+    "/api/v1/feeds/provider.ics",
+    summary="A provider's appointments as an iCalendar feed (type, place and status; no patient names)",
+    query=FeedQuery,
+    auth=False,
+    errors=(404,),
+    binary_types=("text/calendar",),
+)
+async def provider_feed(request: web.Request) -> web.Response:
+    query = parse_query(request, FeedQuery)
+    body = await calendar_feed.render(request.app[SERVICES], query.token, request.remote)
+    return web.Response(
+        body=body,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"},
+    )
