@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from comms import chat_models, migrate, voice_models  # noqa: F401  (register their tables)
+from comms import chat_models, migrate, payment_models, review_models, voice_models  # noqa: F401
 from comms.db import make_engine
 from comms.models import Base
 from config.settings import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from comms import chat_models, voice_models  # noqa: F401  (they register their tables on Base.metadata)
+from comms import chat_models, payment_models, review_models, voice_models  # noqa: F401  (their tables)
 from comms.models import Base
 
 
