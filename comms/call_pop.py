@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms.models import Contact, Conversation, Location
+from comms.payment_balance import caller_balance
 from schemas.voice import Caller
 
 # Each extra fills more of the Caller (next appointment, balance) from the store; none may raise.
 Extra = Callable[[AsyncSession, Caller], Awaitable[None]]
-EXTRAS: list[Extra] = []
+EXTRAS: list[Extra] = [caller_balance]
 
 
 async def caller_of(

@@ -455,3 +455,34 @@ async def test_without_stripe_payments_are_off(served: Any) -> None:
             assert hook.status == 503
     async with served.app[SERVICES].read() as s:
         assert await s.scalar(select(func.count()).select_from(PaymentRequest)) == 0
+
+
+async def test_call_pop_shows_the_open_balance_only_at_locations_the_staff_see(rig: PayRig) -> None:
+    from comms.call_pop import caller_of
+    from comms.models import Contact, Conversation
+
+    p = rig.carrier.practice
+    request_id = await _new_request(rig, 4200)
+
+    async def pops() -> tuple[Any, Any, Any]:
+        async with rig.app[SERVICES].read() as s:
+            conversation = await s.get(Conversation, p.conv_a)
+            assert conversation is not None
+            contact = await s.get(Contact, conversation.contact_id)
+            assert contact is not None
+            return (
+                await caller_of(s, contact, [], {p.loc_a}),
+                await caller_of(s, contact, [], {p.loc_b}),
+                await caller_of(s, contact, [], None),
+            )
+
+    north, south, admin = await pops()
+    wanted = {"open_cents": 4200, "currency": "usd", "open_requests": 1, "label": "$42.00 open (1 request)"}
+    assert north.balance == wanted and admin.balance == wanted
+    assert south.balance is None
+    paid = session_completed(request_id, "pi_pop", 4200, "cs_pop")
+    assert (await post_event(rig.base, *signed(event("checkout.session.completed", paid, "evt_pop"))))[
+        0
+    ] == 200
+    north, _, _ = await pops()
+    assert north.balance is None

@@ -6,6 +6,7 @@ import { makeComposer } from "/static/composer.js";
 import { ContactPanel } from "/static/contact_panel.js";
 import { drawThreadHeader } from "/static/thread_header.js";
 import { itemEl } from "/static/timeline_items.js";
+import { requestPayment } from "/static/payment_items.js";
 
 const PAGE = 50;  // the items API's page size
 
@@ -104,6 +105,7 @@ export class Thread {
       patientOpen: this.panel.open,
       onPatient: () => this.togglePatient(),
       onCall: this.onCall,
+      onPayment: () => requestPayment(c.id),
     });
   }
 
@@ -160,6 +162,7 @@ export class Thread {
   replaceItem(item) {
     const old = this.timelineEl && this.timelineEl.querySelector(`[data-item="${item.id}"]`);
     if (old) old.replaceWith(this.itemEl(item));
+    if (item.kind === "payment" && this.summary) this.panel.refreshBalance(this.summary.contact.id);
   }
 
   appendItem(item) {
@@ -167,6 +170,7 @@ export class Thread {
     this.items.push(item);
     this.timelineEl.append(this.itemEl(item));
     this.scrollToEnd();
+    if (item.kind === "payment" && this.summary) this.panel.refreshBalance(this.summary.contact.id);
   }
 
   removeItem(itemId) {

@@ -35,7 +35,7 @@ def _form(session: dict[str, Any]) -> str:
     cancel = session.get("cancel_url")
     back = f'<p><a href="{escape(cancel)}">Cancel and go back</a></p>' if cancel else ""
     return (
-        f'<form method="post" action="/c/pay/{escape(session["id"])}">'
+        '<form method="post">'  # no action: back to this page's own URL, wherever it is mounted
         '<label for="card">Card number</label>'
         '<input id="card" name="card" inputmode="numeric" autocomplete="cc-number" required>'
         '<button type="submit">Pay</button></form>' + back
