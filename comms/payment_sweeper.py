@@ -1,4 +1,5 @@
-"""Time-driven changes to payment requests: links that run out are marked expired (posted live).
+"""Time-driven changes to payment requests: links that run out are marked expired (posted live), and
+unpaid requests are reminded (comms.payment_followups).
 
 Every node runs one; the change is a re-derivation of the status under the request's own row, so two
 nodes doing it at once reach the same result and only the first posts anything.
@@ -9,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import select
 
 from comms.logsafe import log_failure
 from comms.messaging import write_unit
 from comms.models import utcnow
+from comms.payment_followups import remind_due
 from comms.payment_models import OPEN_STATUSES, PaymentRequest
 from comms.payment_state import refresh
 from comms.services import Services
@@ -49,11 +52,14 @@ async def expire_due(services: Services, now: dt.datetime | None = None) -> list
 class PaymentSweeper:
     """One per node: looks every `payments.sweep_seconds`."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, on_queued: Callable[[], None] = lambda: None) -> None:
         self.services = services
+        self.on_queued = on_queued
 
     async def sweep(self) -> None:
         await expire_due(self.services)
+        if await remind_due(self.services):
+            self.on_queued()  # the sender looks now rather than at its next poll
 
     async def run_forever(self) -> None:
         while True:

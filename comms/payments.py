@@ -16,6 +16,7 @@ from comms.access import Actor
 from comms.errors import Conflict, InvalidRequest, NotFound
 from comms.messaging import queue_sms, write_unit
 from comms.models import Contact, Location, TimelineItem, utcnow
+from comms.payment_followups import confirm_payment, money
 from comms.payment_models import (
     OPEN_STATUSES,
     PaymentReceived,
@@ -35,11 +36,6 @@ from schemas.payments import (
     PaymentRequestOut,
     RefundSeen,
 )
-
-
-def money(cents: int, currency: str) -> str:
-    """$12.50 for dollars; other currencies as 12.50 EUR."""
-    return f"${cents / 100:,.2f}" if currency == "usd" else f"{cents / 100:,.2f} {currency.upper()}"
 
 
 def pay_url(services: Services, token: str) -> str:
@@ -263,18 +259,21 @@ async def apply_event(services: Services, event_id: str, event_type: str, fact: 
                 return False
             s.add(PaymentWebhookEvent(event_id=event_id, type=event_type[:100]))
             await s.flush()  # a concurrent delivery of the same event fails here, and rolls back whole
-            request = await _record(s, fact) if fact is not None else None
+            request, new_payment = await _record(s, fact) if fact is not None else (None, None)
             if request is not None and fact is not None:
                 await s.flush()
                 await refresh(unit, request)
                 audit.record(s, None, f"stripe_{fact.fact}", "payment_request", request.id)
+                if new_payment is not None:
+                    await confirm_payment(unit, request, new_payment.amount_cents, new_payment.currency)
             return True
     except IntegrityError:
         return False
 
 
-async def _record(s: AsyncSession, fact: PaymentFact) -> PaymentRequest | None:
-    """Add the event's fact (each only grows, see comms.payment_state); the request it concerns."""
+async def _record(s: AsyncSession, fact: PaymentFact) -> tuple[PaymentRequest | None, CheckoutPaid | None]:
+    """Add the event's fact (each only grows, see comms.payment_state): the request it concerns, and the
+    payment when it is one not seen before."""
     if isinstance(fact, RefundSeen):
         row = await s.get(PaymentRefund, fact.payment_intent)
         if row is None:
@@ -287,10 +286,10 @@ async def _record(s: AsyncSession, fact: PaymentFact) -> PaymentRequest | None:
         request_id = await s.scalar(
             select(PaymentReceived.request_id).where(PaymentReceived.payment_intent == fact.payment_intent)
         )
-        return await s.get(PaymentRequest, request_id) if request_id is not None else None
+        return (await s.get(PaymentRequest, request_id) if request_id is not None else None), None
     request = await s.get(PaymentRequest, fact.request_id)
     if request is None:
-        return None
+        return None, None
     if isinstance(fact, CheckoutPaid):
         known = await s.scalar(
             select(PaymentReceived.id).where(PaymentReceived.payment_intent == fact.payment_intent)
@@ -305,10 +304,11 @@ async def _record(s: AsyncSession, fact: PaymentFact) -> PaymentRequest | None:
                     currency=fact.currency,
                 )
             )
-    else:
-        request.failed_at = request.failed_at or utcnow()
-        request.failure = fact.message
-    return request
+            return request, fact
+        return request, None
+    request.failed_at = request.failed_at or utcnow()
+    request.failure = fact.message
+    return request, None
 
 
 async def refundable(services: Services, actor: Actor, request_id: int) -> list[tuple[str, int]]:

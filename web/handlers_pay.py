@@ -15,6 +15,7 @@ from comms.errors import FrontdeskError, InvalidRequest, NotFound
 from comms.models import utcnow
 from comms.stripe_events import normalize
 from config.settings import Settings
+from web.carrier import wake_sender
 from web.keys import SERVICES, SETTINGS
 from web.middleware import error_response
 from web.payments import gateway
@@ -170,6 +171,7 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     if not event_id:
         return error_response(400, "invalid_request", "the event has no id")
     applied = await payments.apply_event(request.app[SERVICES], event_id, kind, normalize(event))
+    wake_sender(request.app)  # a payment's receipt may be waiting to go
     return web.json_response({"received": True, "duplicate": not applied})
 
 

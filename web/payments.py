@@ -12,6 +12,7 @@ from aiohttp import web
 from comms.errors import Unavailable
 from comms.payment_sweeper import PaymentSweeper
 from comms.stripe_gateway import StripeGateway
+from web.carrier import wake_sender
 from web.keys import SERVICES, SETTINGS, STRIPE
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
             "Stripe is not configured (stripe.secret_key / stripe.webhook_secret): payment requests are "
             "off and /stripe/webhook refuses every event"
         )
-    task = asyncio.create_task(PaymentSweeper(app[SERVICES]).run_forever(), name="payment-sweeper")
+    sweeper = PaymentSweeper(app[SERVICES], on_queued=lambda: wake_sender(app))
+    task = asyncio.create_task(sweeper.run_forever(), name="payment-sweeper")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
