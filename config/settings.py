@@ -195,6 +195,14 @@ class PaymentSettings(_Section):
         return value
 
 
+class ReviewSettings(_Section):
+    """Review requests: how often one patient may be asked."""
+
+    period_days: int = Field(
+        180, ge=1, le=3650, description="at most one review request per patient per period"
+    )
+
+
 class Settings(_Section):
     """Everything the server reads from its environment; frozen so nothing changes it at run time."""
 
@@ -209,6 +217,7 @@ class Settings(_Section):
     smtp: SmtpSettings = SmtpSettings()
     stripe: StripeSettings = StripeSettings()
     payments: PaymentSettings = PaymentSettings()
+    reviews: ReviewSettings = ReviewSettings()
 
     @property
     def cookie_secure(self) -> bool:

@@ -28,6 +28,7 @@ from web import (
     handlers_pay,
     handlers_payments,
     handlers_phone,
+    handlers_reviews,
     handlers_session,
     handlers_system,
     handlers_teams,
@@ -60,6 +61,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_phone.router,
     handlers_email.router,
     handlers_payments.router,
+    handlers_reviews.router,
 )
 MAX_BODY = 1024 * 1024
 
@@ -130,6 +132,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     handlers_twilio.add_routes(app)
     handlers_voice.add_routes(app)
     handlers_pay.add_routes(app)
+    handlers_reviews.add_routes(app)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC, append_version=True)

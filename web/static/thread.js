@@ -106,6 +106,7 @@ export class Thread {
       onPatient: () => this.togglePatient(),
       onCall: this.onCall,
       onPayment: () => requestPayment(c.id),
+      onReview: () => api("POST", `/api/v1/conversations/${c.id}/review-requests`).catch((err) => this.composer.showError(err.message)),
     });
   }
 

@@ -24,9 +24,17 @@ const BODY_BY_KIND = {
   call: (item, { staff }) => callBody(item, staff),
   voicemail: (item) => voicemailBody(item),
   payment: (item, { onError }) => paymentBody(item, { onError }),
+  review: (item) => reviewBody(item),
 };
 // Kinds whose body says where they stand in their own words (not a text's delivery ticks).
-const OWN_STATUS = new Set(["payment"]);
+const OWN_STATUS = new Set(["payment", "review"]);
+
+function reviewBody(item) {
+  const clicks = (item.meta || {}).clicks || 0;
+  const words = clicks ? `link opened ${clicks === 1 ? "once" : `${clicks} times`}` : "link sent, not opened yet";
+  return h("div", { class: "body review", "data-testid": "review-card", dataset: { status: item.status || "" } },
+    `Asked for a review · ${words}`);
+}
 // Kinds whose body shows their own files (e-mail attachments, the voicemail's audio).
 const OWN_MEDIA = new Set(["email", "call", "voicemail"]);
 
