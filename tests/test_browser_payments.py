@@ -51,13 +51,13 @@ async def test_staff_request_patient_pays_on_checkout_thread_shows_paid_live(
         await patient.wait_for_url(f"{rig.stripe}/c/pay/*", timeout=5000)
         await patient.get_by_label("Card number").fill("4242 4242 4242 4242")
         await patient.get_by_role("button", name="Pay").click()
-        await patient.wait_for_url(f"{rig.base}/pay/{token}?done=1", timeout=5000)
+        await patient.wait_for_url(f"{rig.base}/pay/thanks", timeout=5000)
 
         await staff.locator('[data-testid=payment-status][data-status="paid"]').wait_for(timeout=10000)
         assert "paid" in await status.inner_text()
         await balance.filter(has_text="none").wait_for(timeout=5000)
         assert await staff.evaluate("() => window.__notReloaded === true")
-        await patient.reload()
+        await patient.goto(f"{rig.base}/pay/{token}")
         assert "Paid in full ($125.00). Thank you!" in await patient.inner_text("main")
         assert staff.errors == [] and staff.dialogs == []
         await patient_context.close()

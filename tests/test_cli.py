@@ -296,7 +296,7 @@ async def test_demo_takes_a_payment_through_the_stripe_stand_in(tmp_path: Path) 
                 checkout = resp.headers["Location"]
             assert checkout.startswith(f"{sandbox}/stripe/c/pay/cs_test_")
             async with http.post(checkout, data={"card": "4242424242424242"}, allow_redirects=False) as resp:
-                assert resp.status == 303 and resp.headers["Location"] == f"{pay}?done=1"
+                assert resp.status == 303 and resp.headers["Location"] == f"{base}/pay/thanks"
 
             async def paid() -> bool:
                 async with http.get(f"{base}/api/v1/payment-requests/{request['id']}") as resp:

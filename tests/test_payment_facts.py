@@ -97,3 +97,13 @@ def test_balance_counts_only_open_requests() -> None:
     assert balance(_request(status="partially_paid", paid_cents=1000)) == 2000
     assert balance(_request(status="expired", paid_cents=1000)) == 0
     assert balance(_request(status="paid", paid_cents=3000)) == 0
+
+
+def test_access_log_masks_the_patients_link_tokens() -> None:
+    from web.access_log import logged_path
+
+    assert logged_path("/pay/AbC_123-xyzTOKENtoken0123456789") == "/pay/…"
+    assert logged_path("/pay/AbC_123-xyzTOKENtoken0123456789/checkout") == "/pay/…/checkout"
+    assert logged_path("/r/shortTok") == "/r/…"
+    assert logged_path("/api/v1/payment-requests/12") == "/api/v1/payment-requests/12"
+    assert logged_path("/repair/x") == "/repair/x"

@@ -36,7 +36,7 @@ from tests.payments_rig import (
 from tests.sms_helpers import wait_for
 from tests.voice import Desk, open_desk
 from web.keys import SERVICES
-from web.stripe_sandbox import STRIPE_DELIVERIES
+from web.stripe_sandbox import STRIPE_ACCOUNT, STRIPE_DELIVERIES
 
 PATIENT_A = "+12025550170"
 
@@ -129,8 +129,10 @@ async def test_staff_request_texts_the_link_patient_pays_and_the_thread_shows_it
         assert link is not None and link.group(0) == f"{rig.base}/pay/{row.token}"
         landed = await _pay(rig, link.group(0))
         await desk.event(_item_update(out["id"], "opened"))
-        # Back on our page: paid already if the event won the race with the redirect, else being confirmed.
-        assert "Paid in full ($125.00)" in landed or "being confirmed" in landed
+        assert "being confirmed" in landed  # Checkout sent the patient back to our thank-you page
+        [checkout] = rig.stripe_app[STRIPE_ACCOUNT].sessions.values()
+        assert checkout["success_url"] == f"{rig.base}/pay/thanks"
+        assert row.token not in str(checkout) and "Crown" not in str(checkout)  # Stripe learns neither
         paid = await desk.event(_item_update(out["id"], "paid"))
         async with aiohttp.ClientSession() as http, http.get(link.group(0)) as page:
             assert "Paid in full ($125.00)" in await page.text()

@@ -59,7 +59,7 @@ def _invalid(request: web.Request) -> web.Response:
     return _page(request, "Link not valid", body, status=404)
 
 
-def _body(page: payments.PayPage, done: bool, error: str | None) -> tuple[str, str, int]:
+def _body(page: payments.PayPage, error: str | None) -> tuple[str, str, int]:
     """(title, HTML, status) for where the request stands."""
     owed = payments.money(page.balance_cents, page.currency)
     total = payments.money(page.amount_cents, page.currency)
@@ -73,10 +73,6 @@ def _body(page: payments.PayPage, done: bool, error: str | None) -> tuple[str, s
         text = "This payment link has expired. Please contact the office for a new one."
         return "Link expired", head + status_line + escape(text) + "</p>", 410
     parts = [head]
-    if done:
-        parts.append(
-            '<p class="status" data-status="processing">Thank you. Your payment is being confirmed.</p>'
-        )
     if page.status == "partially_paid":
         parts.append(f"{status_line}Partly paid: {escape(owed)} of {escape(total)} is still due.</p>")
     else:
@@ -120,7 +116,7 @@ async def pay_page(request: web.Request) -> web.Response:
         page = await payments.open_link(request.app[SERVICES], token)
     except NotFound:
         return _invalid(request)
-    title, body, status = _body(page, "done" in request.query, None)
+    title, body, status = _body(page, None)
     return _page(request, title, body, status)
 
 
@@ -143,18 +139,19 @@ async def checkout(request: web.Request) -> web.Response:
         amount = payments.checkout_amount(page, asked)
         now = utcnow()
         expires = max(min(page.expires_at, now + SESSION_LIFE), now + SESSION_MIN)
-        base = f"{request.app[SETTINGS].server.public_base_url}/pay/{token}"
+        # Back-links that name nothing: Stripe is not told the link's token (it opens the page).
+        base = f"{request.app[SETTINGS].server.public_base_url}/pay"
         session = await gateway(request.app).checkout(
             request_id=page.request_id,
             amount_cents=amount,
             currency=page.currency,
             name=f"Payment to {page.location}"[:250],
-            success_url=f"{base}?done=1",
-            cancel_url=base,
+            success_url=f"{base}/thanks",
+            cancel_url=f"{base}/not-paid",
             expires_at=expires,
         )
     except FrontdeskError as exc:
-        title, body, _ = _body(page, False, exc.message)
+        title, body, _ = _body(page, exc.message)
         return _page(request, title, body, status=exc.status)
     raise web.HTTPSeeOther(session.url)
 
@@ -175,7 +172,24 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     return web.json_response({"received": True, "duplicate": not applied})
 
 
+async def thanks(request: web.Request) -> web.Response:
+    """GET /pay/thanks: where Checkout sends the patient after paying (the receipt comes by text)."""
+    body = (
+        '<h1>Thank you</h1><p class="status" data-status="processing">Your payment is being confirmed. '
+        "A receipt will come by text message.</p>"
+    )
+    return _page(request, "Thank you", body)
+
+
+async def not_paid(request: web.Request) -> web.Response:
+    """GET /pay/not-paid: where Checkout sends a patient who went back without paying."""
+    body = "<h1>Not paid</h1><p>Nothing was charged. Use the link in your text message to try again.</p>"
+    return _page(request, "Not paid", body)
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/pay/thanks", thanks)  # before /pay/{token}, which would take any word
+    app.router.add_get("/pay/not-paid", not_paid)
     app.router.add_get("/pay/{token}", pay_page)
     app.router.add_post("/pay/{token}/checkout", checkout)
     app.router.add_post("/stripe/webhook", stripe_webhook)
