@@ -31,6 +31,10 @@ def test_analytics_bench_runs_and_reuses_its_store(
         call_items = con.execute("SELECT count(*) FROM timeline_items WHERE kind = 'call'").fetchone()[0]
         voicemails = con.execute("SELECT count(*) FROM recordings").fetchone()[0]
     assert calls == call_items > 0 and 0 < voicemails < calls
+    with sqlite3.connect(store) as con:
+        visits = con.execute("SELECT count(*) FROM appointments").fetchone()[0]
+        requests = con.execute("SELECT count(*) FROM payment_requests").fetchone()[0]
+    assert visits == 100 and requests == 42  # a third and a seventh of the 300 threads
     bench.main([*args, str(store)])  # a second run reuses the store and adds nothing
     assert "Analytics store additions" not in capsys.readouterr().out
     with sqlite3.connect(store) as con:
