@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from comms import audit
 from comms.access import Actor
 from comms.errors import Conflict, InvalidRequest, NotFound
-from comms.messaging import queue_sms, write_unit
+from comms.messaging import write_unit
 from comms.models import Contact, Location, TimelineItem, utcnow
-from comms.payment_followups import confirm_payment, money
+from comms.payment_followups import confirm_payment, money, send_to_patient
 from comms.payment_models import (
     OPEN_STATUSES,
     PaymentReceived,
@@ -50,8 +50,8 @@ def request_text(location: str, amount: str, url: str) -> str:
 async def create_request(
     services: Services, actor: Actor, conversation_id: int, body: PaymentRequestIn
 ) -> PaymentRequestOut:
-    """The payment card and the text with its link, in one transaction: an opted-out patient or a
-    missing number refuses the whole request, nothing half-made is left."""
+    """The payment card and the text (or e-mail) with its link, in one transaction: an opted-out patient
+    or a missing number or address refuses the whole request, nothing half-made is left."""
     settings = services.settings.payments
     async with write_unit(services) as unit:
         s = unit.session
@@ -71,6 +71,7 @@ async def create_request(
             currency=settings.currency,
             description=body.description,
             allow_partial=body.allow_partial,
+            channel=body.channel,
             status="sent",
             paid_cents=0,
             refunded_cents=0,
@@ -94,13 +95,8 @@ async def create_request(
         )
         request.item_id = item.id
         amount = money(body.amount_cents, settings.currency)
-        await queue_sms(
-            unit,
-            conversation,
-            request_text(location.name, amount, pay_url(services, request.token)),
-            author_id=actor.user_id,
-            meta={"payment_request_id": request.id},
-        )
+        text = request_text(location.name, amount, pay_url(services, request.token))
+        await send_to_patient(services, unit, conversation, request, text, "request", actor.user_id)
         audit.record(s, actor, "create", "payment_request", request.id, {"amount_cents": body.amount_cents})
         return request_out(request)
 
@@ -265,7 +261,9 @@ async def apply_event(services: Services, event_id: str, event_type: str, fact: 
                 await refresh(unit, request)
                 audit.record(s, None, f"stripe_{fact.fact}", "payment_request", request.id)
                 if new_payment is not None:
-                    await confirm_payment(unit, request, new_payment.amount_cents, new_payment.currency)
+                    await confirm_payment(
+                        services, unit, request, new_payment.amount_cents, new_payment.currency
+                    )
             return True
     except IntegrityError:
         return False
