@@ -144,12 +144,20 @@ async def list_for_location(
     """A location's requests (open ones by default), oldest due first, for the billing desk (audited)."""
     actor.require_location(location_id)
     async with services.unit() as unit:
-        query = select(PaymentRequest).where(PaymentRequest.location_id == location_id)
+        location = await unit.session.get(Location, location_id)
+        if location is None or location.practice_id != actor.practice_id:
+            raise NotFound("no such location")
+        query = (
+            select(PaymentRequest, Contact)
+            .join(Contact, Contact.id == PaymentRequest.contact_id)
+            .where(PaymentRequest.location_id == location_id)
+        )
         if state == "open":
             query = query.where(PaymentRequest.status.in_(OPEN_STATUSES)).order_by(PaymentRequest.expires_at)
         else:
             query = query.order_by(PaymentRequest.id.desc())
-        out = [request_out(r) for r in await unit.session.scalars(query.limit(500))]
+        rows = (await unit.session.execute(query.limit(500))).all()
+        out = [request_out(r).model_copy(update={"contact_name": c.display_name}) for r, c in rows]
         audit.record(unit.session, actor, "view", "location_payments", location_id, {"n": len(out)})
         return out
 

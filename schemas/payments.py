@@ -56,6 +56,7 @@ class PaymentRequestOut(_Strict):
     opened_at: dt.datetime | None
     paid_at: dt.datetime | None
     created_at: dt.datetime
+    contact_name: str | None = Field(None, description="in a location's list: whose request it is")
 
 
 class PaymentListQuery(_Strict):

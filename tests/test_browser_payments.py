@@ -37,6 +37,14 @@ async def test_staff_request_patient_pays_on_checkout_thread_shows_paid_live(
         await staff.get_by_role("button", name="Patient details").click()
         balance = staff.get_by_test_id("patient-balance")
         await balance.filter(has_text="$125.00 (1 open request)").wait_for(timeout=5000)
+        await staff.get_by_test_id("open-payments-button").click()
+        listing = staff.get_by_test_id("open-payments")
+        row = listing.locator("tbody tr")
+        await row.filter(has_text="Pat Patient0").wait_for(timeout=5000)
+        assert "$125.00" in await row.inner_text() and "sent" in await row.inner_text()
+        assert await listing.get_by_test_id("open-total").inner_text() == "1 open, $125.00 due"
+        await staff.keyboard.press("Escape")
+        await listing.wait_for(state="detached", timeout=3000)
         await staff.evaluate("() => { window.__notReloaded = true; }")
 
         async with rig.app[SERVICES].read() as s:
@@ -57,6 +65,8 @@ async def test_staff_request_patient_pays_on_checkout_thread_shows_paid_live(
         assert "paid" in await status.inner_text()
         await balance.filter(has_text="none").wait_for(timeout=5000)
         assert await staff.evaluate("() => window.__notReloaded === true")
+        await staff.get_by_test_id("open-payments-button").click()
+        await listing.get_by_text("Nothing is waiting to be paid.").wait_for(timeout=5000)
         await patient.goto(f"{rig.base}/pay/{token}")
         assert "Paid in full ($125.00). Thank you!" in await patient.inner_text("main")
         assert staff.errors == [] and staff.dialogs == []

@@ -7,6 +7,7 @@ import { clear, h } from "/static/dom.js";
 import { Inbox } from "/static/inbox.js";
 import { LiveSocket } from "/static/live.js";
 import { Notifications } from "/static/notifications.js";
+import { openPayments } from "/static/open_payments.js";
 import { Presence } from "/static/presence.js";
 import { Softphone } from "/static/softphone.js";
 import { SearchBox } from "/static/search.js";
@@ -94,12 +95,14 @@ async function showInbox(session) {
   const table = shortcutTable({ inbox, search, chat: chatControl });
   const help = h("button", { type: "button", class: "help", "aria-label": "Keyboard shortcuts", title: "Keyboard shortcuts (?)",
     onclick: () => showHelp(table) }, "?");
+  const paymentsButton = h("button", { type: "button", class: "open-payments", "data-testid": "open-payments-button",
+    onclick: () => openPayments({ onOpen: (id) => inbox.open(id) }) }, "Payments");
   const importButton = session.role === "admin"
     ? h("button", { type: "button", class: "import", onclick: () => openImport() }, "Import patients")
     : null;
   clear(app).append(
     h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status, search.el,
-      h("span", { class: "who" }, session.name), phoneRoot, importButton, drawer.button, bell, help, logout),
+      h("span", { class: "who" }, session.name), phoneRoot, paymentsButton, importButton, drawer.button, bell, help, logout),
     bellPanel,
     panes,
   );
