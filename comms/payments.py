@@ -215,7 +215,10 @@ async def open_link(services: Services, token: str) -> PayPage:
     """The patient opened the link: the first time marks the request opened (posted live)."""
     async with write_unit(services) as unit:
         s = unit.session
-        request = await s.scalar(select(PaymentRequest).where(PaymentRequest.token == token))
+        query = select(PaymentRequest).where(PaymentRequest.token == token)
+        if not services.settings.database.is_sqlite:
+            query = query.with_for_update()  # Stripe's events for this request wait their turn
+        request = await s.scalar(query.execution_options(populate_existing=True))
         if request is None:
             raise NotFound("this payment link is not valid")
         if request.opened_at is None:
@@ -263,7 +266,8 @@ async def apply_event(services: Services, event_id: str, event_type: str, fact: 
                 return False
             s.add(PaymentWebhookEvent(event_id=event_id, type=event_type[:100]))
             await s.flush()  # a concurrent delivery of the same event fails here, and rolls back whole
-            request, new_payment = await _record(s, fact) if fact is not None else (None, None)
+            lock = not services.settings.database.is_sqlite
+            request, new_payment = await _record(s, fact, lock) if fact is not None else (None, None)
             if request is not None and fact is not None:
                 await s.flush()
                 await refresh(unit, request)
@@ -277,9 +281,12 @@ async def apply_event(services: Services, event_id: str, event_type: str, fact: 
         return False
 
 
-async def _record(s: AsyncSession, fact: PaymentFact) -> tuple[PaymentRequest | None, CheckoutPaid | None]:
+async def _record(
+    s: AsyncSession, fact: PaymentFact, lock: bool
+) -> tuple[PaymentRequest | None, CheckoutPaid | None]:
     """Add the event's fact (each only grows, see comms.payment_state): the request it concerns, and the
-    payment when it is one not seen before."""
+    payment when it is one not seen before. The request's row is locked first (PostgreSQL; SQLite writers
+    take turns anyway), so two events for one request never both count only their own payment."""
     if isinstance(fact, RefundSeen):
         row = await s.get(PaymentRefund, fact.payment_intent)
         if row is None:
@@ -292,8 +299,9 @@ async def _record(s: AsyncSession, fact: PaymentFact) -> tuple[PaymentRequest | 
         request_id = await s.scalar(
             select(PaymentReceived.request_id).where(PaymentReceived.payment_intent == fact.payment_intent)
         )
-        return (await s.get(PaymentRequest, request_id) if request_id is not None else None), None
-    request = await s.get(PaymentRequest, fact.request_id)
+        found = await _locked(s, request_id, lock) if request_id is not None else None
+        return found, None
+    request = await _locked(s, fact.request_id, lock)
     if request is None:
         return None, None
     if isinstance(fact, CheckoutPaid):
@@ -315,6 +323,10 @@ async def _record(s: AsyncSession, fact: PaymentFact) -> tuple[PaymentRequest | 
     request.failed_at = request.failed_at or utcnow()
     request.failure = fact.message
     return request, None
+
+
+async def _locked(s: AsyncSession, request_id: int, lock: bool) -> PaymentRequest | None:
+    return await s.get(PaymentRequest, request_id, with_for_update=lock, populate_existing=True)
 
 
 async def refundable(services: Services, actor: Actor, request_id: int) -> list[tuple[str, int]]:
