@@ -8,6 +8,7 @@ import { clear, h } from "/static/dom.js";
 import { Inbox } from "/static/inbox.js";
 import { LiveSocket } from "/static/live.js";
 import { Notifications } from "/static/notifications.js";
+import { openPayments } from "/static/open_payments.js";
 import { Presence } from "/static/presence.js";
 import { openSchedule } from "/static/schedule_view.js";
 import { Softphone } from "/static/softphone.js";
@@ -115,13 +116,15 @@ async function showInbox(session) {
     if (on) dashboard.show().catch(() => {});
   };
   reportsButton.addEventListener("click", () => showReports(reportsRoot.hidden));
+  const paymentsButton = h("button", { type: "button", class: "open-payments", "data-testid": "open-payments-button",
+    onclick: () => openPayments({ onOpen: (id) => inbox.open(id) }) }, "Payments");
   const importButton = session.role === "admin"
     ? h("button", { type: "button", class: "import", onclick: () => openImport() }, "Import patients")
     : null;
   clear(app).append(
     h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status, search.el,
-      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, reportsButton, importButton, drawer.button,
-        bell, help, logout),
+      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, paymentsButton, reportsButton, importButton,
+        drawer.button, bell, help, logout),
     bellPanel,
     panes,
     reportsRoot,
