@@ -121,11 +121,17 @@ async def _flush_booking(unit: Unit) -> None:
 
 
 async def _item(
-    unit: Unit, actor: Actor, conversation: Conversation, a: AppointmentOut, action: str, **extra: object
+    unit: Unit,
+    actor: Actor | None,
+    conversation: Conversation,
+    a: AppointmentOut,
+    action: str,
+    **extra: object,
 ) -> None:
     """The appointment's change as an item in the patient's thread (announced after commit)."""
     when = local_text(a.starts_at, ZoneInfo(a.timezone))
-    body = f"{VERBS[action]}: {a.type_name} with {a.provider_name}, {when}"
+    verb = VERBS[action] + (" by the patient's reply" if extra.get("by") == "patient" else "")
+    body = f"{verb}: {a.type_name} with {a.provider_name}, {when}"
     meta: dict[str, object] = {
         "appointment_id": a.id,
         "action": action,
@@ -145,7 +151,7 @@ async def _item(
         direction="internal",
         body=body,
         status=a.status,
-        author_id=actor.user_id,
+        author_id=actor.user_id if actor else None,
         meta=meta,
     )
     await add_item(unit, conversation, item)
@@ -247,3 +253,24 @@ async def set_status(
         await _item(unit, actor, conversation, out, status)
         audit.record(s, actor, "update", "appointment", row.id, {"status": status})
         return out
+
+
+async def confirm_by_reply(
+    unit: Unit, row: Appointment, conversation: Conversation, reply_item_id: int
+) -> bool:
+    """The patient answered a reminder with a yes: a scheduled appointment becomes confirmed (in the
+    caller's transaction, which stored the reply); False when it was not scheduled any more."""
+    s = unit.session
+    if row.status != "scheduled":
+        return False
+    row.status = "confirmed"
+    await s.flush()
+    provider = await s.get(Provider, row.provider_id)
+    kind = await s.get(AppointmentType, row.type_id)
+    location = await s.get(Location, row.location_id)
+    if provider is None or kind is None or location is None:
+        raise NotFound("no such appointment")
+    out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
+    await _item(unit, None, conversation, out, "confirmed", by="patient", reply_item_id=reply_item_id)
+    audit.record(s, None, "update", "appointment", row.id, {"status": "confirmed", "by": "reply"})
+    return True

@@ -164,5 +164,6 @@ class AppointmentReminder(Base):
     state: Mapped[str] = mapped_column(String(12))  # "queued" or "skipped"
     reason: Mapped[str | None] = mapped_column(String(40))  # why skipped: opted_out, no_phone...
     item_id: Mapped[int | None] = mapped_column(ForeignKey("timeline_items.id", ondelete="SET NULL"))
+    reply: Mapped[str | None] = mapped_column(String(12))  # how the patient's answer was read, once
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     __table_args__ = (UniqueConstraint("appointment_id", "rule_id"),)

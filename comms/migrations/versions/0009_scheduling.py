@@ -183,6 +183,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(12), nullable=False),
         sa.Column("reason", sa.String(40), nullable=True),
         sa.Column("item_id", ID, nullable=True),
+        sa.Column("reply", sa.String(12), nullable=True),
         sa.Column("created_at", TS, nullable=False),
         _fk("appointment_reminders", "appointment_id", "appointments", "CASCADE"),
         _fk("appointment_reminders", "rule_id", "reminder_rules", "CASCADE"),
