@@ -63,6 +63,7 @@ class AppointmentType(Base):
     duration_minutes: Mapped[int] = mapped_column(Integer)
     buffer_minutes: Mapped[int] = mapped_column(Integer, default=0)
     colour: Mapped[str] = mapped_column(String(7), default="#4a90d9")
+    online: Mapped[bool] = mapped_column(Boolean, default=False)  # patients may book it themselves
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     __table_args__ = (UniqueConstraint("practice_id", "name"),)
 
@@ -159,7 +160,10 @@ class AppointmentReminder(Base):
     __tablename__ = "appointment_reminders"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
-    rule_id: Mapped[int] = mapped_column(ForeignKey("reminder_rules.id", ondelete="CASCADE"), index=True)
+    # None: the text a patient gets when they book online, asking them to confirm.
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reminder_rules.id", ondelete="CASCADE"), index=True
+    )
     due_at: Mapped[dt.datetime]
     state: Mapped[str] = mapped_column(String(12))  # "queued" or "skipped"
     reason: Mapped[str | None] = mapped_column(String(40))  # why skipped: opted_out, no_phone...

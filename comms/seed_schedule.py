@@ -23,12 +23,12 @@ from schemas.schedule import (
 )
 from schemas.voice import WEEKDAYS
 
-# (name, duration, buffer, colour)
+# (name, duration, buffer, colour, patients may book it online)
 TYPES = (
-    ("New patient exam", 60, 15, "#3b6fd4"),
-    ("Cleaning", 45, 10, "#2e9d62"),
-    ("Filling", 60, 10, "#d4852b"),
-    ("Emergency visit", 30, 0, "#c93a3a"),
+    ("New patient exam", 60, 15, "#3b6fd4", True),
+    ("Cleaning", 45, 10, "#2e9d62", True),
+    ("Filling", 60, 10, "#d4852b", False),
+    ("Emergency visit", 30, 0, "#c93a3a", False),
 )
 MORNING, AFTERNOON = (dt.time(8), dt.time(12)), (dt.time(13), dt.time(17))
 # (name, {location index: weekdays 0 = Monday}); each works mornings and afternoons on those days.
@@ -61,9 +61,11 @@ async def seed_calendar(services: Services, practice_id: int, locations: list[in
     admin = Actor(admin_id, practice_id, "admin", None, "demo-seed")
     kinds = [
         await schedule_setup.add_type(
-            services, admin, AppointmentTypeIn(name=n, duration_minutes=d, buffer_minutes=b, colour=c)
+            services,
+            admin,
+            AppointmentTypeIn(name=n, duration_minutes=d, buffer_minutes=b, colour=c, online=online),
         )
-        for n, d, b, c in TYPES
+        for n, d, b, c, online in TYPES
     ]
     for name, week in PROVIDERS:
         where = [locations[i] for i in week]

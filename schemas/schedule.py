@@ -38,6 +38,7 @@ class AppointmentTypeIn(_Strict):
     duration_minutes: int = Field(ge=5, le=8 * 60)
     buffer_minutes: int = Field(0, ge=0, le=4 * 60, description="the provider's time after it")
     colour: str = Colour
+    online: bool = Field(False, description="patients may book it themselves on the booking page")
 
 
 class AppointmentTypeOut(AppointmentTypeIn):
