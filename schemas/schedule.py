@@ -214,3 +214,45 @@ def check_template(template: str) -> None:
     if unknown:
         known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
         raise ValueError(f"unknown placeholder {{{unknown[0]}}}; use {known}")
+
+
+class PublicType(_Strict):
+    id: int
+    name: str
+    duration_minutes: int
+
+
+class PublicProvider(_Strict):
+    id: int
+    name: str
+
+
+class PublicLocationOut(_Strict):
+    """What a location's booking page offers (nothing about any patient)."""
+
+    location_id: int
+    name: str
+    timezone: str
+    types: list[PublicType]
+    providers: list[PublicProvider]
+
+
+class OnlineBookingIn(_Strict):
+    type_id: int
+    provider_id: int
+    starts_at: AwareDatetime
+    first_name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    last_name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    phone: str = Field(min_length=7, max_length=30, description="a mobile number: the confirmation is texted")
+
+
+class OnlineBookingOut(_Strict):
+    """The booking as the patient made it: what they typed back to them and the slot, nothing else."""
+
+    type_name: str
+    provider_name: str
+    location_name: str
+    starts_at: dt.datetime
+    local_start: str
+    when: str
+    texted: bool = Field(description="whether the confirmation text could be queued")

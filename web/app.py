@@ -20,6 +20,7 @@ from routing.bus import make_bus
 from routing.hub import Hub
 from routing.presence import PresenceTable
 from web import (
+    handlers_booking,
     handlers_chat,
     handlers_contacts,
     handlers_email,
@@ -59,6 +60,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_phone.router,
     handlers_email.router,
     handlers_schedule.router,
+    handlers_booking.router,
 )
 MAX_BODY = 1024 * 1024
 
@@ -137,6 +139,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
         router.add_to(app)
     handlers_twilio.add_routes(app)
     handlers_voice.add_routes(app)
+    handlers_booking.add_routes(app)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC, append_version=True)
