@@ -11,7 +11,7 @@ from comms import self_booking
 from comms.errors import Forbidden
 from schemas.schedule import OnlineBookingIn, OnlineBookingOut, PublicLocationOut, SlotOut, SlotQuery
 from web.api import ApiRouter, int_param, parse_body, parse_query, reply
-from web.client import origin_allowed
+from web.client import client_addr, origin_allowed
 from web.keys import SERVICES, SETTINGS
 
 router = ApiRouter("booking")
@@ -58,7 +58,8 @@ async def public_book(request: web.Request) -> web.Response:
         raise Forbidden("book from the practice's booking page")
     body = await parse_body(request, OnlineBookingIn)
     location_id = int_param(request, "location_id")
-    booked = await self_booking.book(request.app[SERVICES], location_id, body, request.remote)
+    remote = client_addr(request, request.app[SETTINGS])  # behind a trusted proxy: the patient's address
+    booked = await self_booking.book(request.app[SERVICES], location_id, body, remote)
     return reply(booked, status=201)
 
 

@@ -32,7 +32,8 @@ from schemas.schedule import (
     TimeOffOut,
 )
 from web.api import ApiRouter, int_param, parse_body, parse_query, reply
-from web.keys import SERVICES
+from web.client import client_addr
+from web.keys import SERVICES, SETTINGS
 from web.staff_auth import require_actor
 
 router = ApiRouter("schedule")
@@ -262,7 +263,8 @@ async def rotate_feed(request: web.Request) -> web.Response:
 )
 async def provider_feed(request: web.Request) -> web.Response:
     query = parse_query(request, FeedQuery)
-    body = await calendar_feed.render(request.app[SERVICES], query.token, request.remote)
+    remote = client_addr(request, request.app[SETTINGS])
+    body = await calendar_feed.render(request.app[SERVICES], query.token, remote)
     return web.Response(
         body=body,
         content_type="text/calendar",
