@@ -80,7 +80,7 @@ def appointment_out(
 
 async def _place(
     unit: Unit,
-    actor: Actor,
+    practice_id: int,
     location: Location,
     provider_id: int,
     kind: AppointmentType,
@@ -89,7 +89,9 @@ async def _place(
 ) -> tuple[Provider, dt.datetime, dt.datetime]:
     """Check the provider can take the visit then (clear reasons); returns the end and the time held."""
     s = unit.session
-    provider = await provider_of(s, actor, provider_id)
+    provider = await s.get(Provider, provider_id)
+    if provider is None or provider.practice_id != practice_id:
+        raise NotFound("no such provider")
     await provider_at(s, provider_id, location.id)
     if starts_at.second or starts_at.microsecond:
         raise InvalidRequest("appointments start on a whole minute")
@@ -121,11 +123,18 @@ async def _flush_booking(unit: Unit) -> None:
 
 
 async def _item(
-    unit: Unit, actor: Actor, conversation: Conversation, a: AppointmentOut, action: str, **extra: object
+    unit: Unit,
+    actor: Actor | None,
+    conversation: Conversation,
+    a: AppointmentOut,
+    action: str,
+    **extra: object,
 ) -> None:
     """The appointment's change as an item in the patient's thread (announced after commit)."""
     when = local_text(a.starts_at, ZoneInfo(a.timezone))
-    body = f"{VERBS[action]}: {a.type_name} with {a.provider_name}, {when}"
+    by_patient = {"confirmed": " by the patient's reply", "book": " online by the patient"}
+    verb = VERBS[action] + (by_patient.get(action, "") if extra.get("by") == "patient" else "")
+    body = f"{verb}: {a.type_name} with {a.provider_name}, {when}"
     meta: dict[str, object] = {
         "appointment_id": a.id,
         "action": action,
@@ -145,7 +154,7 @@ async def _item(
         direction="internal",
         body=body,
         status=a.status,
-        author_id=actor.user_id,
+        author_id=actor.user_id if actor else None,
         meta=meta,
     )
     await add_item(unit, conversation, item)
@@ -160,27 +169,43 @@ async def book(services: Services, actor: Actor, conversation_id: int, body: Boo
         if location is None or location.practice_id != actor.practice_id:
             raise NotFound("no such conversation")
         kind = await type_of(s, actor, body.type_id)
-        provider, ends_at, held = await _place(unit, actor, location, body.provider_id, kind, body.starts_at)
-        row = Appointment(
-            location_id=location.id,
-            provider_id=provider.id,
-            contact_id=conversation.contact_id,
-            type_id=kind.id,
-            conversation_id=conversation.id,
-            starts_at=body.starts_at,
-            ends_at=ends_at,
-            busy_until=held,
-            status="scheduled",
-            booked_by_id=actor.user_id,
-        )
-        s.add(row)
-        await _flush_booking(unit)
-        out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
-        await _item(unit, actor, conversation, out, "book")
+        out = await place_booking(unit, actor, location, conversation, body.provider_id, kind, body.starts_at)
         audit.record(
-            s, actor, "create", "appointment", row.id, {"provider_id": provider.id, "type_id": kind.id}
+            s, actor, "create", "appointment", out.id, {"provider_id": out.provider_id, "type_id": kind.id}
         )
         return out
+
+
+async def place_booking(
+    unit: Unit,
+    actor: Actor | None,
+    location: Location,
+    conversation: Conversation,
+    provider_id: int,
+    kind: AppointmentType,
+    starts_at: dt.datetime,
+) -> AppointmentOut:
+    """Check, insert and announce a booking in the caller's transaction (staff, or the patient online
+    when `actor` is None); the caller audits it."""
+    s = unit.session
+    provider, ends_at, held = await _place(unit, location.practice_id, location, provider_id, kind, starts_at)
+    row = Appointment(
+        location_id=location.id,
+        provider_id=provider.id,
+        contact_id=conversation.contact_id,
+        type_id=kind.id,
+        conversation_id=conversation.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        busy_until=held,
+        status="scheduled",
+        booked_by_id=actor.user_id if actor else None,
+    )
+    s.add(row)
+    await _flush_booking(unit)
+    out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
+    await _item(unit, actor, conversation, out, "book", **({} if actor else {"by": "patient"}))
+    return out
 
 
 async def _load(unit: Unit, actor: Actor, appointment_id: int) -> tuple[Appointment, Conversation, Location]:
@@ -209,8 +234,10 @@ async def reschedule(
         if kind is None:
             raise NotFound("no such appointment type")
         provider_id = body.provider_id or row.provider_id
+        if provider_id != row.provider_id:
+            await provider_of(s, actor, provider_id)
         provider, ends_at, held = await _place(
-            unit, actor, location, provider_id, kind, body.starts_at, ignore=row.id
+            unit, actor.practice_id, location, provider_id, kind, body.starts_at, ignore=row.id
         )
         previous = row.starts_at
         row.provider_id, row.starts_at, row.ends_at, row.busy_until = (
@@ -247,3 +274,24 @@ async def set_status(
         await _item(unit, actor, conversation, out, status)
         audit.record(s, actor, "update", "appointment", row.id, {"status": status})
         return out
+
+
+async def confirm_by_reply(
+    unit: Unit, row: Appointment, conversation: Conversation, reply_item_id: int
+) -> bool:
+    """The patient answered a reminder with a yes: a scheduled appointment becomes confirmed (in the
+    caller's transaction, which stored the reply); False when it was not scheduled any more."""
+    s = unit.session
+    if row.status != "scheduled":
+        return False
+    row.status = "confirmed"
+    await s.flush()
+    provider = await s.get(Provider, row.provider_id)
+    kind = await s.get(AppointmentType, row.type_id)
+    location = await s.get(Location, row.location_id)
+    if provider is None or kind is None or location is None:
+        raise NotFound("no such appointment")
+    out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
+    await _item(unit, None, conversation, out, "confirmed", by="patient", reply_item_id=reply_item_id)
+    audit.record(s, None, "update", "appointment", row.id, {"status": "confirmed", "by": "reply"})
+    return True

@@ -77,6 +77,7 @@ def type_out(kind: AppointmentType) -> AppointmentTypeOut:
         duration_minutes=kind.duration_minutes,
         buffer_minutes=kind.buffer_minutes,
         colour=kind.colour,
+        online=kind.online,
         active=kind.active,
     )
 

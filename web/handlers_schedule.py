@@ -1,11 +1,12 @@
 """REST: the calendar's set-up (providers, appointment types, hours, time off, holidays), open slots,
-booking from a conversation, rescheduling and the appointment lifecycle, and schedules to read."""
+booking from a conversation, rescheduling and the appointment lifecycle, schedules to read, provider
+calendar feeds, and reminder rules with their preview."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from comms import appointment_reads, appointments, calendar_feed, schedule_setup
+from comms import appointment_reads, appointments, calendar_feed, reminders, schedule_setup
 from schemas.schedule import (
     AppointmentOut,
     AppointmentTypeIn,
@@ -16,8 +17,12 @@ from schemas.schedule import (
     HolidayIn,
     HolidayOut,
     HoursIn,
+    PreviewIn,
+    PreviewOut,
     ProviderIn,
     ProviderOut,
+    ReminderRuleIn,
+    ReminderRuleOut,
     RescheduleIn,
     ScheduleQuery,
     SlotOut,
@@ -27,7 +32,8 @@ from schemas.schedule import (
     TimeOffOut,
 )
 from web.api import ApiRouter, int_param, parse_body, parse_query, reply
-from web.keys import SERVICES
+from web.client import client_addr
+from web.keys import SERVICES, SETTINGS
 from web.staff_auth import require_actor
 
 router = ApiRouter("schedule")
@@ -257,10 +263,62 @@ async def rotate_feed(request: web.Request) -> web.Response:
 )
 async def provider_feed(request: web.Request) -> web.Response:
     query = parse_query(request, FeedQuery)
-    body = await calendar_feed.render(request.app[SERVICES], query.token, request.remote)
+    remote = client_addr(request, request.app[SETTINGS])
+    body = await calendar_feed.render(request.app[SERVICES], query.token, remote)
     return web.Response(
         body=body,
         content_type="text/calendar",
         charset="utf-8",
         headers={"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"},
     )
+
+
+@router.route(
+    "GET",
+    "/api/v1/reminder-rules",
+    summary="The practice's appointment reminder rules",
+    response=list[ReminderRuleOut],
+)
+async def list_reminder_rules(request: web.Request) -> web.Response:
+    return reply(await reminders.list_rules(request.app[SERVICES], await require_actor(request)))
+
+
+@router.route(
+    "POST",
+    "/api/v1/reminder-rules",
+    summary="Add a reminder rule: how long before, the text with placeholders, quiet hours (admins)",
+    body=ReminderRuleIn,
+    response=ReminderRuleOut,
+    status=201,
+)
+async def create_reminder_rule(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, ReminderRuleIn)
+    return reply(await reminders.save_rule(request.app[SERVICES], actor, body), status=201)
+
+
+@router.route(
+    "PUT",
+    "/api/v1/reminder-rules/{rule_id}",
+    summary="Change or switch off a reminder rule (admins); reminders already sent stay sent",
+    body=ReminderRuleIn,
+    response=ReminderRuleOut,
+)
+async def put_reminder_rule(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, ReminderRuleIn)
+    rule_id = int_param(request, "rule_id")
+    return reply(await reminders.save_rule(request.app[SERVICES], actor, body, rule_id))
+
+
+@router.route(
+    "POST",
+    "/api/v1/reminder-rules/preview",
+    summary="What a reminder template says, for one appointment or a made-up one, and its segments",
+    body=PreviewIn,
+    response=PreviewOut,
+)
+async def preview_reminder(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, PreviewIn)
+    return reply(await reminders.preview(request.app[SERVICES], actor, body))
