@@ -9,6 +9,7 @@ import { LiveSocket } from "/static/live.js";
 import { Notifications } from "/static/notifications.js";
 import { Presence } from "/static/presence.js";
 import { openSchedule } from "/static/schedule_view.js";
+import { openCalendarSetup } from "/static/calendar_setup.js";
 import { Softphone } from "/static/softphone.js";
 import { SearchBox } from "/static/search.js";
 import { installShortcuts, shortcutTable, showHelp } from "/static/shortcuts.js";
@@ -100,12 +101,15 @@ async function showInbox(session) {
     schedule = openSchedule({ onOpen: (id) => inbox.open(id) });
     schedule.done.then(() => { schedule = null; });
   } }, "Schedule");
+  const setupButton = session.role === "admin"
+    ? h("button", { type: "button", class: "calendar-setup", onclick: () => openCalendarSetup() }, "Calendar set-up")
+    : null;
   const importButton = session.role === "admin"
     ? h("button", { type: "button", class: "import", onclick: () => openImport() }, "Import patients")
     : null;
   clear(app).append(
     h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status, search.el,
-      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, importButton, drawer.button, bell, help, logout),
+      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, setupButton, importButton, drawer.button, bell, help, logout),
     bellPanel,
     panes,
   );
