@@ -4,7 +4,8 @@ A reminder is sent by one transaction that writes its `appointment_reminders` ro
 appointment and rule) and queues the text through the outbox (which delivers it, once). Two nodes
 that pick the same reminder race on that unique key and one of them backs off; a node that was down
 when a reminder came due sends it on its next pass, as long as the visit is still to come. Numbers
-that texted STOP get nothing: the reminder is recorded as skipped.
+that texted STOP get nothing, nor do patients without an address for the rule's channel: the reminder
+is recorded as skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit
 from comms.access import Actor
+from comms.email_actions import queue_email
 from comms.errors import InvalidRequest, NotFound, OptedOut
 from comms.logsafe import log_failure
 from comms.messaging import queue_sms, write_unit
@@ -46,7 +48,7 @@ def rule_out(rule: ReminderRule) -> ReminderRuleOut:
     return ReminderRuleOut(
         id=rule.id,
         minutes_before=rule.minutes_before,
-        channel="sms",
+        channel="email" if rule.channel == "email" else "sms",
         template=rule.template,
         quiet_from=rule.quiet_from,
         quiet_until=rule.quiet_until,
@@ -208,16 +210,33 @@ async def send_one(services: Services, appointment_id: int, rule_id: int, now: d
                 conversation = await s.get(Conversation, a.conversation_id)
                 if conversation is None:
                     raise NotFound("no such conversation")
-                meta: dict[str, object] = {"reminder": {"appointment_id": a.id, "rule_id": rule.id}}
+                text = render(rule.template, filled)
                 try:
-                    item = await queue_sms(
-                        unit, conversation, render(rule.template, filled), author_id=None, meta=meta
-                    )
+                    if rule.channel == "email":
+                        subject = f"Reminder: {filled['type']} on {filled['date']} at {filled['time']}"
+                        email_meta: dict[str, object] = {
+                            "reminder": {"appointment_id": a.id, "rule_id": rule.id}
+                        }
+                        item = await queue_email(
+                            services,
+                            unit,
+                            conversation,
+                            text,
+                            subject=subject,
+                            author_id=None,
+                            meta=email_meta,
+                        )
+                    else:
+                        meta: dict[str, object] = {"reminder": {"appointment_id": a.id, "rule_id": rule.id}}
+                        item = await queue_sms(unit, conversation, text, author_id=None, meta=meta)
                     row.item_id = item.id
                 except OptedOut:
                     row.state, row.reason = "skipped", "opted_out"
-                except InvalidRequest:
-                    row.state, row.reason = "skipped", "cannot_text"
+                except InvalidRequest:  # no mobile number, no e-mail address, no texting number here
+                    row.state, row.reason = (
+                        "skipped",
+                        f"cannot_{'email' if rule.channel == 'email' else 'text'}",
+                    )
             await s.flush()
             audit.record(s, None, "send", "appointment_reminder", row.id, {"state": row.state})
             return row.state if row.reason is None else f"{row.state}:{row.reason}"

@@ -166,8 +166,10 @@ class FeedQuery(_Strict):
 
 
 class ReminderRuleIn(_Strict):
+    """A reminder sent by text or by e-mail (the subject names the visit); quiet hours apply to both."""
+
     minutes_before: int = Field(ge=5, le=60 * 24 * 30, description="whole days keep the visit's local time")
-    channel: Literal["sms"] = "sms"
+    channel: Literal["sms", "email"] = "sms"
     template: str = Field(
         min_length=1,
         max_length=640,

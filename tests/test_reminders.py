@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from comms import appointments, reminders
 from comms.db import make_engine, make_sessionmaker
-from comms.models import OptOut, OutboxEntry, TimelineItem
+from comms.models import Conversation, OptOut, OutboxEntry, TimelineItem
 from comms.reminder_plan import due_at, render, values
 from comms.schedule_models import AppointmentReminder
 from comms.services import Services
@@ -277,3 +277,45 @@ async def test_rules_and_preview_through_the_api(served: Any) -> None:
         assert [r["id"] for r in await api(http, "GET", f"{url}/api/v1/reminder-rules", admin)] == [
             made["id"]
         ]
+
+
+async def test_email_reminders_go_to_patients_with_an_address(services: Services) -> None:
+    from comms.models import ContactEmail, EmailMessage
+
+    p = await seed_practice(services)
+    cal = await seed_calendar(services, p)
+    rule = await reminders.save_rule(
+        services,
+        cal.admin,
+        ReminderRuleIn(
+            minutes_before=7 * 24 * 60, channel="email", template="Dear {first_name}, see you {date}."
+        ),
+    )
+    mailed = await new_conversation(services, p.practice_id, p.loc_a, "Em Mail", "+12025550177")
+    async with services.unit() as unit:
+        conversation = await unit.session.get(Conversation, mailed)
+        assert conversation is not None
+        unit.session.add(ContactEmail(contact_id=conversation.contact_id, address="em@example.org"))
+    monday = next_spring_forward() + dt.timedelta(days=1)
+    await _book(services, p, cal, mailed, local(monday, 9))
+    await _book(services, p, cal, p.conv_a, local(monday, 10))  # Pat has no e-mail address
+    assert await reminders.run_once(services, local(monday - dt.timedelta(days=7), 10)) == 2
+    async with services.read() as s:
+        rows = {r.appointment_id: r for r in await s.scalars(select(AppointmentReminder))}
+        emails = list(await s.scalars(select(TimelineItem).where(TimelineItem.kind == "email")))
+        kept = list(await s.scalars(select(EmailMessage)))
+        outbox = list(await s.scalars(select(OutboxEntry)))
+    assert sorted((r.state, r.reason) for r in rows.values()) == [
+        ("queued", None),
+        ("skipped", "cannot_email"),
+    ]
+    [email] = emails
+    assert (
+        email.conversation_id == mailed
+        and email.body == f"Dear Em, see you Mon {monday.day} Mar {monday.year}."
+    )
+    assert email.meta["subject"] == f"Reminder: Cleaning on Mon {monday.day} Mar {monday.year} at 9:00 AM EDT"
+    assert email.meta["to"] == ["em@example.org"] and email.author_id is None
+    assert [k.item_id for k in kept] == [email.id]
+    assert [(o.item_id, o.channel) for o in outbox] == [(email.id, "email")]
+    assert rule.channel == "email"

@@ -11,6 +11,7 @@ import { Notifications } from "/static/notifications.js";
 import { openPayments } from "/static/open_payments.js";
 import { Presence } from "/static/presence.js";
 import { openSchedule } from "/static/schedule_view.js";
+import { openCalendarSetup } from "/static/calendar_setup.js";
 import { Softphone } from "/static/softphone.js";
 import { SearchBox } from "/static/search.js";
 import { installShortcuts, shortcutTable, showHelp } from "/static/shortcuts.js";
@@ -118,13 +119,16 @@ async function showInbox(session) {
   reportsButton.addEventListener("click", () => showReports(reportsRoot.hidden));
   const paymentsButton = h("button", { type: "button", class: "open-payments", "data-testid": "open-payments-button",
     onclick: () => openPayments({ onOpen: (id) => inbox.open(id) }) }, "Payments");
+  const setupButton = session.role === "admin"
+    ? h("button", { type: "button", class: "calendar-setup", onclick: () => openCalendarSetup() }, "Calendar set-up")
+    : null;
   const importButton = session.role === "admin"
     ? h("button", { type: "button", class: "import", onclick: () => openImport() }, "Import patients")
     : null;
   clear(app).append(
     h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status, search.el,
-      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, paymentsButton, reportsButton, importButton,
-        drawer.button, bell, help, logout),
+      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, paymentsButton, reportsButton, setupButton,
+        importButton, drawer.button, bell, help, logout),
     bellPanel,
     panes,
     reportsRoot,
