@@ -17,6 +17,7 @@ from comms.phones import to_e164
 from schemas.forms import Answer, FormDefinition, FormField
 
 MAX_TEXT = 2000
+NAME_MOST = 100  # the contact record's limit
 EARLIEST = dt.date(1900, 1, 1)
 LATEST = dt.date(2100, 12, 31)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -101,7 +102,7 @@ def _date(value: Answer, f: FormField, today: dt.date) -> str:
 def check_value(f: FormField, value: Answer, uploads: Mapping[int, str], today: dt.date) -> Answer:
     """The stored form of one non-empty answer, or FieldError saying what to fix."""
     if f.kind == "text":
-        return _text(value)
+        return _text(value, NAME_MOST if f.maps_to in ("first_name", "last_name") else MAX_TEXT)
     if f.kind == "date":
         return _date(value, f, today)
     if f.kind == "phone":

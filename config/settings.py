@@ -203,6 +203,15 @@ class ReviewSettings(_Section):
     )
 
 
+class FormSettings(_Section):
+    """Intake form links: how long they last and what the patient may upload."""
+
+    link_days: int = Field(14, ge=1, le=90, description="a form link expires after this many days")
+    max_upload_bytes: int = Field(
+        8 * 1024 * 1024, ge=64 * 1024, le=50 * 1024 * 1024, description="largest file a patient may upload"
+    )
+
+
 class Settings(_Section):
     """Everything the server reads from its environment; frozen so nothing changes it at run time."""
 
@@ -218,6 +227,7 @@ class Settings(_Section):
     stripe: StripeSettings = StripeSettings()
     payments: PaymentSettings = PaymentSettings()
     reviews: ReviewSettings = ReviewSettings()
+    forms: FormSettings = FormSettings()
 
     @property
     def cookie_secure(self) -> bool:

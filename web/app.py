@@ -23,6 +23,8 @@ from web import (
     handlers_chat,
     handlers_contacts,
     handlers_email,
+    handlers_form_page,
+    handlers_forms,
     handlers_inbox,
     handlers_messages,
     handlers_notifications,
@@ -66,6 +68,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_analytics.router,
     handlers_payments.router,
     handlers_reviews.router,
+    handlers_forms.router,
 )
 MAX_BODY = 1024 * 1024
 
@@ -137,6 +140,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     handlers_voice.add_routes(app)
     handlers_pay.add_routes(app)
     handlers_reviews.add_routes(app)
+    handlers_form_page.add_routes(app)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC, append_version=True)
