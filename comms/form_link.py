@@ -14,7 +14,14 @@ from comms import audit
 from comms.contacts import announce
 from comms.errors import Conflict, Expired, InvalidRequest, NotFound
 from comms.form_files import refusal, sniff
-from comms.form_models import OPEN_STATUSES, FormRequest, FormTemplate, FormTemplateVersion, FormUpload
+from comms.form_models import (
+    OPEN_STATUSES,
+    FormLink,
+    FormRequest,
+    FormTemplate,
+    FormTemplateVersion,
+    FormUpload,
+)
 from comms.form_validate import all_fields, check_answers, contact_fields
 from comms.forms import contact_of, set_status, token_hash
 from comms.media import store_bytes
@@ -43,7 +50,10 @@ class FormPage:
 async def _load(unit: Unit, token: str) -> FormRequest:
     """The request behind a link, locked for this transaction (PostgreSQL; SQLite writers take turns)."""
     request = await unit.session.scalar(
-        select(FormRequest).where(FormRequest.token_sha256 == token_hash(token)).with_for_update()
+        select(FormRequest)
+        .join(FormLink, FormLink.request_id == FormRequest.id)
+        .where(FormLink.token_sha256 == token_hash(token))
+        .with_for_update(of=FormRequest)
     )
     if request is None:
         raise NotFound(INVALID)

@@ -1,8 +1,9 @@
 """Intake form tables: templates and their versions (a published version's definition never changes, so
 a completed form always shows the questions it answered), requests sent to patients, and their uploads.
 
-A request's link token is never stored: only its SHA-256, so whoever reads the database cannot open a
-patient's form.
+A link's token is never stored: only its SHA-256, so whoever reads the database cannot open a
+patient's form. Each text (the first and every reminder) carries a link of its own, all valid until
+the request expires.
 """
 
 from __future__ import annotations
@@ -46,11 +47,10 @@ class FormTemplateVersion(Base):
 
 
 class FormRequest(Base):
-    """A form sent to one patient from one thread; `token_sha256` identifies its private link."""
+    """A form sent to one patient from one thread; its private links are in form_links."""
 
     __tablename__ = "form_requests"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("form_template_versions.id", ondelete="RESTRICT"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     conversation_id: Mapped[int] = mapped_column(
@@ -75,6 +75,15 @@ class FormRequest(Base):
         Index("ix_form_requests_location_status", "location_id", "status"),
         Index("ix_form_requests_status_expires", "status", "expires_at"),
     )
+
+
+class FormLink(Base):
+    """One private link to a request (the SHA-256 of its token): the first text's, then each reminder's."""
+
+    __tablename__ = "form_links"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("form_requests.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class FormUpload(Base):

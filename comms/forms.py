@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from comms import audit
 from comms.access import Actor
 from comms.errors import Conflict, NotFound
-from comms.form_models import FormRequest, FormTemplate, FormTemplateVersion, FormUpload
+from comms.form_models import FormLink, FormRequest, FormTemplate, FormTemplateVersion, FormUpload
 from comms.form_templates import published_version
 from comms.media import path_for
 from comms.messaging import publish_update, queue_sms, write_unit
@@ -32,6 +32,13 @@ def new_token() -> tuple[str, str]:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_link(s: AsyncSession, request: FormRequest) -> str:
+    """A new private link to the request (its hash stored in the caller's transaction); the token."""
+    token, digest = new_token()
+    s.add(FormLink(token_sha256=digest, request_id=request.id))
+    return token
 
 
 def form_url(services: Services, token: str) -> str:
@@ -116,10 +123,8 @@ async def send_form(
         location = await s.get(Location, conversation.location_id)
         if location is None:
             raise NotFound("no such conversation")
-        token, digest = new_token()
         days = body.expires_in_days or services.settings.forms.link_days
         request = FormRequest(
-            token_sha256=digest,
             version_id=version.id,
             contact_id=conversation.contact_id,
             conversation_id=conversation.id,
@@ -149,7 +154,7 @@ async def send_form(
         await queue_sms(
             unit,
             conversation,
-            request_text(location.name, form_url(services, token)),
+            request_text(location.name, form_url(services, add_link(s, request))),
             author_id=actor.user_id,
             meta={"form_request_id": request.id},
         )

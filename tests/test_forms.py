@@ -16,7 +16,8 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select, update
 
-from comms.form_models import FormRequest, FormTemplateVersion, FormUpload
+from comms.form_followups import expire_due, remind_due
+from comms.form_models import FormLink, FormRequest, FormTemplateVersion, FormUpload
 from comms.models import AuditEntry, Contact, OptOut, TimelineItem, utcnow
 from tests.carrier import Carrier, start_pair
 from tests.forms_rig import INTAKE, JPEG, link_of, png, published_template
@@ -128,8 +129,8 @@ async def test_patient_fills_in_leaves_comes_back_submits_and_the_thread_and_rec
     token = link.rsplit("/", 1)[1]
     assert len(token) >= 32
     async with carrier.app[SERVICES].read() as s:
-        row = await s.get(FormRequest, out["id"])
-        assert row is not None and row.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+        [digest] = await s.scalars(select(FormLink.token_sha256).where(FormLink.request_id == out["id"]))
+        assert digest == hashlib.sha256(token.encode()).hexdigest()
         text = await s.scalar(select(TimelineItem).where(TimelineItem.kind == "sms"))
         assert (
             text is not None
@@ -317,3 +318,82 @@ def test_the_access_log_never_holds_a_form_links_token() -> None:
     assert logged_path("/f/AbC_123-xyzTOKENtoken0123456789") == "/f/…"
     assert logged_path("/f/AbC_123-xyzTOKENtoken0123456789/uploads/card") == "/f/…/uploads/card"
     assert logged_path("/api/v1/form-requests/12") == "/api/v1/form-requests/12"
+
+
+async def _age(carrier: Carrier, request_id: int, days: float) -> None:
+    async with carrier.app[SERVICES].unit() as unit:
+        await unit.session.execute(
+            update(FormRequest)
+            .where(FormRequest.id == request_id)
+            .values(created_at=utcnow() - dt.timedelta(days=days))
+        )
+
+
+async def test_unfinished_forms_are_reminded_once_each_with_a_fresh_link_until_completed(
+    carrier: Carrier, admin: Desk, staff: Desk
+) -> None:
+    services = carrier.app[SERVICES]
+    template = await published_template(admin, carrier.base)
+    out = await _send(staff, carrier, template["id"])
+    first = await link_of(carrier, out["id"])
+    assert await remind_due(services) == []  # not due yet (reminder_days 2, 5)
+    await _age(carrier, out["id"], 2.1)
+    assert await remind_due(services) == [out["id"]]
+    assert await remind_due(services) == []  # claimed: never twice
+    async with services.read() as s:
+        texts = list(
+            await s.scalars(select(TimelineItem).where(TimelineItem.kind == "sms").order_by(TimelineItem.id))
+        )
+        assert await s.scalar(select(func.count()).where(FormLink.request_id == out["id"])) == 2
+    assert [t.meta.get("followup") for t in texts] == [None, "reminder"]
+    assert texts[1].body.startswith("North: a reminder to fill in your forms")
+    second = texts[1].body.rsplit(" ", 1)[1]
+    assert second != first and "/f/" in second
+    for link in (first, second):  # both texts' links open the same form
+        status, _ = await _raw("GET", link)
+        assert status == 200
+    await staff.event(
+        lambda e: e.get("type") == "timeline.item_updated" and e["item"]["meta"].get("reminders_sent") == 1
+    )
+    # Completed: no more reminders, however late it gets.
+    status, sign = await _raw("POST", f"{second}/uploads/sign", data=png())
+    answers = {"first": "Ana", "last": "Ng", "dob": "1990-04-23", "agree": True, "sign": sign["upload_id"]}
+    status, _ = await _raw("POST", f"{second}/submit", json={"answers": answers})
+    assert status == 200
+    await _age(carrier, out["id"], 6)
+    assert await remind_due(services) == []
+
+
+async def test_a_reminder_to_a_patient_who_replied_stop_is_not_sent_and_the_thread_says_so(
+    carrier: Carrier, admin: Desk, staff: Desk
+) -> None:
+    services = carrier.app[SERVICES]
+    template = await published_template(admin, carrier.base)
+    out = await _send(staff, carrier, template["id"])
+    async with services.unit() as unit:
+        unit.session.add(OptOut(practice_id=carrier.practice.practice_id, e164=PATIENT_A, source="sms"))
+    await _age(carrier, out["id"], 6)
+    assert await remind_due(services) == []
+    async with services.read() as s:
+        note = await s.scalar(select(TimelineItem).where(TimelineItem.kind == "activity"))
+        row = await s.get(FormRequest, out["id"])
+        assert await s.scalar(select(func.count()).where(TimelineItem.kind == "sms")) == 1
+    assert note is not None and note.body == "Form reminder not sent: the patient replied STOP."
+    assert row is not None and row.reminders_sent == 2
+
+
+async def test_the_sweeper_marks_a_link_that_ran_out_expired_live(
+    carrier: Carrier, admin: Desk, staff: Desk
+) -> None:
+    template = await published_template(admin, carrier.base)
+    out = await _send(staff, carrier, template["id"])
+    assert await expire_due(carrier.app[SERVICES]) == []
+    async with carrier.app[SERVICES].unit() as unit:
+        await unit.session.execute(
+            update(FormRequest)
+            .where(FormRequest.id == out["id"])
+            .values(expires_at=utcnow() - dt.timedelta(seconds=1))
+        )
+    assert await expire_due(carrier.app[SERVICES]) == [out["id"]]
+    await staff.event(_card(out["id"], "expired"))
+    assert await expire_due(carrier.app[SERVICES]) == []

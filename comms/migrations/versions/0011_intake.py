@@ -1,4 +1,5 @@
-"""Intake forms: templates and their versions, requests sent to patients (only the link's hash), uploads.
+"""Intake forms: templates and their versions, requests sent to patients, their links (only
+each token's hash), uploads.
 
 Revision ID: 0011
 Revises: 0010
@@ -58,7 +59,6 @@ def upgrade() -> None:
     op.create_table(
         "form_requests",
         sa.Column("id", ID, nullable=False),
-        sa.Column("token_sha256", sa.String(64), nullable=False),
         sa.Column("version_id", ID, nullable=False),
         sa.Column("contact_id", ID, nullable=False),
         sa.Column("conversation_id", ID, nullable=False),
@@ -82,13 +82,21 @@ def upgrade() -> None:
         _fk("form_requests", "item_id", "timeline_items", "SET NULL"),
         _fk("form_requests", "created_by_id", "staff_users", "SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_form_requests")),
-        sa.UniqueConstraint("token_sha256", name=op.f("uq_form_requests_token_sha256")),
         sa.UniqueConstraint("item_id", name=op.f("uq_form_requests_item_id")),
     )
     op.create_index(op.f("ix_form_requests_contact_id"), "form_requests", ["contact_id"])
     op.create_index(op.f("ix_form_requests_conversation_id"), "form_requests", ["conversation_id"])
     op.create_index("ix_form_requests_location_status", "form_requests", ["location_id", "status"])
     op.create_index("ix_form_requests_status_expires", "form_requests", ["status", "expires_at"])
+    op.create_table(
+        "form_links",
+        sa.Column("token_sha256", sa.String(64), nullable=False),
+        sa.Column("request_id", ID, nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        _fk("form_links", "request_id", "form_requests", "CASCADE"),
+        sa.PrimaryKeyConstraint("token_sha256", name=op.f("pk_form_links")),
+    )
+    op.create_index(op.f("ix_form_links_request_id"), "form_links", ["request_id"])
     op.create_table(
         "form_uploads",
         sa.Column("id", ID, nullable=False),
@@ -107,6 +115,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_form_uploads_request_id"), table_name="form_uploads")
     op.drop_table("form_uploads")
+    op.drop_index(op.f("ix_form_links_request_id"), table_name="form_links")
+    op.drop_table("form_links")
     op.drop_index("ix_form_requests_status_expires", table_name="form_requests")
     op.drop_index("ix_form_requests_location_status", table_name="form_requests")
     op.drop_index(op.f("ix_form_requests_conversation_id"), table_name="form_requests")
