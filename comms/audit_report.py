@@ -1,9 +1,9 @@
 """The audit report: for admins, who read or changed which patient's records, filtered and exported.
 
 Audit rows name a record (a contact, conversation, item, call, media, recording, appointment,
-payment or review request) by type and id; the patient behind each is found here, through the
-record's conversation or the patient it names. Reading the report is itself audited (it shows
-which patients were looked at).
+payment, review or form request, form upload) by type and id; the patient behind each is found
+here, through the record's conversation or the patient it names. Reading the report is itself
+audited (it shows which patients were looked at).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit
 from comms.access import Actor
+from comms.form_models import FormRequest, FormUpload
 from comms.models import AuditEntry, Contact, Conversation, Media, StaffUser, TimelineItem
 from comms.payment_models import PaymentRequest
 from comms.review_models import ReviewRequest
@@ -34,7 +35,7 @@ def _ids(query: Select[Any]) -> Any:
 
 # Records that are a patient's by their id (the contact itself, or a view of all their records of a kind).
 CONTACT_TYPES = ("contact", "contact_appointments", "balance")
-CONVERSATION_TYPES = ("conversation", "conversation_payments")
+CONVERSATION_TYPES = ("conversation", "conversation_payments", "conversation_forms")
 
 
 def _via_conversation() -> list[tuple[str, Any]]:
@@ -58,6 +59,13 @@ def _via_contact() -> list[tuple[str, Any]]:
         ("appointment", select(Appointment.id, Appointment.contact_id)),
         ("payment_request", select(PaymentRequest.id, PaymentRequest.contact_id)),
         ("review_request", select(ReviewRequest.id, ReviewRequest.contact_id)),
+        ("form_request", select(FormRequest.id, FormRequest.contact_id)),
+        (
+            "form_upload",
+            select(FormUpload.id, FormRequest.contact_id).join(
+                FormRequest, FormRequest.id == FormUpload.request_id
+            ),
+        ),
     ]
 
 

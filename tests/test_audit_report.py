@@ -12,6 +12,7 @@ from comms import audit_report
 from comms.access import Actor
 from comms.analytics_export import audit_csv
 from comms.errors import Forbidden
+from comms.form_models import FormRequest, FormTemplate, FormTemplateVersion, FormUpload
 from comms.models import AuditEntry, Contact, Conversation, Media, StaffUser, TimelineItem
 from comms.payment_models import PaymentRequest
 from comms.review_models import ReviewRequest
@@ -74,7 +75,25 @@ async def _setup(services: Services) -> tuple[Practice, dict[str, int], Actor, A
             )
             s.add_all([visit, pay, review])
             await s.flush()
+            template = FormTemplate(practice_id=p.practice_id, name=f"Intake {who}")
+            s.add(template)
+            await s.flush()
+            version = FormTemplateVersion(template_id=template.id, version=1, definition={})
+            s.add(version)
+            await s.flush()
+            form = FormRequest(
+                version_id=version.id, contact_id=contact.id, conversation_id=conv.id, location_id=p.loc_a,
+                expires_at=at,
+            )  # fmt: skip
+            s.add(form)
+            await s.flush()
+            upload = FormUpload(
+                request_id=form.id, field_key="card", content_type="image/png", size=1, sha256="0"
+            )
+            s.add(upload)
+            await s.flush()
             ids.update({f"{who}_visit": visit.id, f"{who}_pay": pay.id, f"{who}_review": review.id})
+            ids.update({f"{who}_form": form.id, f"{who}_upload": upload.id})
             ids.update(
                 {
                     f"{who}": contact.id,
@@ -98,6 +117,9 @@ async def _setup(services: Services) -> tuple[Practice, dict[str, int], Actor, A
             ("2026-03-04 15:00", "north", "view", "balance", ids["ann"]),
             ("2026-03-04 16:00", "north", "view", "conversation_payments", ids["ann_conv"]),
             ("2026-03-04 17:00", "north", "view", "payment_request", ids["bob_pay"]),
+            ("2026-03-04 18:00", None, "submit", "form_request", ids["ann_form"]),
+            ("2026-03-04 19:00", "admin", "view", "form_upload", ids["ann_upload"]),
+            ("2026-03-04 20:00", "admin", "view", "conversation_forms", ids["ann_conv"]),
             ("2026-03-05 10:00", "admin", "view", "conversation", ids["bob_conv"]),
             ("2026-03-05 11:00", "north", "search", "contact", "-"),
             ("2026-03-06 10:00", "admin", "update", "voice_settings", p.loc_a),
@@ -106,7 +128,7 @@ async def _setup(services: Services) -> tuple[Practice, dict[str, int], Actor, A
             s.add(
                 AuditEntry(
                     at=utc(at),
-                    actor_id=ids[who],
+                    actor_id=ids[who] if who else None,
                     action=action,
                     record_type=record_type,
                     record_id=str(record_id),
@@ -127,6 +149,9 @@ async def test_every_record_kind_is_traced_to_its_patient(services: Services) ->
     _, ids, admin, _ = await _setup(services)
     page = await audit_report.report(services, admin, _q(patient_id=ids["ann"]))
     assert [(r.record_type, r.action, r.staff_name) for r in page.entries] == [
+        ("conversation_forms", "view", "Ada Admin"),
+        ("form_upload", "view", "Ada Admin"),
+        ("form_request", "submit", None),
         ("conversation_payments", "view", "Nora North"),
         ("balance", "view", "Nora North"),
         ("review_request", "create", "Ada Admin"),
@@ -165,6 +190,8 @@ async def test_filters_by_staff_action_and_time(services: Services) -> None:
     assert [(r.record_type, r.patient_id) for r in views.entries] == [
         ("audit_log", None),
         ("conversation", ids["bob"]),
+        ("conversation_forms", ids["ann"]),
+        ("form_upload", ids["ann"]),
     ]
     window = await audit_report.report(
         services, admin, _q(since="2026-03-03T10:00:00Z", until="2026-03-04T10:00:00Z")
@@ -176,8 +203,8 @@ async def test_filters_by_staff_action_and_time(services: Services) -> None:
 
 async def test_pages_newest_first(services: Services) -> None:
     _, ids, admin, _ = await _setup(services)
-    first = await audit_report.report(services, admin, _q(patient_id=ids["ann"], limit=9))
-    assert len(first.entries) == 9 and first.next_before_id == first.entries[-1].id
+    first = await audit_report.report(services, admin, _q(patient_id=ids["ann"], limit=12))
+    assert len(first.entries) == 12 and first.next_before_id == first.entries[-1].id
     rest = await audit_report.report(
         services, admin, _q(patient_id=ids["ann"], before_id=first.next_before_id)
     )
@@ -193,12 +220,12 @@ async def test_only_admins_and_the_look_is_audited(services: Services) -> None:
         await audit_report.export(services, north, _q())
     await audit_report.report(services, admin, _q(patient_id=ids["bob"]))
     exported = await audit_report.export(services, admin, _q(action="view"))
-    assert len(exported) == 9  # the report's own "view" row is the ninth
+    assert len(exported) == 11  # the report's own "view" row is the eleventh
     async with services.read() as s:
         own = list(await s.scalars(select(AuditEntry).where(AuditEntry.record_type == "audit_log")))
     assert [(e.action, e.actor_id, e.detail) for e in own] == [
         ("view", ids["admin"], {"rows": 2, "patient_id": ids["bob"]}),
-        ("export", ids["admin"], {"rows": 9, "action": "view"}),
+        ("export", ids["admin"], {"rows": 11, "action": "view"}),
     ]
 
 
@@ -207,7 +234,7 @@ async def test_csv_export_defuses_formulas(services: Services) -> None:
     rows = await audit_report.export(services, admin, _q(patient_id=ids["ann"], action="view"))
     parsed = list(csv.reader(io.StringIO(audit_csv(rows))))
     assert parsed[0][:3] == ["id", "at", "staff_id"]
-    assert len(parsed) == 1 + 6
+    assert len(parsed) == 1 + 8
     assert {row[8] for row in parsed[1:]} == {"'=Ann HYPERLINK(1)"}  # a spreadsheet shows it as text
     assert parsed[1][10] == '{"n":1}'
 
