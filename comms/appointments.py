@@ -8,6 +8,7 @@ no-overlap rule (migration 0009) is what makes a double booking impossible when 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +23,8 @@ from comms.services import Services, Unit
 from comms.slots import Interval, fits, load_calendar, local_text, provider_at
 from comms.timeline import add_item, conversation_for
 from schemas.schedule import AppointmentOut, BookIn, NewStatus, RescheduleIn
+
+log = logging.getLogger(__name__)
 
 OVERLAP = "ex_appointments_no_overlap"
 DOUBLE_BOOKED = "that time is already booked for this provider"
@@ -273,7 +276,15 @@ async def set_status(
         out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
         await _item(unit, actor, conversation, out, status)
         audit.record(s, actor, "update", "appointment", row.id, {"status": status})
-        return out
+    if status == "completed":
+        # After the visit is recorded: the ask is its own transaction and never undoes the completion.
+        from comms import reviews  # here: reviews → messaging → replies → appointments would be a cycle
+
+        try:
+            await reviews.request_review_after_visit(services, conversation.id)
+        except Exception:  # a failed ask must not turn a recorded visit into an error
+            log.exception("the review request after appointment %s failed", out.id)
+    return out
 
 
 async def confirm_by_reply(

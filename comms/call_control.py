@@ -72,7 +72,7 @@ async def _dequeue(services: Services, actor: Actor, location_id: int) -> Step:
 async def _join(services: Services, actor: Actor, call_id: int) -> Step:
     """Back to a held call (or into a warm transfer): the staff member joins its conference."""
     async with services.unit() as unit:
-        call = await unit.session.get(Call, call_id)
+        call = await unit.session.get(Call, call_id, with_for_update=True)
         if call is None or call.ended_at is not None or not call.conference:
             raise NotFound("this call is not waiting in a conference")
         actor.require_location(call.location_id)

@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms.appointment_pop import next_appointment
 from comms.models import Contact, Conversation, Location
+from comms.payment_balance import caller_balance
 from schemas.voice import Caller
 
 # Each extra fills more of the Caller (next appointment, balance) from the store; none may raise.
 Extra = Callable[[AsyncSession, Caller], Awaitable[None]]
-EXTRAS: list[Extra] = [next_appointment]
+EXTRAS: list[Extra] = [next_appointment, caller_balance]
 
 
 async def caller_of(

@@ -98,7 +98,7 @@ async def record_hold(
 ) -> None:
     """The call is (or is no longer) on hold; `conference` None: it never reached the conference."""
     async with services.unit() as unit:
-        call = await unit.session.get(Call, call_id)
+        call = await unit.session.get(Call, call_id, with_for_update=True)
         if call is None or call.ended_at is not None:
             return
         call.conference = conference
@@ -123,7 +123,7 @@ async def record_transfer(services: Services, actor: Actor, call_id: int, to_use
     """The call rings the colleague (with a call pop); they have it once they answer."""
     async with services.unit() as unit:
         s = unit.session
-        call = await s.get(Call, call_id)
+        call = await s.get(Call, call_id, with_for_update=True)
         if call is None or call.ended_at is not None:
             return
         if mode == "cold":
@@ -142,7 +142,7 @@ async def record_transfer(services: Services, actor: Actor, call_id: int, to_use
 async def complete_warm(services: Services, actor: Actor, call_id: int, to_user_id: int) -> None:
     """The colleague took over in the conference: theirs now, and off hold."""
     async with services.unit() as unit:
-        call = await unit.session.get(Call, call_id)
+        call = await unit.session.get(Call, call_id, with_for_update=True)
         if call is None or call.ended_at is not None:
             return
         call.answered_by_id = to_user_id
@@ -161,7 +161,7 @@ async def conference_event(
     """
     async with services.unit() as unit:
         s = unit.session
-        call = await s.get(Call, call_id) if call_id else None
+        call = await s.get(Call, call_id, with_for_update=True) if call_id else None
         if call is None:
             return None
         if conference_sid and not call.conference_sid:

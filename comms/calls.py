@@ -127,13 +127,14 @@ async def announce(unit: Unit, call: Call) -> CallOut:
 
 
 async def by_sid(session: AsyncSession, call_sid: str) -> Call | None:
-    return await session.scalar(select(Call).where(Call.call_sid == call_sid))
+    """Locked until commit: callbacks and staff actions race, and each rewrites the call's route."""
+    return await session.scalar(select(Call).where(Call.call_sid == call_sid).with_for_update())
 
 
 async def find(session: AsyncSession, call_id: int | None, call_sid: str | None) -> Call | None:
-    """The call a callback is about: by our id in the callback URL, else by the carrier's sid."""
+    """The call a callback is about (locked): by our id in the callback URL, else by the carrier's sid."""
     if call_id:
-        found = await session.get(Call, call_id)
+        found = await session.get(Call, call_id, with_for_update=True)
         if found is not None:
             return found
     return await by_sid(session, call_sid) if call_sid else None

@@ -301,40 +301,47 @@ async def send_email(
     subject: str | None = None,
     attachments: Sequence[OutgoingAttachment] = (),
 ) -> TimelineItemOut:
-    """A reply from the thread (text, its HTML twin, files), threaded under the thread's last e-mail.
-
-    The message is built and kept now, so every delivery attempt sends the same bytes and Message-ID.
-    """
-    if not body.strip():
-        raise InvalidRequest("the message is empty")
-    files = vet_attachments(attachments, services.settings.smtp.max_attachment_bytes)
+    """A reply from the thread (text, its HTML twin, files), threaded under the thread's last e-mail."""
     async with services.unit() as unit:
         conversation = await conversation_for(unit, actor, conversation_id)
         out = await queue_email(
-            unit, services, conversation, body, subject=subject, author_id=actor.user_id, files=files
+            services,
+            unit,
+            conversation,
+            body,
+            subject=subject,
+            attachments=attachments,
+            author_id=actor.user_id,
         )
         audit.record(
-            unit.session, actor, "send", "timeline_item", out.id, {"kind": "email", "attachments": len(files)}
+            unit.session,
+            actor,
+            "send",
+            "timeline_item",
+            out.id,
+            {"kind": "email", "attachments": len(attachments)},
         )
         return out
 
 
 async def queue_email(
-    unit: Unit,
     services: Services,
+    unit: Unit,
     conversation: Conversation,
     body: str,
     *,
-    subject: str | None,
+    subject: str | None = None,
+    attachments: Sequence[OutgoingAttachment] = (),
     author_id: int | None,
-    files: Sequence[OutgoingAttachment] = (),
+    meta: dict[str, object] | None = None,
 ) -> TimelineItemOut:
-    """Build an e-mail to the thread's patient, keep it, and queue it in the caller's transaction
-    (staff replies, and automations such as appointment reminders)."""
+    """The one way an e-mail leaves: built and kept now, in the caller's transaction, so every delivery
+    attempt sends the same bytes and Message-ID; threaded under the thread's last e-mail."""
     if not body.strip():
         raise InvalidRequest("the message is empty")
     smtp = services.settings.smtp
     media_dir = services.settings.storage.media_dir
+    files = vet_attachments(attachments, smtp.max_attachment_bytes)
     s = unit.session
     contact = await s.get(Contact, conversation.contact_id)
     if contact is None or not contact.emails:
@@ -359,8 +366,10 @@ async def queue_email(
         record, parent_item = parent_row
         parent_subject = record.subject
         # The sender's own id, kept in meta (the stored key may be a digest or a location's copy).
-        meta = parent_item.meta
-        parent_id = valid_message_id(meta["message_id"] if "message_id" in meta else record.message_id)
+        parent_meta = parent_item.meta
+        parent_id = valid_message_id(
+            parent_meta["message_id"] if "message_id" in parent_meta else record.message_id
+        )
         if parent_id:
             chain = reply_chain(await _parent_references(media_dir, record, parent_item), parent_id)
     subject = (subject or parent_subject or "Message from your care team").strip()
@@ -396,6 +405,7 @@ async def queue_email(
             "in_reply_to": parent_id,
             "references": chain,
             "message_id": message_id,
+            **(meta or {}),
         },
     )
     out = await add_item(unit, conversation, item)

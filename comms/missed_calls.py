@@ -65,7 +65,7 @@ async def claim(services: Services, call_id: int, token: str) -> Claim | None:
         )
         if not getattr(result, "rowcount", 0):
             return None
-        call = await unit.session.get(Call, call_id, populate_existing=True)
+        call = await unit.session.get(Call, call_id, populate_existing=True, with_for_update=True)
         if call is None:
             return None
         return Claim(call.id, token, call.patient_e164, call.ended_at or utcnow())

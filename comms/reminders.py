@@ -211,14 +211,14 @@ async def send_one(services: Services, appointment_id: int, rule_id: int, now: d
                 if conversation is None:
                     raise NotFound("no such conversation")
                 text = render(rule.template, filled)
+                meta: dict[str, object] = {"reminder": {"appointment_id": a.id, "rule_id": rule.id}}
                 try:
                     if rule.channel == "email":
                         subject = f"Reminder: {filled['type']} on {filled['date']} at {filled['time']}"
                         item = await queue_email(
-                            unit, services, conversation, text, subject=subject, author_id=None
+                            services, unit, conversation, text, subject=subject, author_id=None, meta=meta
                         )
                     else:
-                        meta: dict[str, object] = {"reminder": {"appointment_id": a.id, "rule_id": rule.id}}
                         item = await queue_sms(unit, conversation, text, author_id=None, meta=meta)
                     row.item_id = item.id
                 except OptedOut:

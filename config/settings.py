@@ -162,6 +162,47 @@ class StorageSettings(_Section):
     media_dir: str = "var/media"
 
 
+class StripeSettings(_Section):
+    """The practice's Stripe account. Without a secret key and a webhook secret, payments are off."""
+
+    secret_key: str | None = Field(None, min_length=1, description="sk_live_... or sk_test_...")
+    webhook_secret: str | None = Field(None, min_length=1, description="whsec_... of the webhook endpoint")
+    api_base_url: str | None = Field(
+        None, description="None for Stripe itself; the stand-in's URL in demo/tests"
+    )
+    webhook_tolerance_seconds: int = Field(300, ge=1, description="how old a signed event may be")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.secret_key and self.webhook_secret)
+
+
+class PaymentSettings(_Section):
+    """Payment links: how long they last, the currency, and the reminders for unpaid ones."""
+
+    link_days: int = Field(30, ge=1, le=365, description="a payment link expires after this many days")
+    currency: str = Field("usd", pattern=r"^[a-z]{3}$")
+    reminder_days: tuple[int, ...] = Field(
+        (3, 7), description="days after sending when an unpaid request is reminded (empty: never)"
+    )
+    sweep_seconds: float = Field(60.0, gt=0, description="how often expiry and reminders are looked at")
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _ascending(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d < 1 for d in value) or list(value) != sorted(set(value)):
+            raise ValueError("must be increasing whole days, each at least 1")
+        return value
+
+
+class ReviewSettings(_Section):
+    """Review requests: how often one patient may be asked."""
+
+    period_days: int = Field(
+        180, ge=1, le=3650, description="at most one review request per patient per period"
+    )
+
+
 class Settings(_Section):
     """Everything the server reads from its environment; frozen so nothing changes it at run time."""
 
@@ -174,6 +215,9 @@ class Settings(_Section):
     twilio: TwilioSettings = TwilioSettings()
     storage: StorageSettings = StorageSettings()
     smtp: SmtpSettings = SmtpSettings()
+    stripe: StripeSettings = StripeSettings()
+    payments: PaymentSettings = PaymentSettings()
+    reviews: ReviewSettings = ReviewSettings()
 
     @property
     def cookie_secure(self) -> bool:

@@ -35,6 +35,8 @@ async def start_pair(
     aiohttp_server: Any,
     tmp_path: Any,
     twilio: dict[str, Any] | None = None,
+    sections: dict[str, dict[str, Any]] | None = None,
+    app_port: int | None = None,
     **sandbox_opts: Any,
 ) -> Carrier:
     """Both servers up, the practice seeded, the sandbox signing with the same token Frontdesk checks."""
@@ -42,7 +44,7 @@ async def start_pair(
     from web.app import create_app
     from web.keys import SERVICES
 
-    app_port, sandbox_port = free_port(), free_port()
+    app_port, sandbox_port = app_port or free_port(), free_port()
     base, sandbox = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{sandbox_port}"
     settings = make_settings(
         db_settings,
@@ -56,6 +58,7 @@ async def start_pair(
             **(twilio or {}),
         },
         storage={"media_dir": str(tmp_path / "media")},
+        **(sections or {}),
     )
     engine = make_engine(settings.database)
     await migrate.upgrade(engine)

@@ -263,6 +263,52 @@ async def test_demo_runs_the_carrier_sandbox_and_a_text_goes_both_ways(tmp_path:
     assert f"{sandbox}/phone" in output and "Traceback" not in output
 
 
+async def test_demo_takes_a_payment_through_the_stripe_stand_in(tmp_path: Path) -> None:
+    """No Stripe account: a payment link checks out on the stand-in's test-card page and ends paid."""
+    port, sandbox_port = free_port(), free_port()
+    base, sandbox = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}"
+    demo = Demo(tmp_path, "--port", str(port), "--sandbox-port", str(sandbox_port))
+    try:
+        await demo.wait_for(f"check out at {sandbox}/stripe with test card")
+        async with browser() as http:
+            login = {"email": "admin@example.com", "password": "frontdesk-demo"}
+            async with http.post(f"{base}/api/v1/session", json=login, headers={"Origin": base}) as resp:
+                session = await resp.json()
+            headers = {"X-CSRF-Token": session["csrf_token"], "Origin": base}
+            async with http.get(f"{base}/api/v1/conversations", params={"limit": "100"}) as resp:
+                conversation = next(c for c in (await resp.json())["items"] if c["contact"]["phones"])
+            body = {"amount_cents": 4500, "description": "Exam copay"}
+            url = f"{base}/api/v1/conversations/{conversation['id']}/payment-requests"
+            async with http.post(url, json=body, headers=headers) as resp:
+                assert resp.status == 201, await resp.text()
+                request = await resp.json()
+            phone = conversation["contact"]["phones"][0]
+
+            async def link() -> str | None:
+                async with http.get(f"{sandbox}/sandbox/messages", params={"to": phone}) as resp:
+                    bodies = [m["body"] for m in (await resp.json())["messages"]]
+                found = [re.search(r"http\S+/pay/\S+", b) for b in bodies]
+                return next((f.group(0) for f in found if f), None)
+
+            pay = await _until(link, "the payment text at the sandbox")
+            async with http.post(f"{pay}/checkout", allow_redirects=False) as resp:
+                assert resp.status == 303, await resp.text()
+                checkout = resp.headers["Location"]
+            assert checkout.startswith(f"{sandbox}/stripe/c/pay/cs_test_")
+            async with http.post(checkout, data={"card": "4242424242424242"}, allow_redirects=False) as resp:
+                assert resp.status == 303 and resp.headers["Location"] == f"{base}/pay/thanks"
+
+            async def paid() -> bool:
+                async with http.get(f"{base}/api/v1/payment-requests/{request['id']}") as resp:
+                    return (await resp.json())["status"] == "paid"
+
+            await _until(paid, "the stand-in's signed event to settle the request")
+    finally:
+        code = demo.stop()
+    assert code == 0, demo.output
+    assert "Traceback" not in demo.output
+
+
 async def test_demo_keeps_a_configured_twilio_account_and_starts_no_sandbox(tmp_path: Path) -> None:
     port, sandbox_port = free_port(), free_port()
     config = tmp_path / "frontdesk.toml"

@@ -31,7 +31,7 @@ from comms.models import Conversation, OutboxEntry, TimelineItem
 from comms.services import Services
 from routing.bus import InProcessBus
 from telephony.sandbox import SANDBOX_STORE, SandboxConfig, create_sandbox_app
-from telephony.sandbox.app import twilio_error
+from telephony.sandbox.rest import twilio_error
 from telephony.sandbox.store import Message, SandboxStore
 from tests.carrier import ACCOUNT_SID, AUTH_TOKEN, free_port
 from tests.conftest import make_settings

@@ -6,7 +6,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from comms import chat_models, migrate, schedule_models, voice_models  # noqa: F401  (register their tables)
+from comms import (  # noqa: F401  (register their tables)
+    chat_models,
+    migrate,
+    payment_models,
+    review_models,
+    schedule_models,
+    voice_models,
+)
 from comms.db import make_engine
 from comms.models import Base
 from config.settings import Settings

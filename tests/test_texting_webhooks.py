@@ -17,7 +17,7 @@ from comms.carrier_errors import BACKOFF_SECONDS
 from comms.db import make_engine
 from comms.models import OutboxEntry, utcnow
 from telephony.sandbox import SandboxConfig, create_sandbox_app
-from telephony.sandbox.app import twilio_error
+from telephony.sandbox.rest import twilio_error
 from tests.carrier import ACCOUNT_SID, AUTH_TOKEN, Carrier, free_port, start_pair
 from tests.conftest import make_settings
 from tests.helpers import ORIGIN, seed_practice

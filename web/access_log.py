@@ -1,9 +1,20 @@
-"""Access log without query strings: queries can carry names or numbers (PHI); paths carry only ids."""
+"""Access log without query strings: queries can carry names or numbers (PHI); paths carry only ids,
+except the patients' links (/pay/<token>, /r/<token>), whose token is the key and is masked."""
 
 from __future__ import annotations
 
+import re
+
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
+
+# A link's token opens a payment page (with what it is for): whoever reads the log must not hold it.
+_CAPABILITY = re.compile(r"^/(pay|r)/[^/]+")
+
+
+def logged_path(path: str) -> str:
+    """The request path as the log shows it: patients' link tokens replaced by `…`."""
+    return _CAPABILITY.sub(lambda m: f"/{m.group(1)}/…", path)
 
 
 class PathOnlyAccessLogger(AbstractAccessLogger):
@@ -12,7 +23,7 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
             '%s "%s %s" %s %s %.3fs',
             request.remote,
             request.method,
-            request.rel_url.path,
+            logged_path(request.rel_url.path),
             response.status,
             response.body_length,
             time,

@@ -20,6 +20,7 @@ from routing.bus import make_bus
 from routing.hub import Hub
 from routing.presence import PresenceTable
 from web import (
+    handlers_analytics,
     handlers_booking,
     handlers_chat,
     handlers_contacts,
@@ -27,7 +28,10 @@ from web import (
     handlers_inbox,
     handlers_messages,
     handlers_notifications,
+    handlers_pay,
+    handlers_payments,
     handlers_phone,
+    handlers_reviews,
     handlers_schedule,
     handlers_session,
     handlers_system,
@@ -43,6 +47,7 @@ from web.keys import BACKGROUND, BUS, DEMO, ENGINE, HUB, PRESENCE, SERVICES, SES
 from web.mail import mail_ctx
 from web.middleware import errors_middleware, security_headers
 from web.page_policy import page_policy
+from web.payments import payments_ctx
 from web.ws import ws_handler
 
 log = logging.getLogger(__name__)
@@ -60,6 +65,9 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_phone.router,
     handlers_email.router,
     handlers_schedule.router,
+    handlers_analytics.router,
+    handlers_payments.router,
+    handlers_reviews.router,
     handlers_booking.router,
 )
 MAX_BODY = 1024 * 1024
@@ -134,11 +142,15 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     app[SETTINGS] = settings
     app[DEMO] = demo
     app[BACKGROUND] = set()
-    app.cleanup_ctx.extend([database_ctx, hub_ctx, bus_ctx, snooze_ctx, reminders_ctx, carrier_ctx, mail_ctx])
+    app.cleanup_ctx.extend(
+        [database_ctx, hub_ctx, bus_ctx, snooze_ctx, reminders_ctx, carrier_ctx, mail_ctx, payments_ctx]
+    )
     for router in ROUTERS:
         router.add_to(app)
     handlers_twilio.add_routes(app)
     handlers_voice.add_routes(app)
+    handlers_pay.add_routes(app)
+    handlers_reviews.add_routes(app)
     handlers_booking.add_routes(app)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/", index)

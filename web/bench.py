@@ -1,9 +1,10 @@
 """`make bench`: prints how Frontdesk performs, each figure beside a baseline measured in the same run.
 
-Three parts: WebSocket fan-out (the real server vs a bare aiohttp broadcast server, each a separate
+Four parts: WebSocket fan-out (the real server vs a bare aiohttp broadcast server, each a separate
 process, clients in load-generator processes), the conversation list and search on a large seeded
 SQLite store (vs a bare `SELECT ... ORDER BY last_item_at LIMIT 50`), and inbound SMS webhook ingest
-(signed webhooks stored and fanned out, vs a bare handler that only checks the signature). Figures,
+(signed webhooks stored and fanned out, vs a bare handler that only checks the signature), and the
+office analytics (figures per range, a drill-down, the audit report) on the same large store. Figures,
 not pass/fail: each target line says "target met" or "target missed" and the exit code stays 0.
 
     python -m web.bench            # 1,000 and 3,000 sockets; 100,000 conversations, 1,000,000 items
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ingest-concurrency", type=int, default=32, help="webhooks in flight during ingest (default 32)"
     )
-    parser.add_argument("--only", choices=("ws", "store", "ingest"), help="run one part only")
+    parser.add_argument("--only", choices=("ws", "store", "ingest", "analytics"), help="run one part only")
     return parser
 
 
@@ -78,7 +79,7 @@ def _header(args: argparse.Namespace) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     """Everything in one temporary directory; every child process ends before it is removed."""
-    from web import bench_ingest, bench_store, bench_ws, bench_ws_report
+    from web import bench_analytics, bench_ingest, bench_store, bench_ws, bench_ws_report
 
     fd_limit = raise_fd_limit()
     children = Children()
@@ -103,12 +104,15 @@ async def run(args: argparse.Namespace) -> None:
                 fanout = bench_ws.FanoutBench(cfg, Path(tmp), children)
                 await fanout.prepare()
                 bench_ws_report.report(await fanout.run(), cfg)
+            shape = bench_store.StoreShape(
+                conversations=args.conversations or (10_000 if args.quick else 100_000),
+                items=args.items or (100_000 if args.quick else 1_000_000),
+            )
             if args.only in (None, "store"):
-                shape = bench_store.StoreShape(
-                    conversations=args.conversations or (10_000 if args.quick else 100_000),
-                    items=args.items or (100_000 if args.quick else 1_000_000),
-                )
                 await bench_store.run(shape, args.store_db or Path(tmp) / "store.db", args.runs, args.analyze)
+            if args.only in (None, "analytics"):
+                # The same store as the query benchmark (seeded once when both run).
+                await bench_analytics.run(shape, args.store_db or Path(tmp) / "store.db", args.runs)
             if args.only in (None, "ingest"):
                 ingest = bench_ingest.IngestConfig(
                     seconds=args.ingest_seconds or (5.0 if args.quick else 10.0),

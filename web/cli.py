@@ -180,6 +180,11 @@ def _announce(
                 f"  text the practice at {patient.practice_number} as {patient.name}, {patient.phone}: "
                 f"{sandbox.phone_url}?phone={quote(patient.phone)}"
             )
+        if sandbox.stripe is not None:
+            print(
+                "Stripe stand-in (no Stripe account needed): payment links check out at "
+                f"{sandbox.stripe.public_url} with test card 4242 4242 4242 4242"
+            )
     print(flush=True)
 
 

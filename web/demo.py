@@ -1,4 +1,5 @@
-"""`frontdesk demo` wiring: the carrier sandbox beside the app, in one event loop, when no Twilio is set.
+"""`frontdesk demo` wiring: the carrier sandbox beside the app, in one event loop, when no Twilio is set;
+with it, under its /stripe/ path, the Stripe stand-in (test-card Checkout) when no Stripe account is set.
 
 The app is configured exactly as for Twilio (account SID, auth token), only `twilio.api_base_url` points
 at the sandbox, so the demo exercises the production sender, webhooks and signature checks.
@@ -24,6 +25,7 @@ from config.settings import Settings
 from telephony.sandbox import SandboxConfig, create_sandbox_app, new_sid
 from web.access_log import PathOnlyAccessLogger
 from web.app import create_app
+from web.stripe_sandbox import StripeSandboxConfig, create_stripe_sandbox_app
 
 log = logging.getLogger(__name__)
 # Seconds between the sandbox's status steps: slow enough to watch a reply tick queued → sent → delivered.
@@ -57,6 +59,7 @@ class SandboxSite:
     host: str
     port: int
     url: str
+    stripe: StripeSandboxConfig | None = None
 
     @property
     def phone_url(self) -> str:
@@ -122,7 +125,24 @@ def with_sandbox(
             "twiml_app_sid": twiml_app,
         }
     )
-    return settings.model_copy(update={"twilio": twilio}), SandboxSite(config, host, port, url)
+    update: dict[str, Any] = {"twilio": twilio}
+    stripe = None
+    if not settings.stripe.configured:
+        # The stripe library is pointed at the stand-in exactly as it would be at Stripe: keys, webhooks.
+        stripe = StripeSandboxConfig(
+            secret_key="sk_test_" + secrets.token_hex(16),
+            webhook_secret="whsec_" + secrets.token_hex(16),
+            webhook_url=f"{settings.server.public_base_url}/stripe/webhook",
+            public_url=f"{url}/stripe",
+        )
+        update["stripe"] = settings.stripe.model_copy(
+            update={
+                "secret_key": stripe.secret_key,
+                "webhook_secret": stripe.webhook_secret,
+                "api_base_url": stripe.public_url,
+            }
+        )
+    return settings.model_copy(update=update), SandboxSite(config, host, port, url, stripe)
 
 
 async def _start(runners: list[web.AppRunner], app: web.Application, host: str, port: int, **kw: Any) -> None:
@@ -143,7 +163,10 @@ async def serve(settings: Settings, sandbox: SandboxSite | None, ready: Callable
     try:
         # The sandbox first: the app's sender starts with the app and must find its carrier listening.
         if sandbox is not None:
-            await _start(runners, create_sandbox_app(sandbox.config), sandbox.host, sandbox.port)
+            carrier = create_sandbox_app(sandbox.config)
+            if sandbox.stripe is not None:
+                carrier.add_subapp("/stripe/", create_stripe_sandbox_app(sandbox.stripe))
+            await _start(runners, carrier, sandbox.host, sandbox.port)
         app = create_app(settings, demo=True)
         server = settings.server
         await _start(runners, app, server.host, server.port, access_log_class=PathOnlyAccessLogger)

@@ -11,6 +11,7 @@ from twilio.rest import Client as TwilioClient
 from comms.db import Sessionmaker
 from comms.email_sender import EmailSender
 from comms.services import Services
+from comms.stripe_gateway import StripeGateway
 from config.settings import Settings
 from routing.bus import Bus
 from routing.hub import Hub
@@ -36,3 +37,4 @@ TEXT_BACK = web.AppKey("text_back", TextBack)
 TWILIO = web.AppKey("twilio", TwilioClient)
 VOICE_CONTROL = web.AppKey("voice_control", VoiceControl)
 BACKGROUND = web.AppKey("background", set[asyncio.Task[None]])
+STRIPE = web.AppKey("stripe", StripeGateway)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from comms import chat_models, schedule_models, voice_models  # noqa: F401  (they register their tables on Base.metadata)
+from comms import (  # noqa: F401  (they register their tables on Base.metadata)
+    chat_models,
+    payment_models,
+    review_models,
+    schedule_models,
+    voice_models,
+)
 from comms.models import Base
 
 

@@ -1,4 +1,5 @@
 // Staff UI entry: sign in, then the live inbox and team chat over one resumable socket.
+import { Dashboard } from "/static/analytics.js";
 import { api, setCsrf } from "/static/api.js";
 import { Chat } from "/static/chat.js";
 import { ChatDrawer } from "/static/chat_drawer.js";
@@ -7,6 +8,7 @@ import { clear, h } from "/static/dom.js";
 import { Inbox } from "/static/inbox.js";
 import { LiveSocket } from "/static/live.js";
 import { Notifications } from "/static/notifications.js";
+import { openPayments } from "/static/open_payments.js";
 import { Presence } from "/static/presence.js";
 import { openSchedule } from "/static/schedule_view.js";
 import { openCalendarSetup } from "/static/calendar_setup.js";
@@ -104,14 +106,32 @@ async function showInbox(session) {
   const setupButton = session.role === "admin"
     ? h("button", { type: "button", class: "calendar-setup", onclick: () => openCalendarSetup() }, "Calendar set-up")
     : null;
+  const reportsRoot = h("section", { class: "reports", "aria-label": "Reports", hidden: true });
+  const reportsButton = h("button", { type: "button", class: "reports-toggle", "aria-pressed": "false" }, "Reports");
+  const dashboard = new Dashboard(reportsRoot, session, {
+    staff,
+    openConversation: (id) => { showReports(false); inbox.open(id); },
+  });
+  const showReports = (on) => {
+    reportsRoot.hidden = !on;
+    panes.hidden = on;
+    reportsButton.setAttribute("aria-pressed", String(on));
+    reportsButton.textContent = on ? "Inbox" : "Reports";
+    if (on) dashboard.show().catch(() => {});
+  };
+  reportsButton.addEventListener("click", () => showReports(reportsRoot.hidden));
+  const paymentsButton = h("button", { type: "button", class: "open-payments", "data-testid": "open-payments-button",
+    onclick: () => openPayments({ onOpen: (id) => inbox.open(id) }) }, "Payments");
   const importButton = session.role === "admin"
     ? h("button", { type: "button", class: "import", onclick: () => openImport() }, "Import patients")
     : null;
   clear(app).append(
     h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status, search.el,
-      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, setupButton, importButton, drawer.button, bell, help, logout),
+      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, paymentsButton, reportsButton, setupButton,
+        importButton, drawer.button, bell, help, logout),
     bellPanel,
     panes,
+    reportsRoot,
   );
   api("GET", "/api/v1/teams").then((teams) => { inbox.teams = teams; }).catch(() => {});
   const live = new LiveSocket({
@@ -130,7 +150,7 @@ async function showInbox(session) {
   inbox.onViewing = (conversationId, typing) => presence.report(conversationId, typing);
   stopShortcuts();
   stopShortcuts = installShortcuts(table);  // before anything is awaited: keys work once the page shows
-  window.frontdesk = { live, inbox, chat, presence, drawer, softphone };  // for tests and the console
+  window.frontdesk = { live, inbox, chat, presence, drawer, softphone, dashboard };  // for tests and the console
   live.start();
   softphone.start();
   await inbox.reload();

@@ -1,9 +1,11 @@
 // The patient side panel in a thread: the record (name, phones, e-mails, date of birth, household),
-// editing it, merging a duplicate record into it, and the patient's upcoming appointments.
+// the open balance (kept live as payment cards change), editing it, merging a duplicate record into it,
+// and the patient's upcoming appointments.
 import { api } from "/static/api.js";
 import { clear, h } from "/static/dom.js";
 import { openMerge } from "/static/contact_merge.js";
 import { appointmentsSection } from "/static/appointments_panel.js";
+import { money } from "/static/payment_items.js";
 
 const PHONE_LABELS = ["mobile", "home", "work", "other"];
 
@@ -35,6 +37,21 @@ export class ContactPanel {
       return;
     }
     this.drawView();
+  }
+
+  /** The patient's open balance at this staff member's locations (an audited read). */
+  async refreshBalance(contactId) {
+    const el = this.el.querySelector("[data-testid=patient-balance]");
+    if (!el || !this.contact || this.contact.id !== contactId) return;
+    try {
+      const b = await api("GET", `/api/v1/contacts/${contactId}/balance`);
+      if (!this.contact || this.contact.id !== contactId) return;
+      el.textContent = b.open_cents
+        ? `${money(b.open_cents, b.currency)} (${b.open_requests} open request${b.open_requests === 1 ? "" : "s"})`
+        : "none";
+    } catch (err) {
+      el.textContent = `not available: ${err.message}`;
+    }
   }
 
   hide() {
@@ -79,11 +96,13 @@ export class ContactPanel {
         row("Date of birth", birthday(c.date_of_birth)),
         row("Phones", phones),
         row("E-mails", emails),
-        row(c.household ? c.household.name : "Household", household)),
+        row(c.household ? c.household.name : "Household", household),
+        row("Open balance", h("span", { "data-testid": "patient-balance" }, "…"))),
       this.appointments = appointmentsSection(c.id, { onReschedule: this.onReschedule }),
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: () => this.drawEdit() }, "Edit record"),
         h("button", { type: "button", onclick: () => this.merge() }, "Merge a duplicate…"))));
+    this.refreshBalance(c.id);
   }
 
   phoneRow(phone) {

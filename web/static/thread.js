@@ -7,6 +7,7 @@ import { ContactPanel } from "/static/contact_panel.js";
 import { drawThreadHeader } from "/static/thread_header.js";
 import { openBooking } from "/static/booking.js";
 import { itemEl } from "/static/timeline_items.js";
+import { requestPayment } from "/static/payment_items.js";
 
 const PAGE = 50;  // the items API's page size
 
@@ -109,6 +110,8 @@ export class Thread {
       onPatient: () => this.togglePatient(),
       onCall: this.onCall,
       onBook: () => this.book(),
+      onPayment: () => requestPayment(c.id),
+      onReview: () => api("POST", `/api/v1/conversations/${c.id}/review-requests`).catch((err) => this.composer.showError(err.message)),
     });
   }
 
@@ -175,6 +178,7 @@ export class Thread {
   replaceItem(item) {
     const old = this.timelineEl && this.timelineEl.querySelector(`[data-item="${item.id}"]`);
     if (old) old.replaceWith(this.itemEl(item));
+    if (item.kind === "payment" && this.summary) this.panel.refreshBalance(this.summary.contact.id);
   }
 
   appendItem(item) {
@@ -183,6 +187,7 @@ export class Thread {
     this.timelineEl.append(this.itemEl(item));
     this.scrollToEnd();
     if (item.kind === "appointment") this.panel.refreshAppointments();
+    if (item.kind === "payment" && this.summary) this.panel.refreshBalance(this.summary.contact.id);
   }
 
   removeItem(itemId) {

@@ -5,6 +5,7 @@ import { householdChooser } from "/static/household_chooser.js";
 import { callBody, voicemailBody } from "/static/call_items.js";
 import { emailBody } from "/static/item_email.js";
 import { mediaEls } from "/static/item_media.js";
+import { paymentBody } from "/static/payment_items.js";
 
 const STATUS_WORDS = {
   pending: "sending…", scheduled: "scheduled", sending: "sending…", queued: "✓ sent to carrier",
@@ -22,7 +23,18 @@ const BODY_BY_KIND = {
   email: (item) => emailBody(item),
   call: (item, { staff }) => callBody(item, staff),
   voicemail: (item) => voicemailBody(item),
+  payment: (item, { onError }) => paymentBody(item, { onError }),
+  review: (item) => reviewBody(item),
 };
+// Kinds whose body says where they stand in their own words (not a text's delivery ticks).
+const OWN_STATUS = new Set(["payment", "review"]);
+
+function reviewBody(item) {
+  const clicks = (item.meta || {}).clicks || 0;
+  const words = clicks ? `link opened ${clicks === 1 ? "once" : `${clicks} times`}` : "link sent, not opened yet";
+  return h("div", { class: "body review", "data-testid": "review-card", dataset: { status: item.status || "" } },
+    `Asked for a review · ${words}`);
+}
 // Kinds whose body shows their own files (e-mail attachments, the voicemail's audio).
 const OWN_MEDIA = new Set(["email", "call", "voicemail"]);
 
@@ -44,12 +56,12 @@ export function itemEl(item, { staff, onError, household }) {
   const author = item.author_id ? staff.get(item.author_id) : null;
   const label = KIND_LABEL[item.kind] ?? item.kind;
   const meta = item.meta || {};
-  const words = item.status ? (STATUS_WORDS[item.status] ?? item.status) : "";
-  const failed = ["failed", "undelivered"].includes(item.status);
+  const words = item.status && !OWN_STATUS.has(item.kind) ? (STATUS_WORDS[item.status] ?? item.status) : "";
+  const failed = !OWN_STATUS.has(item.kind) && ["failed", "undelivered"].includes(item.status);
   const cancel = item.status === "scheduled"
     ? h("button", { class: "link", onclick: () => api("POST", `/api/v1/items/${item.id}/cancel`).catch(onError) }, "Cancel")
     : null;
-  const body = (BODY_BY_KIND[item.kind] || textBody)(item, { staff });
+  const body = (BODY_BY_KIND[item.kind] || textBody)(item, { staff, onError });
   return h("li", { class: `item ${item.direction} kind-${item.kind}${failed ? " failed" : ""}`, dataset: { item: item.id, status: item.status || "" } },
     h("div", { class: "item-meta" }, label, author ? ` · ${author.name}` : "",
       h("time", { datetime: item.created_at }, ` ${when(item.created_at)}`),
