@@ -51,6 +51,12 @@ class Conflict(FrontdeskError):
     code, status = codes.CONFLICT, 409
 
 
+class Expired(FrontdeskError):
+    """A patient's link whose time has passed (a form, a payment): they need a new one from the office."""
+
+    code, status = codes.EXPIRED, 410
+
+
 class RateLimited(FrontdeskError):
     code, status = codes.RATE_LIMITED, 429
 

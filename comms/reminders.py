@@ -211,14 +211,23 @@ async def send_one(services: Services, appointment_id: int, rule_id: int, now: d
                 if conversation is None:
                     raise NotFound("no such conversation")
                 text = render(rule.template, filled)
-                meta: dict[str, object] = {"reminder": {"appointment_id": a.id, "rule_id": rule.id}}
                 try:
                     if rule.channel == "email":
                         subject = f"Reminder: {filled['type']} on {filled['date']} at {filled['time']}"
+                        email_meta: dict[str, object] = {
+                            "reminder": {"appointment_id": a.id, "rule_id": rule.id}
+                        }
                         item = await queue_email(
-                            services, unit, conversation, text, subject=subject, author_id=None, meta=meta
+                            services,
+                            unit,
+                            conversation,
+                            text,
+                            subject=subject,
+                            author_id=None,
+                            meta=email_meta,
                         )
                     else:
+                        meta: dict[str, object] = {"reminder": {"appointment_id": a.id, "rule_id": rule.id}}
                         item = await queue_sms(unit, conversation, text, author_id=None, meta=meta)
                     row.item_id = item.id
                 except OptedOut:

@@ -203,6 +203,26 @@ class ReviewSettings(_Section):
     )
 
 
+class FormSettings(_Section):
+    """Intake form links: how long they last, what the patient may upload, reminders for unfinished ones."""
+
+    link_days: int = Field(14, ge=1, le=90, description="a form link expires after this many days")
+    max_upload_bytes: int = Field(
+        8 * 1024 * 1024, ge=64 * 1024, le=50 * 1024 * 1024, description="largest file a patient may upload"
+    )
+    reminder_days: tuple[int, ...] = Field(
+        (2, 5), description="days after sending when an unfinished form is reminded (empty: never)"
+    )
+    sweep_seconds: float = Field(60.0, gt=0, description="how often expiry and reminders are looked at")
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _ascending(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d < 1 for d in value) or list(value) != sorted(set(value)):
+            raise ValueError("must be increasing whole days, each at least 1")
+        return value
+
+
 class Settings(_Section):
     """Everything the server reads from its environment; frozen so nothing changes it at run time."""
 
@@ -218,6 +238,7 @@ class Settings(_Section):
     stripe: StripeSettings = StripeSettings()
     payments: PaymentSettings = PaymentSettings()
     reviews: ReviewSettings = ReviewSettings()
+    forms: FormSettings = FormSettings()
 
     @property
     def cookie_secure(self) -> bool:

@@ -16,6 +16,7 @@ PAYLOAD_TOO_LARGE = "payload_too_large"
 SIGNATURE_INVALID = "signature_invalid"
 OPTED_OUT = "opted_out"
 UNAVAILABLE = "unavailable"
+EXPIRED = "expired"
 INTERNAL = "internal_error"
 
 ALL_CODES = (
@@ -31,6 +32,7 @@ ALL_CODES = (
     SIGNATURE_INVALID,
     OPTED_OUT,
     UNAVAILABLE,
+    EXPIRED,
     INTERNAL,
 )
 

@@ -31,7 +31,9 @@ async def _setup(services: Services) -> tuple[Practice, dict[str, int], Actor, A
         staff = {u.email: u.id for u in await s.scalars(select(StaffUser))}
         ids: dict[str, int] = {"admin": staff[p.admin], "north": staff[p.staff_a]}
         for who in ("ann", "bob"):
-            contact = Contact(practice_id=p.practice_id, first_name=who.title(), last_name="=HYPERLINK(1)")
+            contact = Contact(
+                practice_id=p.practice_id, first_name="=" + who.title(), last_name="HYPERLINK(1)"
+            )
             s.add(contact)
             await s.flush()
             conv = Conversation(contact_id=contact.id, location_id=p.loc_a)
@@ -138,7 +140,7 @@ async def test_every_record_kind_is_traced_to_its_patient(services: Services) ->
         ("contact", "view", "Nora North"),
     ]
     assert {r.patient_id for r in page.entries} == {ids["ann"]}
-    assert {r.patient_name for r in page.entries} == {"Ann =HYPERLINK(1)"}
+    assert {r.patient_name for r in page.entries} == {"=Ann HYPERLINK(1)"}
     assert page.next_before_id is None
 
 
@@ -206,7 +208,7 @@ async def test_csv_export_defuses_formulas(services: Services) -> None:
     parsed = list(csv.reader(io.StringIO(audit_csv(rows))))
     assert parsed[0][:3] == ["id", "at", "staff_id"]
     assert len(parsed) == 1 + 6
-    assert {row[8] for row in parsed[1:]} == {"Ann =HYPERLINK(1)"}
+    assert {row[8] for row in parsed[1:]} == {"'=Ann HYPERLINK(1)"}  # a spreadsheet shows it as text
     assert parsed[1][10] == '{"n":1}'
 
 
@@ -219,3 +221,12 @@ def test_query_needs_zoned_times_in_order() -> None:
         _q(since="2026-03-03T10:00:00Z", until="2026-03-03T09:00:00Z")
     with pytest.raises(ValidationError):
         _q(action="DROP TABLE")
+
+
+def test_csv_cells() -> None:
+    from comms.csv_export import cell, to_csv
+
+    assert [cell(v) for v in ("=1+1", "+1", "-5", "@SUM(A1)", "\tx", "ok", None, -5, 2.5, True)] == [
+        "'=1+1", "'+1", "'-5", "'@SUM(A1)", "'\tx", "ok", "", "-5", "2.5", "true",
+    ]  # fmt: skip
+    assert to_csv(["a", "b"], [["x,y", 'say "hi"']]) == 'a,b\r\n"x,y","say ""hi"""\r\n'

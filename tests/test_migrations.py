@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 
 from comms import (  # noqa: F401  (register their tables)
     chat_models,
+    form_models,
     migrate,
     payment_models,
     review_models,

@@ -1,5 +1,6 @@
 """Access log without query strings: queries can carry names or numbers (PHI); paths carry only ids,
-except the patients' links (/pay/<token>, /r/<token>), whose token is the key and is masked."""
+except the patients' links (/pay/<token>, /r/<token>, /f/<token>), whose token is the key and is
+masked."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import re
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-# A link's token opens a payment page (with what it is for): whoever reads the log must not hold it.
-_CAPABILITY = re.compile(r"^/(pay|r)/[^/]+")
+# A link's token opens a payment page (with what it is for) or a patient's intake form (with their
+# answers): whoever reads the log must not hold it.
+_CAPABILITY = re.compile(r"^/(pay|r|f)/[^/]+")
 
 
 def logged_path(path: str) -> str:

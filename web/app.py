@@ -12,6 +12,7 @@ from aiohttp import web
 
 from comms import logsafe, migrate
 from comms.db import make_engine, make_sessionmaker
+from comms.form_followups import FormSweeper
 from comms.reminders import ReminderRunner
 from comms.services import Services
 from comms.snooze import SnoozeWaker
@@ -25,6 +26,8 @@ from web import (
     handlers_chat,
     handlers_contacts,
     handlers_email,
+    handlers_form_page,
+    handlers_forms,
     handlers_inbox,
     handlers_messages,
     handlers_notifications,
@@ -42,7 +45,7 @@ from web import (
 )
 from web.access_log import PathOnlyAccessLogger
 from web.api import ApiRouter
-from web.carrier import carrier_ctx
+from web.carrier import carrier_ctx, wake_sender
 from web.keys import BACKGROUND, BUS, DEMO, ENGINE, HUB, PRESENCE, SERVICES, SESSIONMAKER, SETTINGS
 from web.mail import mail_ctx
 from web.middleware import errors_middleware, security_headers
@@ -69,6 +72,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_payments.router,
     handlers_reviews.router,
     handlers_booking.router,
+    handlers_forms.router,
 )
 MAX_BODY = 1024 * 1024
 
@@ -129,6 +133,16 @@ async def reminders_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def forms_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Expire unfinished intake forms and remind them (comms/form_followups.py); every node runs one."""
+    sweeper = FormSweeper(app[SERVICES], on_queued=lambda: wake_sender(app))
+    task = asyncio.create_task(sweeper.run_forever(), name="form-sweeper")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def index(request: web.Request) -> web.FileResponse:
     """The staff page, with the policy that lets its softphone reach the carrier (and nothing else)."""
     return web.FileResponse(
@@ -145,6 +159,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     app.cleanup_ctx.extend(
         [database_ctx, hub_ctx, bus_ctx, snooze_ctx, reminders_ctx, carrier_ctx, mail_ctx, payments_ctx]
     )
+    app.cleanup_ctx.append(forms_ctx)
     for router in ROUTERS:
         router.add_to(app)
     handlers_twilio.add_routes(app)
@@ -152,6 +167,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     handlers_pay.add_routes(app)
     handlers_reviews.add_routes(app)
     handlers_booking.add_routes(app)
+    handlers_form_page.add_routes(app)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC, append_version=True)

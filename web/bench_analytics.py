@@ -18,8 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine, insert, select, text
+
 from comms import analytics, audit_report
 from comms.models import utcnow
+from comms.payment_models import PaymentReceived, PaymentRequest
+from comms.review_models import ReviewRequest
+from comms.schedule_models import Appointment, AppointmentType, Provider
 from schemas.analytics import AuditQuery, DrillQuery, RangeQuery
 from web.bench_report import MISSED, ms, print_table, progress, secs, verdict
 from web.bench_seed import STAMP, SeededStore, StoreShape, open_store
@@ -107,107 +112,95 @@ def _seed_calls(path: Path) -> dict[str, float]:
         seconds[f"audit rows ({len(conversations) * AUDIT_PER_CONVERSATION:,})"] = (
             time.perf_counter() - started
         )
-        started = time.perf_counter()
-        counts = _seed_visits(con, rng, conversations, staff)
-        seconds[counts] = time.perf_counter() - started
         con.execute("COMMIT")
     finally:
         con.close()
+    started = time.perf_counter()
+    counts = _seed_visits(path, rng, conversations, staff)
+    seconds[counts] = time.perf_counter() - started
     return seconds
 
 
-def _seed_visits(
-    con: sqlite3.Connection, rng: random.Random, conversations: list[Any], staff: list[int]
-) -> str:
+def _seed_visits(path: Path, rng: random.Random, conversations: list[Any], staff: list[int]) -> str:
     """Appointments (a third of the threads), payment requests (a seventh) and review requests (a fifth),
-    spread over the store's year; no provider is booked twice (the schema's trigger would refuse it)."""
-    practice = con.execute("SELECT id FROM practices ORDER BY id LIMIT 1").fetchone()[0]
-    location_of = dict(con.execute("SELECT id, location_id FROM conversations").fetchall())
-    now = utcnow().replace(tzinfo=None)
+    spread over the store's year; no provider is booked twice (the schema's trigger would refuse it).
+
+    Through SQLAlchemy Core on the models' own tables, so columns that other features add with a
+    default are filled as the app fills them.
+    """
+    engine = create_engine(f"sqlite:///{path}")
+    now = utcnow()
     start = now - dt.timedelta(days=365)
-
-    def stamp(at: dt.datetime) -> str:
-        return at.strftime(STAMP)
-
-    providers = []
-    for n in range(PROVIDERS):
-        cur = con.execute(
-            "INSERT INTO providers (practice_id, name, active, created_at) VALUES (?,?,1,?)",
-            (practice, f"Provider {n + 1}", stamp(start)),
-        )
-        providers.append(cur.lastrowid)
-    kind = con.execute(
-        "INSERT INTO appointment_types (practice_id, name, duration_minutes, buffer_minutes, colour, active)"
-        " VALUES (?,?,30,0,'#4a90d9',1)",
-        (practice, "Visit"),
-    ).lastrowid
-    booked = [(conv, contact) for conv, contact, _last in conversations if conv % 3 == 0]
-    step = dt.timedelta(days=365) / max(1, -(-len(booked) // PROVIDERS))
-
-    def appointments() -> Iterator[tuple[Any, ...]]:
-        for n, (conv, contact) in enumerate(booked):
-            starts = start + step * (n // PROVIDERS) + dt.timedelta(minutes=rng.randint(0, 60))
-            created = starts - dt.timedelta(days=rng.randint(1, 30), hours=rng.randint(0, 8))
-            roll = rng.random()
-            if starts < now:
-                status = "completed" if roll < 0.8 else "no_show" if roll < 0.9 else "cancelled"
-            else:
-                status = "scheduled" if roll < 0.6 else "confirmed" if roll < 0.95 else "cancelled"
-            ends = starts + dt.timedelta(minutes=30)
-            by = None if rng.random() < 0.2 else rng.choice(staff)
-            where = (location_of[conv], providers[n % PROVIDERS], contact, kind, conv)
-            yield (
-                *where,
-                stamp(starts),
-                stamp(ends),
-                stamp(ends),
-                status,
-                by,
-                stamp(created),
-                stamp(created),
+    try:
+        with engine.begin() as conn:
+            practice = conn.execute(text("SELECT id FROM practices ORDER BY id LIMIT 1")).scalar_one()
+            located = conn.execute(text("SELECT id, location_id FROM conversations"))
+            location_of: dict[int, int] = {conv: loc for conv, loc in located}
+            conn.execute(
+                insert(Provider),
+                [{"practice_id": practice, "name": f"Provider {n + 1}"} for n in range(PROVIDERS)],
             )
-
-    con.executemany(
-        "INSERT INTO appointments (location_id, provider_id, contact_id, type_id, conversation_id, starts_at,"
-        " ends_at, busy_until, status, booked_by_id, created_at, updated_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        appointments(),
-    )
-    requests: list[tuple[Any, ...]] = []
-    received: list[tuple[Any, ...]] = []
-    for n, (conv, contact, _last) in enumerate(c for c in conversations if c[0] % 7 == 0):
-        created = start + dt.timedelta(seconds=rng.random() * 365 * 86400)
-        cents = rng.randint(20, 900) * 100
-        paid_at = created + dt.timedelta(hours=rng.randint(1, 240)) if rng.random() < 0.6 else None
-        paid = paid_at is not None and paid_at < now
-        expires = created + dt.timedelta(days=30)
-        status = "paid" if paid else ("expired" if expires < now else "sent")
-        requests.append((n + 1, f"bench{n:012d}", contact, conv, location_of[conv], cents, "usd", "Visit", 0,
-                         status, cents if paid else 0, 0, stamp(paid_at) if paid and paid_at else None,
-                         stamp(expires), 0, stamp(created), stamp(created)))  # fmt: skip
-        if paid and paid_at:
-            received.append((n + 1, f"pi_bench{n:012d}", cents, "usd", stamp(paid_at)))
-    con.executemany(
-        "INSERT INTO payment_requests (id, token, contact_id, conversation_id, location_id, amount_cents,"
-        " currency, description, allow_partial, status, paid_cents, refunded_cents, paid_at, expires_at,"
-        " reminders_sent, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        requests,
-    )
-    con.executemany(
-        "INSERT INTO payment_received (request_id, payment_intent, amount_cents, currency, received_at)"
-        " VALUES (?,?,?,?,?)",
-        received,
-    )
-    reviews = []
-    for n, (conv, contact, _last) in enumerate(c for c in conversations if c[0] % 5 == 0):
-        created = start + dt.timedelta(seconds=rng.random() * 365 * 86400)
-        clicked = stamp(created + dt.timedelta(hours=2)) if rng.random() < 0.3 else None
-        reviews.append((f"rv{n:010d}", contact, conv, location_of[conv], "staff", stamp(created), clicked))
-    con.executemany(
-        "INSERT INTO review_requests (token, contact_id, conversation_id, location_id, source, created_at,"
-        " first_clicked_at) VALUES (?,?,?,?,?,?,?)",
-        reviews,
-    )
+            providers = list(conn.execute(select(Provider.id).order_by(Provider.id)).scalars())
+            conn.execute(
+                insert(AppointmentType), [{"practice_id": practice, "name": "Visit", "duration_minutes": 30}]
+            )
+            kind = conn.execute(select(AppointmentType.id)).scalars().first()
+            booked = [(conv, contact) for conv, contact, _last in conversations if conv % 3 == 0]
+            step = dt.timedelta(days=365) / max(1, -(-len(booked) // PROVIDERS))
+            visits = []
+            for n, (conv, contact) in enumerate(booked):
+                starts = start + step * (n // PROVIDERS) + dt.timedelta(minutes=rng.randint(0, 60))
+                created = starts - dt.timedelta(days=rng.randint(1, 30), hours=rng.randint(0, 8))
+                roll = rng.random()
+                if starts < now:
+                    status = "completed" if roll < 0.8 else "no_show" if roll < 0.9 else "cancelled"
+                else:
+                    status = "scheduled" if roll < 0.6 else "confirmed" if roll < 0.95 else "cancelled"
+                ends = starts + dt.timedelta(minutes=30)
+                visits.append(
+                    {"location_id": location_of[conv], "provider_id": providers[n % PROVIDERS],
+                     "contact_id": contact, "type_id": kind, "conversation_id": conv, "starts_at": starts,
+                     "ends_at": ends, "busy_until": ends, "status": status,
+                     "booked_by_id": None if rng.random() < 0.2 else rng.choice(staff),
+                     "created_at": created, "updated_at": created}
+                )  # fmt: skip
+            conn.execute(insert(Appointment), visits)
+            requests, received = [], []
+            for n, (conv, contact, _last) in enumerate(c for c in conversations if c[0] % 7 == 0):
+                created = start + dt.timedelta(seconds=rng.random() * 365 * 86400)
+                cents = rng.randint(20, 900) * 100
+                paid_at = created + dt.timedelta(hours=rng.randint(1, 240)) if rng.random() < 0.6 else None
+                paid = paid_at is not None and paid_at < now
+                expires = created + dt.timedelta(days=30)
+                status = "paid" if paid else ("expired" if expires < now else "sent")
+                requests.append(
+                    {"id": n + 1, "token": f"bench{n:012d}", "contact_id": contact, "conversation_id": conv,
+                     "location_id": location_of[conv], "amount_cents": cents, "currency": "usd",
+                     "description": "Visit", "status": status,
+                     "paid_cents": cents if paid else 0, "paid_at": paid_at if paid else None,
+                     "expires_at": expires, "created_at": created, "updated_at": created}
+                )  # fmt: skip
+                if paid and paid_at:
+                    received.append(
+                        {"request_id": n + 1, "payment_intent": f"pi_bench{n:012d}", "amount_cents": cents,
+                         "currency": "usd", "received_at": paid_at}
+                    )  # fmt: skip
+            if requests:
+                conn.execute(insert(PaymentRequest), requests)
+            if received:
+                conn.execute(insert(PaymentReceived), received)
+            reviews = []
+            for n, (conv, contact, _last) in enumerate(c for c in conversations if c[0] % 5 == 0):
+                created = start + dt.timedelta(seconds=rng.random() * 365 * 86400)
+                clicked = created + dt.timedelta(hours=2) if rng.random() < 0.3 else None
+                reviews.append(
+                    {"token": f"rv{n:010d}", "contact_id": contact, "conversation_id": conv,
+                     "location_id": location_of[conv], "created_at": created, "first_clicked_at": clicked}
+                )  # fmt: skip
+            if reviews:
+                conn.execute(insert(ReviewRequest), reviews)
+    finally:
+        engine.dispose()
     return f"appointments ({len(booked):,}), payment requests ({len(requests):,}), reviews ({len(reviews):,})"
 
 

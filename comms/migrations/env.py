@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 
 from comms import (  # noqa: F401  (they register their tables on Base.metadata)
     chat_models,
+    form_models,
     payment_models,
     review_models,
     schedule_models,

@@ -103,9 +103,6 @@ async function showInbox(session) {
     schedule = openSchedule({ onOpen: (id) => inbox.open(id) });
     schedule.done.then(() => { schedule = null; });
   } }, "Schedule");
-  const setupButton = session.role === "admin"
-    ? h("button", { type: "button", class: "calendar-setup", onclick: () => openCalendarSetup() }, "Calendar set-up")
-    : null;
   const reportsRoot = h("section", { class: "reports", "aria-label": "Reports", hidden: true });
   const reportsButton = h("button", { type: "button", class: "reports-toggle", "aria-pressed": "false" }, "Reports");
   const dashboard = new Dashboard(reportsRoot, session, {
@@ -122,6 +119,9 @@ async function showInbox(session) {
   reportsButton.addEventListener("click", () => showReports(reportsRoot.hidden));
   const paymentsButton = h("button", { type: "button", class: "open-payments", "data-testid": "open-payments-button",
     onclick: () => openPayments({ onOpen: (id) => inbox.open(id) }) }, "Payments");
+  const setupButton = session.role === "admin"
+    ? h("button", { type: "button", class: "calendar-setup", onclick: () => openCalendarSetup() }, "Calendar set-up")
+    : null;
   const importButton = session.role === "admin"
     ? h("button", { type: "button", class: "import", onclick: () => openImport() }, "Import patients")
     : null;

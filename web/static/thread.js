@@ -8,6 +8,7 @@ import { drawThreadHeader } from "/static/thread_header.js";
 import { openBooking } from "/static/booking.js";
 import { itemEl } from "/static/timeline_items.js";
 import { requestPayment } from "/static/payment_items.js";
+import { sendForm } from "/static/form_items.js";
 
 const PAGE = 50;  // the items API's page size
 
@@ -112,6 +113,7 @@ export class Thread {
       onBook: () => this.book(),
       onPayment: () => requestPayment(c.id),
       onReview: () => api("POST", `/api/v1/conversations/${c.id}/review-requests`).catch((err) => this.composer.showError(err.message)),
+      onForm: () => sendForm(c.id).catch((err) => this.composer.showError(err.message)),
     });
   }
 

@@ -1,5 +1,5 @@
 // A thread's header: who the patient is, the status, and the thread actions (call, book, request a payment,
-// ask for a review, assign, close, snooze).
+// ask for a review, send a form, assign, close, snooze).
 import { api } from "/static/api.js";
 import { clear, h } from "/static/dom.js";
 import { snoozeMenu } from "/static/snooze_menu.js";
@@ -24,7 +24,7 @@ export async function setConversationStatus(conversationId, status, snoozedUntil
  * Draw the header of conversation `c` into `el`; `teams` and `staff` fill the assign picker,
  * `onPatient` opens or closes the patient record (`patientOpen` says which it is now).
  */
-export function drawThreadHeader(el, c, { staff, teams, patientOpen, onPatient, onCall, onBook, onPayment, onReview }) {
+export function drawThreadHeader(el, c, { staff, teams, patientOpen, onPatient, onCall, onBook, onPayment, onReview, onForm }) {
   const staffOptions = [h("option", { value: "" }, "Unassigned")];
   for (const s of staff.values()) {
     staffOptions.push(h("option", { value: `u:${s.id}`, selected: s.id === c.assignee_id }, s.name));
@@ -48,6 +48,9 @@ export function drawThreadHeader(el, c, { staff, teams, patientOpen, onPatient, 
   const review = onReview
     ? h("button", { type: "button", class: "request-review", "data-testid": "request-review", onclick: onReview }, "Ask for a review")
     : null;
+  const sendForm = onForm
+    ? h("button", { type: "button", class: "send-form", "data-testid": "send-form", onclick: onForm }, "Send form")
+    : null;
   const statusButtons = c.status === "open"
     ? [h("button", { type: "button", onclick: () => setConversationStatus(c.id, "closed"), title: "Close (e)" }, "Close"),
        snoozeMenu((until) => setConversationStatus(c.id, "snoozed", until))]
@@ -58,6 +61,6 @@ export function drawThreadHeader(el, c, { staff, teams, patientOpen, onPatient, 
       h("span", { class: "meta" }, [...c.contact.phones, ...c.contact.emails].join(" · ")),
       h("span", { class: `status status-${c.status}` },
         c.status === "snoozed" && c.snoozed_until ? `snoozed until ${new Date(c.snoozed_until).toLocaleString([], { weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" })}` : c.status)),
-    h("div", { class: "actions" }, call, book, pay, review, patient, assign, statusButtons),
+    h("div", { class: "actions" }, call, book, pay, review, sendForm, patient, assign, statusButtons),
   );
 }

@@ -6,6 +6,7 @@ import { callBody, voicemailBody } from "/static/call_items.js";
 import { emailBody } from "/static/item_email.js";
 import { mediaEls } from "/static/item_media.js";
 import { paymentBody } from "/static/payment_items.js";
+import { formBody } from "/static/form_items.js";
 
 const STATUS_WORDS = {
   pending: "sending…", scheduled: "scheduled", sending: "sending…", queued: "✓ sent to carrier",
@@ -16,6 +17,7 @@ const STATUS_WORDS = {
 const KIND_LABEL = {
   sms: "Text", mms: "Picture message", email: "E-mail", call: "Call", voicemail: "Voicemail",
   note: "Internal note", activity: "", appointment: "Appointment", payment: "Payment", review: "Review",
+  form: "Form",
 };
 
 // The body of each kind; kinds not listed show their text as it is.
@@ -25,9 +27,10 @@ const BODY_BY_KIND = {
   voicemail: (item) => voicemailBody(item),
   payment: (item, { onError }) => paymentBody(item, { onError }),
   review: (item) => reviewBody(item),
+  form: (item, { onError }) => formBody(item, { onError }),
 };
 // Kinds whose body says where they stand in their own words (not a text's delivery ticks).
-const OWN_STATUS = new Set(["payment", "review"]);
+const OWN_STATUS = new Set(["payment", "review", "form"]);
 
 function reviewBody(item) {
   const clicks = (item.meta || {}).clicks || 0;

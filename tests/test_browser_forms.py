@@ -1,0 +1,115 @@
+"""Intake forms in real browsers: staff send a form from the thread; the patient, on a phone-sized
+screen, fills part of it (a card photo included), leaves, comes back to find it as they left it, signs
+with a drawn signature and submits; the staff thread shows the completed card and the updated record
+without a reload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from comms.form_models import FormRequest
+from tests.browser import chromium, no_horizontal_overflow, signed_in_page
+from tests.carrier import start_pair
+from tests.forms_rig import JPEG, link_of, published_template
+from tests.helpers import PASSWORD
+from tests.voice import open_desk
+from web.keys import SERVICES
+
+PHONE = {"width": 360, "height": 640}
+
+
+async def test_patient_fills_leaves_returns_signs_and_staff_see_it_live(
+    db_settings: dict[str, Any], aiohttp_server: Any, tmp_path: Path
+) -> None:
+    carrier = await start_pair(db_settings, aiohttp_server, tmp_path)
+    p = carrier.practice
+    admin = await open_desk(carrier.base, p.admin, on_duty=False)
+    template = await published_template(admin, carrier.base)
+    await admin.close()
+    async with chromium() as browser:
+        staff = await signed_in_page(browser, carrier.base, p.staff_a, PASSWORD)
+        await staff.click(f'li[data-conversation="{p.conv_a}"]')
+        await staff.get_by_test_id("send-form").click()
+        dialog = staff.get_by_test_id("form-dialog")
+        await dialog.get_by_label("Form").select_option(label="New patient intake")
+        await dialog.get_by_role("button", name="Send form").click()
+        await dialog.wait_for(state="detached", timeout=5000)
+        card = staff.locator('[data-testid=form-card][data-status="sent"]')
+        await card.filter(has_text="New patient intake").wait_for(timeout=5000)
+        await staff.get_by_role("button", name="Patient details").click()
+        await staff.get_by_test_id("patient-record").wait_for(timeout=5000)
+        await staff.evaluate("() => { window.__notReloaded = true; }")
+
+        async with carrier.app[SERVICES].read() as s:
+            request_id = await s.scalar(select(FormRequest.id))
+        assert request_id is not None and template["id"]
+        link = await link_of(carrier, request_id)
+
+        phone = await browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+        patient = await phone.new_page()
+        errors: list[str] = []
+        patient.on("pageerror", lambda exc: errors.append(str(exc)))
+        await patient.goto(link)
+        await staff.locator('[data-testid=form-card][data-status="opened"]').wait_for(timeout=5000)
+        await no_horizontal_overflow(patient)
+        await patient.get_by_label("First name").fill("Ana")
+        await patient.get_by_label("Last name").fill("Ng")
+        await patient.get_by_label("E-mail").fill("ana@")
+        await patient.get_by_label("E-mail").blur()
+        await patient.get_by_text("Please enter an e-mail address like name@example.com.").wait_for(
+            timeout=3000
+        )
+        await patient.get_by_label("E-mail").fill("ana@example.com")
+        assert await patient.get_by_label("Insurer").is_hidden()
+        await patient.get_by_label("I have dental insurance").check()
+        await patient.get_by_label("Insurer").select_option("Delta")
+        await patient.get_by_label("Photo of your insurance card").set_input_files(
+            {"name": "card.jpg", "mimeType": "image/jpeg", "buffer": JPEG}
+        )
+        await patient.get_by_text("File received.").wait_for(timeout=5000)
+        await patient.locator("#saved", has_text="Saved.").wait_for(timeout=5000)
+        await staff.locator('[data-testid=form-card][data-status="in_progress"]').wait_for(timeout=5000)
+        await patient.close()  # the patient leaves midway
+
+        patient = await phone.new_page()
+        patient.on("pageerror", lambda exc: errors.append(str(exc)))
+        await patient.goto(link)
+        assert await patient.get_by_label("First name").input_value() == "Ana"
+        assert await patient.get_by_label("E-mail").input_value() == "ana@example.com"
+        assert await patient.get_by_label("I have dental insurance").is_checked()
+        assert await patient.get_by_label("Insurer").input_value() == "Delta"
+        await patient.get_by_text("File received.").wait_for(timeout=3000)
+        await patient.get_by_role("button", name="Submit").click()
+        await patient.get_by_text("Some answers need attention.").wait_for(timeout=3000)
+        await patient.get_by_label("Date of birth").fill("1990-04-23")
+        await patient.get_by_label("I agree to the office policies").check()
+        pad = patient.locator("canvas.signature")
+        await pad.scroll_into_view_if_needed()
+        box = await pad.bounding_box()
+        assert box is not None and box["width"] <= PHONE["width"]
+        await patient.mouse.move(box["x"] + 20, box["y"] + box["height"] / 2)
+        await patient.mouse.down()
+        for step in range(1, 12):
+            await patient.mouse.move(box["x"] + 20 + step * 20, box["y"] + box["height"] / 2 + (step % 3) * 8)
+        await patient.mouse.up()
+        await patient.get_by_text("Signed.").wait_for(timeout=5000)
+        await patient.get_by_role("button", name="Submit").click()
+        await patient.get_by_text("Your form has been received.").wait_for(timeout=5000)
+        assert errors == []
+
+        await staff.locator('[data-testid=form-card][data-status="completed"]').wait_for(timeout=10000)
+        record = staff.get_by_test_id("patient-record")
+        await record.filter(has_text="April 23, 1990").wait_for(timeout=5000)
+        await record.filter(has_text="ana@example.com").wait_for(timeout=5000)
+        await staff.locator("#contact-panel h2", has_text="Ana Ng").wait_for(timeout=5000)
+        assert await staff.evaluate("() => window.__notReloaded === true")
+        await staff.get_by_role("button", name="Show answers").click()
+        answers = staff.get_by_test_id("form-answers")
+        await answers.locator('dd[data-field="carrier"]', has_text="Delta").wait_for(timeout=5000)
+        signature = answers.locator("img.form-signature")
+        await signature.wait_for(timeout=5000)
+        assert await signature.evaluate("(img) => img.complete && img.naturalWidth > 0")
+        assert staff.errors == []
