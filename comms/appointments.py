@@ -11,13 +11,14 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from comms import audit
 from comms.access import Actor
 from comms.errors import Conflict, InvalidRequest, NotFound
 from comms.models import Contact, Conversation, Location, TimelineItem, utcnow
-from comms.schedule_models import Appointment, AppointmentType, Provider
+from comms.schedule_models import Appointment, AppointmentReminder, AppointmentType, Provider
 from comms.schedule_setup import provider_of, type_of
 from comms.services import Services, Unit
 from comms.slots import Interval, fits, load_calendar, local_text, provider_at
@@ -251,6 +252,8 @@ async def reschedule(
         )
         row.status = "scheduled"
         await _flush_booking(unit)
+        if body.starts_at != previous:  # reminders were for the old time: the new one gets its own
+            await s.execute(delete(AppointmentReminder).where(AppointmentReminder.appointment_id == row.id))
         out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
         await _item(unit, actor, conversation, out, "reschedule", previous_starts_at=previous.isoformat())
         audit.record(s, actor, "update", "appointment", row.id, {"action": "reschedule"})

@@ -26,6 +26,10 @@ class ProviderIn(_Strict):
     location_ids: list[int] = Field(min_length=1, max_length=50, description="where they see patients")
 
 
+class ProviderUpdate(ProviderIn):
+    active: bool = Field(True, description="false retires the provider: no new bookings")
+
+
 class ProviderOut(_Strict):
     id: int
     name: str
@@ -39,6 +43,10 @@ class AppointmentTypeIn(_Strict):
     buffer_minutes: int = Field(0, ge=0, le=4 * 60, description="the provider's time after it")
     colour: str = Colour
     online: bool = Field(False, description="patients may book it themselves on the booking page")
+
+
+class AppointmentTypeUpdate(AppointmentTypeIn):
+    active: bool = Field(True, description="false retires the type: no new bookings")
 
 
 class AppointmentTypeOut(AppointmentTypeIn):

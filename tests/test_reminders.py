@@ -319,3 +319,18 @@ async def test_email_reminders_go_to_patients_with_an_address(services: Services
     assert [k.item_id for k in kept] == [email.id]
     assert [(o.item_id, o.channel) for o in outbox] == [(email.id, "email")]
     assert rule.channel == "email"
+
+
+async def test_a_rescheduled_visit_is_reminded_of_its_new_time(services: Services) -> None:
+    from schemas.schedule import RescheduleIn
+
+    p, cal, monday = await _setup(services)
+    appointment = await _book(services, p, cal, p.conv_a, local(monday, 9))
+    assert await reminders.run_once(services, local(monday - dt.timedelta(days=2), 9)) == 1
+    tuesday = monday + dt.timedelta(days=1)
+    staff = await staff_actor(services, p, p.staff_a, p.loc_a)
+    await appointments.reschedule(services, staff, appointment, RescheduleIn(starts_at=local(tuesday, 14)))
+    assert await reminders.run_once(services, local(monday - dt.timedelta(days=2), 9, 5)) == 0
+    assert await reminders.run_once(services, local(tuesday - dt.timedelta(days=2), 14)) == 1
+    texts = await _sent(services)
+    assert len(texts) == 2 and "at 2:00 PM EDT" in texts[1].body and f"Tue {tuesday.day} Mar" in texts[1].body

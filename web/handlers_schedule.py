@@ -11,6 +11,7 @@ from schemas.schedule import (
     AppointmentOut,
     AppointmentTypeIn,
     AppointmentTypeOut,
+    AppointmentTypeUpdate,
     BookIn,
     FeedOut,
     FeedQuery,
@@ -21,6 +22,7 @@ from schemas.schedule import (
     PreviewOut,
     ProviderIn,
     ProviderOut,
+    ProviderUpdate,
     ReminderRuleIn,
     ReminderRuleOut,
     RescheduleIn,
@@ -322,3 +324,75 @@ async def preview_reminder(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_body(request, PreviewIn)
     return reply(await reminders.preview(request.app[SERVICES], actor, body))
+
+
+@router.route(
+    "PUT",
+    "/api/v1/providers/{provider_id}",
+    summary="Rename a provider, change their locations, or retire them (admins)",
+    body=ProviderUpdate,
+    response=ProviderOut,
+    errors=(409,),
+)
+async def put_provider(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, ProviderUpdate)
+    provider_id = int_param(request, "provider_id")
+    base = ProviderIn(name=body.name, location_ids=body.location_ids)
+    return reply(
+        await schedule_setup.update_provider(request.app[SERVICES], actor, provider_id, base, body.active)
+    )
+
+
+@router.route(
+    "PUT",
+    "/api/v1/appointment-types/{type_id}",
+    summary="Change an appointment type, or retire it (admins)",
+    body=AppointmentTypeUpdate,
+    response=AppointmentTypeOut,
+    errors=(409,),
+)
+async def put_type(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, AppointmentTypeUpdate)
+    type_id = int_param(request, "type_id")
+    base = AppointmentTypeIn(**body.model_dump(exclude={"active"}))
+    return reply(await schedule_setup.update_type(request.app[SERVICES], actor, type_id, base, body.active))
+
+
+@router.route(
+    "GET",
+    "/api/v1/providers/{provider_id}/time-off",
+    summary="A provider's time off still to come",
+    response=list[TimeOffOut],
+)
+async def list_time_off(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    provider_id = int_param(request, "provider_id")
+    return reply(await schedule_setup.list_time_off(request.app[SERVICES], actor, provider_id))
+
+
+@router.route("DELETE", "/api/v1/time-off/{time_off_id}", summary="Remove time off (admins)", status=204)
+async def delete_time_off(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    await schedule_setup.remove_time_off(request.app[SERVICES], actor, int_param(request, "time_off_id"))
+    return reply(None)
+
+
+@router.route(
+    "GET",
+    "/api/v1/locations/{location_id}/holidays",
+    summary="A location's holidays",
+    response=list[HolidayOut],
+)
+async def list_holidays(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    location_id = int_param(request, "location_id")
+    return reply(await schedule_setup.list_holidays(request.app[SERVICES], actor, location_id))
+
+
+@router.route("DELETE", "/api/v1/holidays/{holiday_id}", summary="Remove a holiday (admins)", status=204)
+async def delete_holiday(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    await schedule_setup.remove_holiday(request.app[SERVICES], actor, int_param(request, "holiday_id"))
+    return reply(None)
