@@ -41,6 +41,7 @@ async def test_call_pop_on_two_screens_one_answers_the_other_stops_ringing(
             await (
                 page.get_by_test_id("phone-status").filter(has_text="Ready for calls").wait_for(timeout=15000)
             )
+            assert "null" not in await page.locator("header.top").inner_text()  # no stray text in the header
         async with aiohttp.ClientSession() as http:
             async with http.post(f"{pair.sandbox}/sandbox/phones/{PATIENT}/calls", json={"to": NORTH}) as r:
                 assert r.status == 200, await r.text()

@@ -263,9 +263,9 @@ export class Softphone {
     clear(this.root).append(
       h("div", { class: "phone-head" }, duty,
         h("span", { class: "phone-status", role: "status", "data-testid": "phone-status" }, this.status)),
-      // Ringing calls, the call in progress and the queue drop down under the header, over the inbox.
-      cards.length ? h("div", { class: "phone-cards" }, cards) : null,
     );
+    // Ringing calls, the call in progress and the queue drop down under the header, over the inbox.
+    if (cards.length) this.root.append(h("div", { class: "phone-cards" }, cards));
   }
 
   popCard(callId, pop) {
