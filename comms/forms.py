@@ -174,8 +174,11 @@ def upload_url(upload_id: int) -> str:
     return f"/api/v1/form-uploads/{upload_id}"
 
 
-async def get_request(services: Services, actor: Actor, request_id: int) -> FormRequestDetail:
-    """A request with the patient's answers and uploads, for staff of its location (audited)."""
+async def get_request(
+    services: Services, actor: Actor, request_id: int, *, action: str = "view"
+) -> FormRequestDetail:
+    """A request with the patient's answers and uploads, for staff of its location (audited as
+    `action`: a view, or a print)."""
     async with services.unit() as unit:
         s = unit.session
         request = await _visible(unit, actor, request_id)
@@ -187,9 +190,13 @@ async def get_request(services: Services, actor: Actor, request_id: int) -> Form
         referenced = {
             v for v in (request.answers or {}).values() if isinstance(v, int) and not isinstance(v, bool)
         }
-        audit.record(s, actor, "view", "form_request", request.id, {"status": request.status})
+        audit.record(s, actor, action, "form_request", request.id, {"status": request.status})
+        contact = await contact_of(s, request.contact_id)
+        location = await s.get(Location, request.location_id)
         return FormRequestDetail(
             **out.model_dump(),
+            patient_name=contact.display_name if contact else "",
+            location_name=location.name if location else "",
             definition=FormDefinition.model_validate(version.definition if version else {"sections": []}),
             answers=dict(request.answers or {}),
             uploads=[

@@ -147,6 +147,8 @@ class FormRequestOut(_Strict):
 class FormRequestDetail(FormRequestOut):
     """A request with what the patient answered (staff only, audited)."""
 
+    patient_name: str
+    location_name: str
     definition: FormDefinition
     answers: dict[str, Answer]
     uploads: list[FormUploadOut]

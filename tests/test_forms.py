@@ -214,8 +214,17 @@ async def test_patient_fills_in_leaves_comes_back_submits_and_the_thread_and_rec
         assert r.status == 200 and await r.read() == JPEG and r.headers["Content-Type"] == "image/jpeg"
     async with aiohttp.ClientSession() as anonymous, anonymous.get(base + card_url) as r:
         assert r.status == 401
+    async with staff.http.get(f"{base}/api/v1/form-requests/{out['id']}/print") as r:
+        printed = await r.text()
+        assert r.status == 200 and r.headers["Content-Type"].startswith("text/html")
+        assert "img-src 'self'" in r.headers["Content-Security-Policy"]
+    assert '<p class="who" data-testid="print-patient">Ana Ng · North</p>' in printed
+    assert '<td data-field="dob">1990-04-23</td>' in printed and '<td data-field="agree">Yes</td>' in printed
+    assert f'src="{card_url}"' in printed and 'class="signature"' in printed
     other = await open_desk(base, carrier.practice.staff_b, on_duty=False)
     try:
+        async with other.http.get(f"{base}/api/v1/form-requests/{out['id']}/print") as r:
+            assert r.status == 404
         async with other.http.get(base + card_url) as r:
             assert r.status == 404  # another location's staff: not even a hint it exists
         async with other.http.get(f"{base}/api/v1/form-requests/{out['id']}") as r:
@@ -231,6 +240,7 @@ async def test_patient_fills_in_leaves_comes_back_submits_and_the_thread_and_rec
     actions = {(a.action, a.record_type) for a in views}
     assert {("create", "form_request"), ("open", "form_request"), ("submit", "form_request")} <= actions
     assert ("view", "form_request") in actions and ("view", "form_upload") in actions
+    assert ("print", "form_request") in actions
     assert all("Ana" not in str(a.detail) for a in views)  # field names, never values
 
 
@@ -255,6 +265,8 @@ async def test_bad_uploads_are_refused_clearly_and_nothing_is_kept(
     assert status == 422 and "empty" in body["error"]["message"]
     status, body = await _raw("POST", f"{link}/uploads/first", data=JPEG)
     assert status == 404  # a text field takes no file
+    async with staff.http.get(f"{carrier.base}/api/v1/form-requests/{out['id']}/print") as r:
+        assert r.status == 409  # nothing to print yet
     async with carrier.app[SERVICES].read() as s:
         assert await s.scalar(select(func.count()).select_from(FormUpload)) == 0
         row = await s.get(FormRequest, out["id"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from comms import form_templates, forms
+from comms.errors import Conflict
 from schemas.forms import (
     FormRequestDetail,
     FormRequestIn,
@@ -14,6 +15,7 @@ from schemas.forms import (
     FormTemplateOut,
     FormVersionIn,
 )
+from web import form_print
 from web.api import ApiRouter, int_param, parse_body, reply
 from web.carrier import wake_sender
 from web.keys import SERVICES
@@ -124,6 +126,27 @@ async def list_for_thread(request: web.Request) -> web.Response:
 async def get_one(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     return reply(await forms.get_request(request.app[SERVICES], actor, int_param(request, "request_id")))
+
+
+@router.route(
+    "GET",
+    "/api/v1/form-requests/{request_id}/print",
+    summary="A completed form as a printable page (save as PDF from the print dialog; audited)",
+    binary_types=("text/html",),
+    errors=(409,),
+)
+async def print_view(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    detail = await forms.get_request(
+        request.app[SERVICES], actor, int_param(request, "request_id"), action="print"
+    )
+    if detail.status != "completed":
+        raise Conflict("this form is not completed yet")
+    return web.Response(
+        text=form_print.render(detail),
+        content_type="text/html",
+        headers={"Content-Security-Policy": form_print.POLICY, "Cache-Control": "private, no-store"},
+    )
 
 
 @router.route(

@@ -22,7 +22,11 @@ export function formBody(item, { onError }) {
     h("div", { class: "form-name" }, item.body, m.version ? ` (version ${m.version})` : ""),
     h("div", { class: `form-status form-${item.status}`, "data-testid": "form-status" }, WORDS[item.status] || item.status),
     updates.length ? h("div", { class: "hint" }, `Updated the record: ${updates.join(", ")}`) : null,
-    show, answers);
+    show,
+    item.status === "completed"
+      ? h("a", { class: "link", href: `/api/v1/form-requests/${m.form_request_id}/print`, target: "_blank", rel: "noopener", "data-testid": "form-print" }, "Printable view")
+      : null,
+    answers);
 }
 
 function answerText(field, value) {
