@@ -10,6 +10,7 @@ import { LiveSocket } from "/static/live.js";
 import { Notifications } from "/static/notifications.js";
 import { Presence } from "/static/presence.js";
 import { openSchedule } from "/static/schedule_view.js";
+import { openFormBuilder } from "/static/form_builder.js";
 import { Softphone } from "/static/softphone.js";
 import { SearchBox } from "/static/search.js";
 import { installShortcuts, shortcutTable, showHelp } from "/static/shortcuts.js";
@@ -115,12 +116,15 @@ async function showInbox(session) {
     if (on) dashboard.show().catch(() => {});
   };
   reportsButton.addEventListener("click", () => showReports(reportsRoot.hidden));
+  const formsButton = session.role === "admin"
+    ? h("button", { type: "button", class: "forms", "data-testid": "open-forms", onclick: () => openFormBuilder() }, "Forms")
+    : null;
   const importButton = session.role === "admin"
     ? h("button", { type: "button", class: "import", onclick: () => openImport() }, "Import patients")
     : null;
   clear(app).append(
     h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status, search.el,
-      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, reportsButton, importButton, drawer.button,
+      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, reportsButton, formsButton, importButton, drawer.button,
         bell, help, logout),
     bellPanel,
     panes,
