@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from comms import form_templates
 from comms.access import Actor
-from comms.form_models import FormRequest
+from comms.form_models import FormRequest, FormUpload
 from tests.browser import chromium, no_horizontal_overflow, signed_in_page
 from tests.carrier import start_pair
 from tests.forms_rig import JPEG, link_of, published_template
@@ -183,3 +183,31 @@ async def test_admin_builds_and_publishes_a_form_with_a_condition_in_the_builder
         await status.filter(has_text="saving starts a new version").wait_for(timeout=10000)
         await builder.get_by_role("button", name="Save draft").click()
         await status.filter(has_text="Version 2: draft saved").wait_for(timeout=10000)
+
+
+async def test_a_keyboard_user_signs_by_typing_their_name(
+    db_settings: dict[str, Any], aiohttp_server: Any, tmp_path: Path
+) -> None:
+    carrier = await start_pair(db_settings, aiohttp_server, tmp_path)
+    admin = await open_desk(carrier.base, carrier.practice.admin, on_duty=False)
+    template = await published_template(admin, carrier.base)
+    url = f"{carrier.base}/api/v1/conversations/{carrier.practice.conv_a}/form-requests"
+    sent = await admin.api("POST", url, {"template_id": template["id"]})
+    await admin.close()
+    link = await link_of(carrier, sent["id"])
+    async with chromium() as browser:
+        phone = await browser.new_context(viewport=PHONE)
+        patient = await phone.new_page()
+        await patient.goto(link)
+        typed = patient.get_by_label("Or type your full name to sign")
+        await typed.focus()
+        await patient.keyboard.type("Ana Ng")
+        await patient.keyboard.press("Tab")
+        await patient.keyboard.press("Enter")  # "Sign with this name"
+        await patient.get_by_text("Signed.").wait_for(timeout=10000)
+        await patient.locator("#saved", has_text="Saved.").wait_for(timeout=10000)
+    async with carrier.app[SERVICES].read() as s:
+        upload = await s.scalar(select(FormUpload).where(FormUpload.field_key == "sign"))
+        row = await s.get(FormRequest, sent["id"])
+    assert upload is not None and upload.content_type == "image/png" and upload.size > 500
+    assert row is not None and row.answers.get("sign") == upload.id and row.status == "in_progress"
