@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from comms import audit
 from comms.access import Actor
 from comms.errors import Conflict, InvalidRequest, NotFound
+from comms.forms import send_on_first_booking
 from comms.models import Contact, Conversation, Location, TimelineItem, utcnow
 from comms.schedule_models import Appointment, AppointmentType, Provider
 from comms.schedule_setup import provider_of, type_of
@@ -180,6 +181,7 @@ async def book(services: Services, actor: Actor, conversation_id: int, body: Boo
         audit.record(
             s, actor, "create", "appointment", row.id, {"provider_id": provider.id, "type_id": kind.id}
         )
+        await send_on_first_booking(unit, services, conversation, actor.user_id)  # the intake form, if set
         return out
 
 

@@ -1,4 +1,5 @@
-"""Demo intake form: a published new-patient template, so staff can send one from any demo thread."""
+"""Demo intake form: a published new-patient template staff can send from any demo thread, and that a
+new patient's first booking sends by itself."""
 
 from __future__ import annotations
 
@@ -62,7 +63,9 @@ async def seed_forms(services: Services, practice_id: int) -> int:
     definition = FormDefinition.model_validate(NEW_PATIENT)
     check_definition(definition)
     async with services.unit() as unit:
-        template = FormTemplate(practice_id=practice_id, name="New patient intake")
+        template = FormTemplate(
+            practice_id=practice_id, name="New patient intake", send_on_first_booking=True
+        )
         unit.session.add(template)
         await unit.session.flush()
         unit.session.add(

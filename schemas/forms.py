@@ -86,6 +86,21 @@ class FormTemplateIn(_Strict):
         return _clean(value)
 
 
+class FormTemplatePatch(_Strict):
+    """Rename, archive, or choose the template sent by itself at a new patient's first booking."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    archived: bool | None = None
+    send_on_first_booking: bool | None = Field(
+        None, description="send this form when a patient's first appointment is booked (one per practice)"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _trim_patch_name(cls, value: str | None) -> str | None:
+        return None if value is None else _clean(value)
+
+
 class FormVersionIn(_Strict):
     """The definition of the template's draft version (a new draft when the latest is published)."""
 
@@ -106,6 +121,7 @@ class FormTemplateOut(_Strict):
     id: int
     name: str
     archived: bool
+    send_on_first_booking: bool
     published_version_id: int | None = Field(description="the newest published version, what gets sent")
     versions: list[FormVersionOut]
     created_at: dt.datetime

@@ -16,12 +16,15 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select, update
 
+from comms import appointments
 from comms.form_followups import expire_due, remind_due
 from comms.form_models import FormLink, FormRequest, FormTemplateVersion, FormUpload
-from comms.models import AuditEntry, Contact, OptOut, TimelineItem, utcnow
+from comms.models import AuditEntry, Contact, ContactPhone, Conversation, OptOut, TimelineItem, utcnow
+from schemas.schedule import BookIn
 from tests.carrier import Carrier, start_pair
 from tests.forms_rig import INTAKE, JPEG, link_of, png, published_template
 from tests.helpers import ORIGIN
+from tests.schedule_helpers import at, next_weekday, seed_calendar, staff_actor
 from tests.voice import Desk, open_desk
 from web.access_log import logged_path
 from web.keys import SERVICES
@@ -409,3 +412,75 @@ async def test_the_sweeper_marks_a_link_that_ran_out_expired_live(
     assert await expire_due(carrier.app[SERVICES]) == [out["id"]]
     await staff.event(_card(out["id"], "expired"))
     assert await expire_due(carrier.app[SERVICES]) == []
+
+
+async def test_a_new_patients_first_booking_sends_the_chosen_form_and_later_bookings_do_not(
+    carrier: Carrier, admin: Desk, staff: Desk
+) -> None:
+    services = carrier.app[SERVICES]
+    p = carrier.practice
+    template = await published_template(admin, carrier.base)
+    url = f"{carrier.base}/api/v1/form-templates/{template['id']}"
+    chosen = await admin.api("PATCH", url, {"send_on_first_booking": True})
+    assert chosen["send_on_first_booking"] is True
+    other = await published_template(admin, carrier.base)
+    moved = await admin.api(
+        "PATCH", f"{carrier.base}/api/v1/form-templates/{other['id']}", {"send_on_first_booking": True}
+    )
+    assert moved["send_on_first_booking"] is True
+    again = await admin.api("GET", url)
+    assert again["send_on_first_booking"] is False  # one per practice: the newest choice wins
+    cal = await seed_calendar(services, p)
+    actor = await staff_actor(services, p, p.staff_a, p.loc_a)
+
+    def body(hour: int) -> BookIn:
+        return BookIn(
+            provider_id=cal.provider_id,
+            type_id=cal.type_id,
+            starts_at=dt.datetime.fromisoformat(at(next_weekday(1), hour)),
+        )
+
+    await appointments.book(services, actor, p.conv_a, body(9))
+    card = await staff.event(_card_added(p.conv_a))
+    assert card["item"]["body"] == "New patient intake" and card["item"]["meta"]["form_request_id"]
+    await appointments.book(services, actor, p.conv_a, body(11))  # not the first: nothing more
+    async with services.read() as s:
+        assert await s.scalar(select(func.count()).select_from(FormRequest)) == 1
+        [req] = list(await s.scalars(select(FormRequest)))
+        assert req.created_by_id == actor.user_id and req.conversation_id == p.conv_a
+    await link_of(carrier, req.id)  # the text went out with its link
+
+    # An opted-out new patient: the booking stands, the thread says why no form was sent.
+    async with services.unit() as unit:
+        unit.session.add(OptOut(practice_id=p.practice_id, e164="+12025550171", source="sms"))
+    # A second new patient at North (where the calendar's providers work).
+    async with services.unit() as unit:
+        contact = Contact(practice_id=p.practice_id, first_name="New", last_name="Patient")
+        contact.phones.append(ContactPhone(e164="+12025550171"))
+        unit.session.add(contact)
+        await unit.session.flush()
+        conversation = Conversation(contact_id=contact.id, location_id=p.loc_a)
+        unit.session.add(conversation)
+        await unit.session.flush()
+        conversation_id = conversation.id
+    booked = await appointments.book(services, actor, conversation_id, body(13))
+    assert booked.id
+    async with services.read() as s:
+        note = await s.scalar(
+            select(TimelineItem).where(
+                TimelineItem.conversation_id == conversation_id, TimelineItem.kind == "activity"
+            )
+        )
+        assert await s.scalar(select(func.count()).select_from(FormRequest)) == 1
+    assert note is not None and note.body == "New patient intake not sent: the patient replied STOP."
+
+
+def _card_added(conversation_id: int) -> Any:
+    def check(e: dict[str, Any]) -> bool:
+        return (
+            e.get("type") == "timeline.item_added"
+            and e["item"]["kind"] == "form"
+            and e["conversation_id"] == conversation_id
+        )
+
+    return check

@@ -13,6 +13,7 @@ from schemas.forms import (
     FormRequestOut,
     FormTemplateIn,
     FormTemplateOut,
+    FormTemplatePatch,
     FormVersionIn,
 )
 from web import form_print
@@ -59,6 +60,21 @@ async def get_template(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     template_id = int_param(request, "template_id")
     return reply(await form_templates.get_template(request.app[SERVICES], actor, template_id))
+
+
+@router.route(
+    "PATCH",
+    "/api/v1/form-templates/{template_id}",
+    summary="Rename or archive a template, or make it the form a new patient's first booking sends",
+    body=FormTemplatePatch,
+    response=FormTemplateOut,
+    errors=(409,),
+)
+async def patch_template(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, FormTemplatePatch)
+    template_id = int_param(request, "template_id")
+    return reply(await form_templates.patch_template(request.app[SERVICES], actor, template_id, body))
 
 
 @router.route(
