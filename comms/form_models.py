@@ -28,8 +28,6 @@ class FormTemplate(Base):
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     archived: Mapped[bool] = mapped_column(default=False)
-    # Sent by itself when a patient's first appointment is booked (one template per practice at most).
-    send_on_first_booking: Mapped[bool] = mapped_column(default=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -6,7 +6,7 @@ patient is filling in or has completed.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit
@@ -51,7 +51,6 @@ async def template_out(s: AsyncSession, template: FormTemplate) -> FormTemplateO
         id=template.id,
         name=template.name,
         archived=template.archived,
-        send_on_first_booking=template.send_on_first_booking,
         published_version_id=published[-1] if published else None,
         versions=[version_out(r) for r in rows],
         created_at=template.created_at,
@@ -155,7 +154,7 @@ async def publish(services: Services, actor: Actor, template_id: int) -> FormTem
 async def patch_template(
     services: Services, actor: Actor, template_id: int, body: FormTemplatePatch
 ) -> FormTemplateOut:
-    """Rename or archive a template, or make it the one a new patient's first booking sends."""
+    """Rename or archive a template (requests already sent keep their version)."""
     actor.require_admin()
     async with services.unit() as unit:
         s = unit.session
@@ -164,18 +163,6 @@ async def patch_template(
             template.name = body.name
         if body.archived is not None:
             template.archived = body.archived
-        if body.send_on_first_booking:
-            if await published_version(s, template.id) is None:
-                raise Conflict("publish this form before it can be sent by itself")
-            await s.execute(
-                update(FormTemplate)
-                .where(FormTemplate.practice_id == actor.practice_id, FormTemplate.id != template.id)
-                .values(send_on_first_booking=False)
-            )
-        if body.send_on_first_booking is not None:
-            template.send_on_first_booking = body.send_on_first_booking
-        if template.archived:
-            template.send_on_first_booking = False
         await s.flush()
         audit.record(
             s, actor, "update", "form_template", template.id, {"fields": sorted(body.model_fields_set)}

@@ -183,9 +183,9 @@ async def _create(
 async def send_on_first_booking(
     unit: Unit, services: Services, conversation: Conversation, author_id: int | None
 ) -> FormRequest | None:
-    """A new patient's first appointment was just booked (in this transaction): send the practice's
-    first-booking form, if it has one. A patient who cannot be texted gets a note in the thread
-    instead; the booking itself never fails for it."""
+    """A new patient's first appointment was just booked (in this transaction): send the form named by
+    forms.first_booking_template, if the practice has it. A patient who cannot be texted gets a note
+    in the thread instead; the booking itself never fails for it."""
     s = unit.session
     booked = await s.scalar(
         select(func.count()).select_from(Appointment).where(Appointment.contact_id == conversation.contact_id)
@@ -193,12 +193,20 @@ async def send_on_first_booking(
     location = await s.get(Location, conversation.location_id)
     if booked != 1 or location is None:
         return None
-    template = await s.scalar(
-        select(FormTemplate).where(
-            FormTemplate.practice_id == location.practice_id,
-            FormTemplate.send_on_first_booking.is_(True),
-            FormTemplate.archived.is_(False),
+    name = services.settings.forms.first_booking_template
+    template = (
+        await s.scalar(
+            select(FormTemplate)
+            .where(
+                FormTemplate.practice_id == location.practice_id,
+                FormTemplate.name == name,
+                FormTemplate.archived.is_(False),
+            )
+            .order_by(FormTemplate.id)
+            .limit(1)
         )
+        if name
+        else None
     )
     version = await published_version(s, template.id) if template else None
     if template is None or version is None:

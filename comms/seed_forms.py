@@ -1,5 +1,5 @@
-"""Demo intake form: a published new-patient template staff can send from any demo thread, and that a
-new patient's first booking sends by itself."""
+"""Demo intake form: a published new-patient template staff can send from any demo thread (and that a
+new patient's first booking sends when forms.first_booking_template names it)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ def _field(key: str, label: str, kind: str, **extra: object) -> dict[str, object
     return {"key": key, "label": label, "kind": kind, **extra}
 
 
+NAME = "New patient intake"
 NEW_PATIENT = {
     "sections": [
         {
@@ -63,9 +64,7 @@ async def seed_forms(services: Services, practice_id: int) -> int:
     definition = FormDefinition.model_validate(NEW_PATIENT)
     check_definition(definition)
     async with services.unit() as unit:
-        template = FormTemplate(
-            practice_id=practice_id, name="New patient intake", send_on_first_booking=True
-        )
+        template = FormTemplate(practice_id=practice_id, name=NAME)
         unit.session.add(template)
         await unit.session.flush()
         unit.session.add(

@@ -87,13 +87,10 @@ class FormTemplateIn(_Strict):
 
 
 class FormTemplatePatch(_Strict):
-    """Rename, archive, or choose the template sent by itself at a new patient's first booking."""
+    """Rename or archive a template (an archived one can no longer be sent)."""
 
     name: str | None = Field(None, min_length=1, max_length=200)
     archived: bool | None = None
-    send_on_first_booking: bool | None = Field(
-        None, description="send this form when a patient's first appointment is booked (one per practice)"
-    )
 
     @field_validator("name")
     @classmethod
@@ -121,7 +118,6 @@ class FormTemplateOut(_Strict):
     id: int
     name: str
     archived: bool
-    send_on_first_booking: bool
     published_version_id: int | None = Field(description="the newest published version, what gets sent")
     versions: list[FormVersionOut]
     created_at: dt.datetime

@@ -34,9 +34,8 @@ PATIENT_A = "+12025550170"
 
 @pytest.fixture
 async def carrier(db_settings: dict[str, Any], aiohttp_server: Any, tmp_path: Path) -> AsyncIterator[Carrier]:
-    yield await start_pair(
-        db_settings, aiohttp_server, tmp_path, sections={"forms": {"max_upload_bytes": 65536}}
-    )
+    forms = {"max_upload_bytes": 65536, "first_booking_template": "New patient intake"}
+    yield await start_pair(db_settings, aiohttp_server, tmp_path, sections={"forms": forms})
 
 
 @pytest.fixture
@@ -419,17 +418,11 @@ async def test_a_new_patients_first_booking_sends_the_chosen_form_and_later_book
 ) -> None:
     services = carrier.app[SERVICES]
     p = carrier.practice
-    template = await published_template(admin, carrier.base)
-    url = f"{carrier.base}/api/v1/form-templates/{template['id']}"
-    chosen = await admin.api("PATCH", url, {"send_on_first_booking": True})
-    assert chosen["send_on_first_booking"] is True
-    other = await published_template(admin, carrier.base)
-    moved = await admin.api(
-        "PATCH", f"{carrier.base}/api/v1/form-templates/{other['id']}", {"send_on_first_booking": True}
-    )
-    assert moved["send_on_first_booking"] is True
-    again = await admin.api("GET", url)
-    assert again["send_on_first_booking"] is False  # one per practice: the newest choice wins
+    assert services.settings.forms.first_booking_template == "New patient intake"
+    await published_template(admin, carrier.base)
+    url = f"{carrier.base}/api/v1/form-templates"
+    consent = await admin.api("POST", url, {"name": "Consent", "definition": INTAKE})
+    await admin.api("POST", f"{url}/{consent['id']}/publish")  # published, but not the one named
     cal = await seed_calendar(services, p)
     actor = await staff_actor(services, p, p.staff_a, p.loc_a)
 
@@ -443,6 +436,8 @@ async def test_a_new_patients_first_booking_sends_the_chosen_form_and_later_book
     await appointments.book(services, actor, p.conv_a, body(9))
     card = await staff.event(_card_added(p.conv_a))
     assert card["item"]["body"] == "New patient intake" and card["item"]["meta"]["form_request_id"]
+    archived = await admin.api("PATCH", f"{url}/{consent['id']}", {"archived": True, "name": "Old consent"})
+    assert archived["archived"] is True and archived["name"] == "Old consent"
     await appointments.book(services, actor, p.conv_a, body(11))  # not the first: nothing more
     async with services.read() as s:
         assert await s.scalar(select(func.count()).select_from(FormRequest)) == 1

@@ -65,7 +65,7 @@ async def get_template(request: web.Request) -> web.Response:
 @router.route(
     "PATCH",
     "/api/v1/form-templates/{template_id}",
-    summary="Rename or archive a template, or make it the form a new patient's first booking sends",
+    summary="Rename or archive a template (requests already sent keep their version)",
     body=FormTemplatePatch,
     response=FormTemplateOut,
     errors=(409,),

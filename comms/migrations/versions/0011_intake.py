@@ -33,7 +33,6 @@ def upgrade() -> None:
         sa.Column("practice_id", ID, nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("archived", sa.Boolean(), nullable=False),
-        sa.Column("send_on_first_booking", sa.Boolean(), nullable=False),
         sa.Column("created_by_id", ID, nullable=True),
         sa.Column("created_at", TS, nullable=False),
         _fk("form_templates", "practice_id", "practices", "CASCADE"),
