@@ -15,6 +15,7 @@ from comms.analytics_messages import message_conversations, message_figures
 from comms.analytics_phones import phone_figures
 from comms.analytics_range import Scope, scope_for
 from comms.analytics_staff import staff_figures
+from comms.analytics_visits import visit_figures
 from comms.errors import NotFound
 from comms.models import Location, utcnow
 from comms.services import Services
@@ -37,13 +38,14 @@ async def scope_of(session: AsyncSession, actor: Actor, query: RangeQuery, now: 
 async def figures(
     services: Services, actor: Actor, query: RangeQuery, now: dt.datetime | None = None
 ) -> Figures:
-    """Phones, messages and staff figures for the range (now: the clock, for what is still unanswered)."""
+    """Every figure of the range (now: the clock, for what is still unanswered, due or open)."""
     now = now or utcnow()
     async with services.read() as session:
         scope = await scope_of(session, actor, query, now)
         phones = await phone_figures(session, scope)
         messages = await message_figures(session, scope)
         staff = await staff_figures(session, scope)
+        visits = await visit_figures(session, scope)
     return Figures(
         location_id=scope.location_id,
         timezone=scope.timezone,
@@ -53,6 +55,9 @@ async def figures(
         phones=phones.figures,
         messages=messages.figures,
         staff=staff.rows,
+        appointments=visits.appointments,
+        payments=visits.payments,
+        reviews=visits.reviews,
     )
 
 
@@ -67,6 +72,8 @@ async def drill(
             ids = await message_conversations(session, scope, "in" if query.figure == "inbound" else "out")
         elif query.figure in ("responded", "unanswered"):
             ids = (await message_figures(session, scope)).conversations[query.figure]
+        elif query.figure in ("booked", "no_shows", "outstanding", "reviews_clicked"):
+            ids = (await visit_figures(session, scope)).conversations[query.figure]
         elif query.figure == "staff":
             ids = (await staff_figures(session, scope)).conversations.get(query.staff_id or 0, set())
         else:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 
 from comms.csv_export import to_csv
-from schemas.analytics import AuditRow, ExportTable, Figures
+from schemas.analytics import AuditRow, ExportTable, Figures, PaymentTotals
 
 
 def table(figures: Figures, name: ExportTable) -> tuple[list[str], list[Sequence[object]]]:
@@ -60,6 +60,17 @@ def table(figures: Figures, name: ExportTable) -> tuple[list[str], list[Sequence
         return ["channel", "inbound", "outbound"], [[c.channel, c.inbound, c.outbound] for c in m.channels]
     if name == "message_days":
         return ["date", "inbound", "outbound"], [[d.date, d.inbound, d.outbound] for d in m.days]
+    if name == "appointments":
+        a = figures.appointments
+        fields = list(type(a).model_fields)
+        return fields, [[getattr(a, f) for f in fields]]
+    if name == "payments":
+        fields = list(PaymentTotals.model_fields)
+        return fields, [[getattr(t, f) for f in fields] for t in figures.payments]
+    if name == "reviews":
+        r = figures.reviews
+        fields = list(type(r).model_fields)
+        return fields, [[getattr(r, f) for f in fields]]
     return (
         ["user_id", "name", "conversations", "calls_answered", "messages_sent"],
         [[r.user_id, r.name, r.conversations, r.calls_answered, r.messages_sent] for r in figures.staff],

@@ -8,21 +8,24 @@ no-overlap rule (migration 0009) is what makes a double booking impossible when 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from comms import audit
 from comms.access import Actor
 from comms.errors import Conflict, InvalidRequest, NotFound
-from comms.forms import send_on_first_booking
 from comms.models import Contact, Conversation, Location, TimelineItem, utcnow
-from comms.schedule_models import Appointment, AppointmentType, Provider
+from comms.schedule_models import Appointment, AppointmentReminder, AppointmentType, Provider
 from comms.schedule_setup import provider_of, type_of
 from comms.services import Services, Unit
 from comms.slots import Interval, fits, load_calendar, local_text, provider_at
 from comms.timeline import add_item, conversation_for
 from schemas.schedule import AppointmentOut, BookIn, NewStatus, RescheduleIn
+
+log = logging.getLogger(__name__)
 
 OVERLAP = "ex_appointments_no_overlap"
 DOUBLE_BOOKED = "that time is already booked for this provider"
@@ -81,7 +84,7 @@ def appointment_out(
 
 async def _place(
     unit: Unit,
-    actor: Actor,
+    practice_id: int,
     location: Location,
     provider_id: int,
     kind: AppointmentType,
@@ -90,7 +93,9 @@ async def _place(
 ) -> tuple[Provider, dt.datetime, dt.datetime]:
     """Check the provider can take the visit then (clear reasons); returns the end and the time held."""
     s = unit.session
-    provider = await provider_of(s, actor, provider_id)
+    provider = await s.get(Provider, provider_id)
+    if provider is None or provider.practice_id != practice_id:
+        raise NotFound("no such provider")
     await provider_at(s, provider_id, location.id)
     if starts_at.second or starts_at.microsecond:
         raise InvalidRequest("appointments start on a whole minute")
@@ -122,11 +127,18 @@ async def _flush_booking(unit: Unit) -> None:
 
 
 async def _item(
-    unit: Unit, actor: Actor, conversation: Conversation, a: AppointmentOut, action: str, **extra: object
+    unit: Unit,
+    actor: Actor | None,
+    conversation: Conversation,
+    a: AppointmentOut,
+    action: str,
+    **extra: object,
 ) -> None:
     """The appointment's change as an item in the patient's thread (announced after commit)."""
     when = local_text(a.starts_at, ZoneInfo(a.timezone))
-    body = f"{VERBS[action]}: {a.type_name} with {a.provider_name}, {when}"
+    by_patient = {"confirmed": " by the patient's reply", "book": " online by the patient"}
+    verb = VERBS[action] + (by_patient.get(action, "") if extra.get("by") == "patient" else "")
+    body = f"{verb}: {a.type_name} with {a.provider_name}, {when}"
     meta: dict[str, object] = {
         "appointment_id": a.id,
         "action": action,
@@ -146,7 +158,7 @@ async def _item(
         direction="internal",
         body=body,
         status=a.status,
-        author_id=actor.user_id,
+        author_id=actor.user_id if actor else None,
         meta=meta,
     )
     await add_item(unit, conversation, item)
@@ -161,28 +173,48 @@ async def book(services: Services, actor: Actor, conversation_id: int, body: Boo
         if location is None or location.practice_id != actor.practice_id:
             raise NotFound("no such conversation")
         kind = await type_of(s, actor, body.type_id)
-        provider, ends_at, held = await _place(unit, actor, location, body.provider_id, kind, body.starts_at)
-        row = Appointment(
-            location_id=location.id,
-            provider_id=provider.id,
-            contact_id=conversation.contact_id,
-            type_id=kind.id,
-            conversation_id=conversation.id,
-            starts_at=body.starts_at,
-            ends_at=ends_at,
-            busy_until=held,
-            status="scheduled",
-            booked_by_id=actor.user_id,
-        )
-        s.add(row)
-        await _flush_booking(unit)
-        out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
-        await _item(unit, actor, conversation, out, "book")
+        out = await place_booking(unit, actor, location, conversation, body.provider_id, kind, body.starts_at)
         audit.record(
-            s, actor, "create", "appointment", row.id, {"provider_id": provider.id, "type_id": kind.id}
+            s, actor, "create", "appointment", out.id, {"provider_id": out.provider_id, "type_id": kind.id}
         )
+        # Imported here: comms.forms sends through comms.messaging, which imports this module (replies
+        # that confirm appointments), so a module-level import would be a cycle.
+        from comms.forms import send_on_first_booking
+
         await send_on_first_booking(unit, services, conversation, actor.user_id)  # the intake form, if set
         return out
+
+
+async def place_booking(
+    unit: Unit,
+    actor: Actor | None,
+    location: Location,
+    conversation: Conversation,
+    provider_id: int,
+    kind: AppointmentType,
+    starts_at: dt.datetime,
+) -> AppointmentOut:
+    """Check, insert and announce a booking in the caller's transaction (staff, or the patient online
+    when `actor` is None); the caller audits it."""
+    s = unit.session
+    provider, ends_at, held = await _place(unit, location.practice_id, location, provider_id, kind, starts_at)
+    row = Appointment(
+        location_id=location.id,
+        provider_id=provider.id,
+        contact_id=conversation.contact_id,
+        type_id=kind.id,
+        conversation_id=conversation.id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        busy_until=held,
+        status="scheduled",
+        booked_by_id=actor.user_id if actor else None,
+    )
+    s.add(row)
+    await _flush_booking(unit)
+    out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
+    await _item(unit, actor, conversation, out, "book", **({} if actor else {"by": "patient"}))
+    return out
 
 
 async def _load(unit: Unit, actor: Actor, appointment_id: int) -> tuple[Appointment, Conversation, Location]:
@@ -211,8 +243,10 @@ async def reschedule(
         if kind is None:
             raise NotFound("no such appointment type")
         provider_id = body.provider_id or row.provider_id
+        if provider_id != row.provider_id:
+            await provider_of(s, actor, provider_id)
         provider, ends_at, held = await _place(
-            unit, actor, location, provider_id, kind, body.starts_at, ignore=row.id
+            unit, actor.practice_id, location, provider_id, kind, body.starts_at, ignore=row.id
         )
         previous = row.starts_at
         row.provider_id, row.starts_at, row.ends_at, row.busy_until = (
@@ -223,6 +257,8 @@ async def reschedule(
         )
         row.status = "scheduled"
         await _flush_booking(unit)
+        if body.starts_at != previous:  # reminders were for the old time: the new one gets its own
+            await s.execute(delete(AppointmentReminder).where(AppointmentReminder.appointment_id == row.id))
         out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
         await _item(unit, actor, conversation, out, "reschedule", previous_starts_at=previous.isoformat())
         audit.record(s, actor, "update", "appointment", row.id, {"action": "reschedule"})
@@ -248,4 +284,33 @@ async def set_status(
         out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
         await _item(unit, actor, conversation, out, status)
         audit.record(s, actor, "update", "appointment", row.id, {"status": status})
-        return out
+    if status == "completed":
+        # After the visit is recorded: the ask is its own transaction and never undoes the completion.
+        from comms import reviews  # here: reviews → messaging → replies → appointments would be a cycle
+
+        try:
+            await reviews.request_review_after_visit(services, conversation.id)
+        except Exception:  # a failed ask must not turn a recorded visit into an error
+            log.exception("the review request after appointment %s failed", out.id)
+    return out
+
+
+async def confirm_by_reply(
+    unit: Unit, row: Appointment, conversation: Conversation, reply_item_id: int
+) -> bool:
+    """The patient answered a reminder with a yes: a scheduled appointment becomes confirmed (in the
+    caller's transaction, which stored the reply); False when it was not scheduled any more."""
+    s = unit.session
+    if row.status != "scheduled":
+        return False
+    row.status = "confirmed"
+    await s.flush()
+    provider = await s.get(Provider, row.provider_id)
+    kind = await s.get(AppointmentType, row.type_id)
+    location = await s.get(Location, row.location_id)
+    if provider is None or kind is None or location is None:
+        raise NotFound("no such appointment")
+    out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
+    await _item(unit, None, conversation, out, "confirmed", by="patient", reply_item_id=reply_item_id)
+    audit.record(s, None, "update", "appointment", row.id, {"status": "confirmed", "by": "reply"})
+    return True

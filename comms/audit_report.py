@@ -1,8 +1,9 @@
 """The audit report: for admins, who read or changed which patient's records, filtered and exported.
 
-Audit rows name a record (a contact, conversation, item, call, media or recording) by type and id;
-the patient behind each is found here, through the record's conversation. Reading the report is
-itself audited (it shows which patients were looked at).
+Audit rows name a record (a contact, conversation, item, call, media, recording, appointment,
+payment, review or form request, form upload) by type and id; the patient behind each is found
+here, through the record's conversation or the patient it names. Reading the report is itself
+audited (it shows which patients were looked at).
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit
 from comms.access import Actor
+from comms.form_models import FormRequest, FormUpload
 from comms.models import AuditEntry, Contact, Conversation, Media, StaffUser, TimelineItem
+from comms.payment_models import PaymentRequest
+from comms.review_models import ReviewRequest
+from comms.schedule_models import Appointment
 from comms.services import Services
 from comms.voice_models import Call, Recording
 from schemas.analytics import AuditPage, AuditQuery, AuditRow
@@ -28,26 +33,61 @@ def _ids(query: Select[Any]) -> Any:
     return query.with_only_columns(cast(query.selected_columns[0], String)).scalar_subquery()
 
 
+# Records that are a patient's by their id (the contact itself, or a view of all their records of a kind).
+CONTACT_TYPES = ("contact", "contact_appointments", "balance")
+CONVERSATION_TYPES = ("conversation", "conversation_payments", "conversation_forms")
+
+
+def _via_conversation() -> list[tuple[str, Any]]:
+    """(record type, SELECT record id, its conversation id) for records hanging off a conversation."""
+    return [
+        ("timeline_item", select(TimelineItem.id, TimelineItem.conversation_id)),
+        ("call", select(Call.id, Call.conversation_id)),
+        (
+            "media",
+            select(Media.id, TimelineItem.conversation_id).join(
+                TimelineItem, TimelineItem.id == Media.item_id
+            ),
+        ),
+        ("recording", select(Recording.id, Call.conversation_id).join(Call, Call.id == Recording.call_id)),
+    ]
+
+
+def _via_contact() -> list[tuple[str, Any]]:
+    """(record type, SELECT record id, its contact id) for records that name their patient."""
+    return [
+        ("appointment", select(Appointment.id, Appointment.contact_id)),
+        ("payment_request", select(PaymentRequest.id, PaymentRequest.contact_id)),
+        ("review_request", select(ReviewRequest.id, ReviewRequest.contact_id)),
+        ("form_request", select(FormRequest.id, FormRequest.contact_id)),
+        (
+            "form_upload",
+            select(FormUpload.id, FormRequest.contact_id).join(
+                FormRequest, FormRequest.id == FormUpload.request_id
+            ),
+        ),
+    ]
+
+
 def _patient_records(practice_id: int, patient_id: int) -> Any:
-    """Audit rows about one patient: their contact, and each record hanging off their conversations."""
+    """Audit rows about one patient: their contact, and each record hanging off them or their threads."""
     conversations = (
         select(Conversation.id)
         .join(Contact)
         .where(Conversation.contact_id == patient_id, Contact.practice_id == practice_id)
     )
-    items = select(TimelineItem.id).where(TimelineItem.conversation_id.in_(conversations))
-    calls = select(Call.id).where(Call.conversation_id.in_(conversations))
-    media = select(Media.id).where(Media.item_id.in_(items))
-    recordings = select(Recording.id).where(Recording.call_id.in_(calls))
     entry = AuditEntry
-    return or_(
-        (entry.record_type == "contact") & (entry.record_id == str(patient_id)),
-        (entry.record_type == "conversation") & entry.record_id.in_(_ids(conversations)),
-        (entry.record_type == "timeline_item") & entry.record_id.in_(_ids(items)),
-        (entry.record_type == "call") & entry.record_id.in_(_ids(calls)),
-        (entry.record_type == "media") & entry.record_id.in_(_ids(media)),
-        (entry.record_type == "recording") & entry.record_id.in_(_ids(recordings)),
-    )
+    clauses = [
+        entry.record_type.in_(CONTACT_TYPES) & (entry.record_id == str(patient_id)),
+        entry.record_type.in_(CONVERSATION_TYPES) & entry.record_id.in_(_ids(conversations)),
+    ]
+    for record_type, query in _via_conversation():
+        mine = query.where(query.selected_columns[1].in_(conversations))
+        clauses.append((entry.record_type == record_type) & entry.record_id.in_(_ids(mine)))
+    for record_type, query in _via_contact():
+        mine = query.where(query.selected_columns[1] == patient_id)
+        clauses.append((entry.record_type == record_type) & entry.record_id.in_(_ids(mine)))
+    return or_(*clauses)
 
 
 def _filtered(actor: Actor, q: AuditQuery) -> Select[AuditEntry]:
@@ -71,27 +111,24 @@ def _numeric(rows: Iterable[AuditEntry], record_type: str) -> set[int]:
     return {int(r.record_id) for r in rows if r.record_type == record_type and r.record_id.isdigit()}
 
 
-async def _patients(session: AsyncSession, rows: list[AuditEntry]) -> dict[tuple[str, str], int]:
-    """(record type, record id) → the patient's contact id, resolved a few queries per page."""
-    by_conversation: dict[tuple[str, str], int] = {}
-    lookups: list[tuple[str, Any]] = [
-        ("conversation", select(Conversation.id, Conversation.id)),
-        ("timeline_item", select(TimelineItem.id, TimelineItem.conversation_id)),
-        ("call", select(Call.id, Call.conversation_id)),
-        (
-            "media",
-            select(Media.id, TimelineItem.conversation_id).join(
-                TimelineItem, TimelineItem.id == Media.item_id
-            ),
-        ),
-        ("recording", select(Recording.id, Call.conversation_id).join(Call, Call.id == Recording.call_id)),
-    ]
+async def _resolve(
+    session: AsyncSession, rows: list[AuditEntry], lookups: list[tuple[str, Any]]
+) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
     for record_type, query in lookups:
         wanted = _numeric(rows, record_type)
         if wanted:
             key = query.selected_columns[0]
-            for record_id, conversation_id in await session.execute(query.where(key.in_(sorted(wanted)))):
-                by_conversation[(record_type, str(record_id))] = conversation_id
+            for record_id, target in await session.execute(query.where(key.in_(sorted(wanted)))):
+                found[(record_type, str(record_id))] = target
+    return found
+
+
+async def _patients(session: AsyncSession, rows: list[AuditEntry]) -> dict[tuple[str, str], int]:
+    """(record type, record id) → the patient's contact id, resolved a few queries per page."""
+    by_conversation = await _resolve(session, rows, _via_conversation())
+    for record_type in CONVERSATION_TYPES:
+        by_conversation.update({(record_type, str(c)): c for c in _numeric(rows, record_type)})
     linked = await session.execute(
         select(Conversation.id, Conversation.contact_id).where(
             Conversation.id.in_(sorted(set(by_conversation.values())))
@@ -99,8 +136,9 @@ async def _patients(session: AsyncSession, rows: list[AuditEntry]) -> dict[tuple
     )
     contacts = {conversation_id: contact_id for conversation_id, contact_id in linked}
     found = {k: contacts[c] for k, c in by_conversation.items() if c in contacts}
-    for contact_id in _numeric(rows, "contact"):
-        found[("contact", str(contact_id))] = contact_id
+    found.update(await _resolve(session, rows, _via_contact()))
+    for record_type in CONTACT_TYPES:
+        found.update({(record_type, str(c)): c for c in _numeric(rows, record_type)})
     return found
 
 

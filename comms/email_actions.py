@@ -301,109 +301,141 @@ async def send_email(
     subject: str | None = None,
     attachments: Sequence[OutgoingAttachment] = (),
 ) -> TimelineItemOut:
-    """A reply from the thread (text, its HTML twin, files), threaded under the thread's last e-mail.
+    """A reply from the thread (text, its HTML twin, files), threaded under the thread's last e-mail."""
+    async with services.unit() as unit:
+        conversation = await conversation_for(unit, actor, conversation_id)
+        out = await queue_email(
+            services,
+            unit,
+            conversation,
+            body,
+            subject=subject,
+            attachments=attachments,
+            author_id=actor.user_id,
+        )
+        audit.record(
+            unit.session,
+            actor,
+            "send",
+            "timeline_item",
+            out.id,
+            {"kind": "email", "attachments": len(attachments)},
+        )
+        return out
 
-    The message is built and kept now, so every delivery attempt sends the same bytes and Message-ID.
-    """
+
+async def queue_email(
+    services: Services,
+    unit: Unit,
+    conversation: Conversation,
+    body: str,
+    *,
+    subject: str | None = None,
+    attachments: Sequence[OutgoingAttachment] = (),
+    author_id: int | None,
+    meta: dict[str, object] | None = None,
+) -> TimelineItemOut:
+    """The one way an e-mail leaves: built and kept now, in the caller's transaction, so every delivery
+    attempt sends the same bytes and Message-ID; threaded under the thread's last e-mail."""
     if not body.strip():
         raise InvalidRequest("the message is empty")
     smtp = services.settings.smtp
     media_dir = services.settings.storage.media_dir
     files = vet_attachments(attachments, smtp.max_attachment_bytes)
-    async with services.unit() as unit:
-        s = unit.session
-        conversation = await conversation_for(unit, actor, conversation_id)
-        contact = await s.get(Contact, conversation.contact_id)
-        if contact is None or not contact.emails:
-            raise InvalidRequest("this patient has no e-mail address")
-        sender = await s.scalar(
-            select(LocationEmail.address)
-            .where(LocationEmail.location_id == conversation.location_id)
-            .order_by(LocationEmail.id)
+    s = unit.session
+    contact = await s.get(Contact, conversation.contact_id)
+    if contact is None or not contact.emails:
+        raise InvalidRequest("this patient has no e-mail address")
+    sender = await s.scalar(
+        select(LocationEmail.address)
+        .where(LocationEmail.location_id == conversation.location_id)
+        .order_by(LocationEmail.id)
+    )
+    sender = sender or smtp.from_address
+    parent_row = (
+        await s.execute(
+            select(EmailMessage, TimelineItem)
+            .join(TimelineItem, TimelineItem.id == EmailMessage.item_id)
+            .where(TimelineItem.conversation_id == conversation.id)
+            .order_by(TimelineItem.id.desc())
+            .limit(1)
         )
-        sender = sender or smtp.from_address
-        parent_row = (
-            await s.execute(
-                select(EmailMessage, TimelineItem)
-                .join(TimelineItem, TimelineItem.id == EmailMessage.item_id)
-                .where(TimelineItem.conversation_id == conversation.id)
-                .order_by(TimelineItem.id.desc())
-                .limit(1)
-            )
-        ).first()
-        parent_id, chain, parent_subject = None, [], ""
-        if parent_row is not None:
-            record, parent_item = parent_row
-            parent_subject = record.subject
-            # The sender's own id, kept in meta (the stored key may be a digest or a location's copy).
-            meta = parent_item.meta
-            parent_id = valid_message_id(meta["message_id"] if "message_id" in meta else record.message_id)
-            if parent_id:
-                chain = reply_chain(await _parent_references(media_dir, record, parent_item), parent_id)
-        subject = (subject or parent_subject or "Message from your care team").strip()
-        to = contact.emails[0].address
-        try:
-            message, message_id = build_email(
-                from_addr=sender,
-                from_name=smtp.from_name,
-                to=[to],
-                subject=subject,
-                text=body,
-                html=text_to_html(body),
-                in_reply_to=parent_id,
-                references=chain[:-1],
-                attachments=files,
-                domain=smtp.message_id_domain,
-                date=utcnow(),
-            )
-        except ValueError as exc:
-            raise InvalidRequest(f"this e-mail cannot be sent: {exc}") from None
-        raw = message.as_bytes()
-        digest = await asyncio.to_thread(media.store_bytes, media_dir, raw)
-        item = TimelineItem(
-            kind="email",
-            direction="out",
-            body=body,
-            status="pending",
-            author_id=actor.user_id,
-            meta={
-                "subject": str(message["Subject"]),
-                "to": [to],
-                "from": sender,
-                "in_reply_to": parent_id,
-                "references": chain,
-                "message_id": message_id,
-            },
+    ).first()
+    parent_id, chain, parent_subject = None, [], ""
+    if parent_row is not None:
+        record, parent_item = parent_row
+        parent_subject = record.subject
+        # The sender's own id, kept in meta (the stored key may be a digest or a location's copy).
+        parent_meta = parent_item.meta
+        parent_id = valid_message_id(
+            parent_meta["message_id"] if "message_id" in parent_meta else record.message_id
         )
-        out = await add_item(unit, conversation, item)
-        s.add(
-            EmailMessage(
-                item_id=out.id,
-                message_id=message_id,
-                subject=str(message["Subject"])[:500],
-                raw_sha256=digest,
-                raw_size=len(raw),
-            )
+        if parent_id:
+            chain = reply_chain(await _parent_references(media_dir, record, parent_item), parent_id)
+    subject = (subject or parent_subject or "Message from your care team").strip()
+    to = contact.emails[0].address
+    try:
+        message, message_id = build_email(
+            from_addr=sender,
+            from_name=smtp.from_name,
+            to=[to],
+            subject=subject,
+            text=body,
+            html=text_to_html(body),
+            in_reply_to=parent_id,
+            references=chain[:-1],
+            attachments=files,
+            domain=smtp.message_id_domain,
+            date=utcnow(),
         )
-        entries = await _keep_attachments(s, media_dir, out.id, files)
-        if entries:
-            stored_item = await s.get(TimelineItem, out.id)
-            if stored_item is not None:
-                stored_item.meta = {**stored_item.meta, "media": entries}
-                await publish_update(unit, stored_item)
-                out = out.model_copy(update={"meta": dict(stored_item.meta)})
-        s.add(
-            OutboxEntry(
-                item_id=out.id,
-                channel="email",
-                state="pending",
-                to_addr=to,
-                from_addr=sender,
-                next_attempt_at=utcnow(),
-            )
+    except ValueError as exc:
+        raise InvalidRequest(f"this e-mail cannot be sent: {exc}") from None
+    raw = message.as_bytes()
+    digest = await asyncio.to_thread(media.store_bytes, media_dir, raw)
+    item = TimelineItem(
+        kind="email",
+        direction="out",
+        body=body,
+        status="pending",
+        author_id=author_id,
+        meta={
+            "subject": str(message["Subject"]),
+            "to": [to],
+            "from": sender,
+            "in_reply_to": parent_id,
+            "references": chain,
+            "message_id": message_id,
+            **(meta or {}),
+        },
+    )
+    out = await add_item(unit, conversation, item)
+    s.add(
+        EmailMessage(
+            item_id=out.id,
+            message_id=message_id,
+            subject=str(message["Subject"])[:500],
+            raw_sha256=digest,
+            raw_size=len(raw),
         )
-        audit.record(s, actor, "send", "timeline_item", out.id, {"kind": "email", "attachments": len(files)})
-        return out
+    )
+    entries = await _keep_attachments(s, media_dir, out.id, files)
+    if entries:
+        stored_item = await s.get(TimelineItem, out.id)
+        if stored_item is not None:
+            stored_item.meta = {**stored_item.meta, "media": entries}
+            await publish_update(unit, stored_item)
+            out = out.model_copy(update={"meta": dict(stored_item.meta)})
+    s.add(
+        OutboxEntry(
+            item_id=out.id,
+            channel="email",
+            state="pending",
+            to_addr=to,
+            from_addr=sender,
+            next_attempt_at=utcnow(),
+        )
+    )
+    return out
 
 
 async def _keep_attachments(

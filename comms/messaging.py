@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from comms import audit, carrier_errors
+from comms import appointment_replies, audit, carrier_errors
 from comms.access import Actor
 from comms.contacts import _create as insert_contact
 from comms.contacts import _holders as holders_of
@@ -240,6 +240,8 @@ async def _store(services: Services, batch: list[_Inbound]) -> list[Received | E
             reply = await _apply_keyword(
                 unit, services, b.message, practice_id, b.from_number, conversation, item.id
             )
+            if keyword(b.message) not in ("stop", "help"):  # "YES" may answer a reminder
+                await appointment_replies.understand(unit, conversation, item)
             audit.record(
                 s, None, "receive", "timeline_item", item.id, {"kind": item.kind, "media": len(media_ids)}
             )

@@ -1,4 +1,5 @@
-"""Texts that follow a payment request: reminders while it is unpaid, a thank-you for each payment.
+"""Messages of a payment request (by text, or e-mail when staff chose it): the link, reminders while
+it is unpaid, a thank-you for each payment.
 
 Reminders go on the configured days after sending (payments.reminder_days) and stop at payment,
 expiry or STOP. Each is claimed by one conditional UPDATE of the request's reminder count, so when
@@ -12,6 +13,7 @@ import datetime as dt
 from sqlalchemy import select, update
 
 from comms import audit
+from comms.email_actions import queue_email
 from comms.errors import InvalidRequest, OptedOut
 from comms.messaging import queue_sms, write_unit
 from comms.models import Conversation, Location, TimelineItem, utcnow
@@ -33,19 +35,35 @@ def due_count(request: PaymentRequest, days: tuple[int, ...], now: dt.datetime) 
     return sum(1 for d in days if request.created_at + dt.timedelta(days=d) <= now)
 
 
-async def _text(unit: Unit, request: PaymentRequest, body: str, kind: str) -> bool:
-    """Queue a follow-up text; False (and a note in the thread) when the patient cannot be texted."""
+SUBJECTS = {"request": "Payment request", "reminder": "Payment reminder", "receipt": "Payment received"}
+
+
+async def send_to_patient(
+    services: Services,
+    unit: Unit,
+    conversation: Conversation,
+    request: PaymentRequest,
+    body: str,
+    kind: str,
+    author_id: int | None = None,
+) -> None:
+    """Queue a payment message by the request's channel (text, or e-mail), in the caller's transaction."""
+    meta: dict[str, object] = {"payment_request_id": request.id, "followup": kind}
+    if request.channel == "email":
+        location = await unit.session.get(Location, request.location_id)
+        subject = f"{SUBJECTS.get(kind, 'Payment')} from {location.name if location else 'your care team'}"
+        await queue_email(services, unit, conversation, body, subject=subject, author_id=author_id, meta=meta)
+    else:
+        await queue_sms(unit, conversation, body, author_id=author_id, meta=meta)
+
+
+async def _followup(services: Services, unit: Unit, request: PaymentRequest, body: str, kind: str) -> bool:
+    """Queue a follow-up; False (and a note in the thread) when the patient cannot be reached that way."""
     conversation = await unit.session.get(Conversation, request.conversation_id)
     if conversation is None:
         return False
     try:
-        await queue_sms(
-            unit,
-            conversation,
-            body,
-            author_id=None,
-            meta={"payment_request_id": request.id, "followup": kind},
-        )
+        await send_to_patient(services, unit, conversation, request, body, kind)
     except (OptedOut, InvalidRequest) as exc:
         why = "the patient replied STOP" if isinstance(exc, OptedOut) else exc.message
         await add_item(
@@ -87,7 +105,7 @@ async def _remind_one(services: Services, request_id: int, sent: int, due: int, 
         url = f"{services.settings.server.public_base_url}/pay/{request.token}"
         owed = money(balance(request), request.currency)
         body = f"{location.name}: a reminder that {owed} is still due. Pay securely here: {url}"
-        sent_ok = await _text(unit, request, body, "reminder")
+        sent_ok = await _followup(services, unit, request, body, "reminder")
         if not sent_ok:
             request.reminders_sent = len(days)  # STOP or no number: no more reminders for this request
         await refresh(unit, request, now)
@@ -125,7 +143,9 @@ async def remind_due(services: Services, now: dt.datetime | None = None) -> list
     return reminded
 
 
-async def confirm_payment(unit: Unit, request: PaymentRequest, cents: int, currency: str) -> None:
+async def confirm_payment(
+    services: Services, unit: Unit, request: PaymentRequest, cents: int, currency: str
+) -> None:
     """The patient's receipt for one payment, queued in the transaction that recorded it."""
     location = await unit.session.get(Location, request.location_id)
     if location is None:
@@ -134,5 +154,5 @@ async def confirm_payment(unit: Unit, request: PaymentRequest, cents: int, curre
     left = balance(request)
     rest = f" {money(left, request.currency)} is still due." if left else ""
     body = f"{location.name}: thank you, we received your payment of {paid}.{rest}"
-    if await _text(unit, request, body, "receipt"):
+    if await _followup(services, unit, request, body, "receipt"):
         request.confirmed_at = utcnow()

@@ -38,6 +38,9 @@ class PaymentRequest(Base):
     currency: Mapped[str] = mapped_column(String(3))
     description: Mapped[str] = mapped_column(String(200))
     allow_partial: Mapped[bool] = mapped_column(default=False)
+    channel: Mapped[str] = mapped_column(
+        String(8), default="sms"
+    )  # how the link and follow-ups go: sms, email
     status: Mapped[str] = mapped_column(String(16), default="sent")
     paid_cents: Mapped[int] = mapped_column(Integer, default=0)
     refunded_cents: Mapped[int] = mapped_column(Integer, default=0)

@@ -41,7 +41,12 @@ async def expire_due(services: Services, now: dt.datetime | None = None) -> list
     expired = []
     for request_id in due:
         async with write_unit(services) as unit:
-            request = await unit.session.get(PaymentRequest, request_id, populate_existing=True)
+            request = await unit.session.get(
+                PaymentRequest,
+                request_id,
+                populate_existing=True,
+                with_for_update=not services.settings.database.is_sqlite,
+            )
             if request is not None and request.status in OPEN_STATUSES:
                 await refresh(unit, request, now)
                 if request.status == "expired":

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from comms import audit
 from comms.access import Actor
 from comms.errors import Conflict, InvalidRequest, NotFound
-from comms.messaging import queue_sms, write_unit
+from comms.messaging import write_unit
 from comms.models import Contact, Location, TimelineItem, utcnow
-from comms.payment_followups import confirm_payment, money
+from comms.payment_followups import confirm_payment, money, send_to_patient
 from comms.payment_models import (
     OPEN_STATUSES,
     PaymentReceived,
@@ -50,8 +50,8 @@ def request_text(location: str, amount: str, url: str) -> str:
 async def create_request(
     services: Services, actor: Actor, conversation_id: int, body: PaymentRequestIn
 ) -> PaymentRequestOut:
-    """The payment card and the text with its link, in one transaction: an opted-out patient or a
-    missing number refuses the whole request, nothing half-made is left."""
+    """The payment card and the text (or e-mail) with its link, in one transaction: an opted-out patient
+    or a missing number or address refuses the whole request, nothing half-made is left."""
     settings = services.settings.payments
     async with write_unit(services) as unit:
         s = unit.session
@@ -71,6 +71,7 @@ async def create_request(
             currency=settings.currency,
             description=body.description,
             allow_partial=body.allow_partial,
+            channel=body.channel,
             status="sent",
             paid_cents=0,
             refunded_cents=0,
@@ -94,13 +95,8 @@ async def create_request(
         )
         request.item_id = item.id
         amount = money(body.amount_cents, settings.currency)
-        await queue_sms(
-            unit,
-            conversation,
-            request_text(location.name, amount, pay_url(services, request.token)),
-            author_id=actor.user_id,
-            meta={"payment_request_id": request.id},
-        )
+        text = request_text(location.name, amount, pay_url(services, request.token))
+        await send_to_patient(services, unit, conversation, request, text, "request", actor.user_id)
         audit.record(s, actor, "create", "payment_request", request.id, {"amount_cents": body.amount_cents})
         return request_out(request)
 
@@ -148,12 +144,20 @@ async def list_for_location(
     """A location's requests (open ones by default), oldest due first, for the billing desk (audited)."""
     actor.require_location(location_id)
     async with services.unit() as unit:
-        query = select(PaymentRequest).where(PaymentRequest.location_id == location_id)
+        location = await unit.session.get(Location, location_id)
+        if location is None or location.practice_id != actor.practice_id:
+            raise NotFound("no such location")
+        query = (
+            select(PaymentRequest, Contact)
+            .join(Contact, Contact.id == PaymentRequest.contact_id)
+            .where(PaymentRequest.location_id == location_id)
+        )
         if state == "open":
             query = query.where(PaymentRequest.status.in_(OPEN_STATUSES)).order_by(PaymentRequest.expires_at)
         else:
             query = query.order_by(PaymentRequest.id.desc())
-        out = [request_out(r) for r in await unit.session.scalars(query.limit(500))]
+        rows = (await unit.session.execute(query.limit(500))).all()
+        out = [request_out(r).model_copy(update={"contact_name": c.display_name}) for r, c in rows]
         audit.record(unit.session, actor, "view", "location_payments", location_id, {"n": len(out)})
         return out
 
@@ -211,7 +215,10 @@ async def open_link(services: Services, token: str) -> PayPage:
     """The patient opened the link: the first time marks the request opened (posted live)."""
     async with write_unit(services) as unit:
         s = unit.session
-        request = await s.scalar(select(PaymentRequest).where(PaymentRequest.token == token))
+        query = select(PaymentRequest).where(PaymentRequest.token == token)
+        if not services.settings.database.is_sqlite:
+            query = query.with_for_update()  # Stripe's events for this request wait their turn
+        request = await s.scalar(query.execution_options(populate_existing=True))
         if request is None:
             raise NotFound("this payment link is not valid")
         if request.opened_at is None:
@@ -259,21 +266,27 @@ async def apply_event(services: Services, event_id: str, event_type: str, fact: 
                 return False
             s.add(PaymentWebhookEvent(event_id=event_id, type=event_type[:100]))
             await s.flush()  # a concurrent delivery of the same event fails here, and rolls back whole
-            request, new_payment = await _record(s, fact) if fact is not None else (None, None)
+            lock = not services.settings.database.is_sqlite
+            request, new_payment = await _record(s, fact, lock) if fact is not None else (None, None)
             if request is not None and fact is not None:
                 await s.flush()
                 await refresh(unit, request)
                 audit.record(s, None, f"stripe_{fact.fact}", "payment_request", request.id)
                 if new_payment is not None:
-                    await confirm_payment(unit, request, new_payment.amount_cents, new_payment.currency)
+                    await confirm_payment(
+                        services, unit, request, new_payment.amount_cents, new_payment.currency
+                    )
             return True
     except IntegrityError:
         return False
 
 
-async def _record(s: AsyncSession, fact: PaymentFact) -> tuple[PaymentRequest | None, CheckoutPaid | None]:
+async def _record(
+    s: AsyncSession, fact: PaymentFact, lock: bool
+) -> tuple[PaymentRequest | None, CheckoutPaid | None]:
     """Add the event's fact (each only grows, see comms.payment_state): the request it concerns, and the
-    payment when it is one not seen before."""
+    payment when it is one not seen before. The request's row is locked first (PostgreSQL; SQLite writers
+    take turns anyway), so two events for one request never both count only their own payment."""
     if isinstance(fact, RefundSeen):
         row = await s.get(PaymentRefund, fact.payment_intent)
         if row is None:
@@ -286,8 +299,9 @@ async def _record(s: AsyncSession, fact: PaymentFact) -> tuple[PaymentRequest | 
         request_id = await s.scalar(
             select(PaymentReceived.request_id).where(PaymentReceived.payment_intent == fact.payment_intent)
         )
-        return (await s.get(PaymentRequest, request_id) if request_id is not None else None), None
-    request = await s.get(PaymentRequest, fact.request_id)
+        found = await _locked(s, request_id, lock) if request_id is not None else None
+        return found, None
+    request = await _locked(s, fact.request_id, lock)
     if request is None:
         return None, None
     if isinstance(fact, CheckoutPaid):
@@ -309,6 +323,10 @@ async def _record(s: AsyncSession, fact: PaymentFact) -> tuple[PaymentRequest | 
     request.failed_at = request.failed_at or utcnow()
     request.failure = fact.message
     return request, None
+
+
+async def _locked(s: AsyncSession, request_id: int, lock: bool) -> PaymentRequest | None:
+    return await s.get(PaymentRequest, request_id, with_for_update=lock, populate_existing=True)
 
 
 async def refundable(services: Services, actor: Actor, request_id: int) -> list[tuple[str, int]]:

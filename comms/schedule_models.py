@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, SmallInteger, String, Time, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from comms.models import Base, BigId, utcnow
@@ -52,6 +63,7 @@ class AppointmentType(Base):
     duration_minutes: Mapped[int] = mapped_column(Integer)
     buffer_minutes: Mapped[int] = mapped_column(Integer, default=0)
     colour: Mapped[str] = mapped_column(String(7), default="#4a90d9")
+    online: Mapped[bool] = mapped_column(Boolean, default=False)  # patients may book it themselves
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     __table_args__ = (UniqueConstraint("practice_id", "name"),)
 
@@ -123,3 +135,39 @@ class ProviderFeed(Base):
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"), primary_key=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ReminderRule(Base):
+    """A practice's reminder: how long before a visit, by which channel, what it says, and the local
+    hours it must not arrive in (it then goes at the end of them, or before them if that is too late)."""
+
+    __tablename__ = "reminder_rules"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"), index=True)
+    minutes_before: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(8), default="sms")
+    template: Mapped[str] = mapped_column(Text)
+    quiet_from: Mapped[dt.time | None] = mapped_column(Time)
+    quiet_until: Mapped[dt.time | None] = mapped_column(Time)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AppointmentReminder(Base):
+    """One rule's reminder for one appointment, written in the transaction that queues it: the unique
+    key is what makes it go once, whichever node gets there and however often nodes restart."""
+
+    __tablename__ = "appointment_reminders"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
+    # None: the text a patient gets when they book online, asking them to confirm.
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reminder_rules.id", ondelete="CASCADE"), index=True
+    )
+    due_at: Mapped[dt.datetime]
+    state: Mapped[str] = mapped_column(String(12))  # "queued" or "skipped"
+    reason: Mapped[str | None] = mapped_column(String(40))  # why skipped: opted_out, no_phone...
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("timeline_items.id", ondelete="SET NULL"))
+    reply: Mapped[str | None] = mapped_column(String(12))  # how the patient's answer was read, once
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("appointment_id", "rule_id"),)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from comms import audit
 from comms.access import Actor
 from comms.errors import Conflict, InvalidRequest, NotFound
-from comms.models import Location
+from comms.models import Location, utcnow
 from comms.schedule_models import (
     AppointmentType,
     Provider,
@@ -77,6 +77,7 @@ def type_out(kind: AppointmentType) -> AppointmentTypeOut:
         duration_minutes=kind.duration_minutes,
         buffer_minutes=kind.buffer_minutes,
         colour=kind.colour,
+        online=kind.online,
         active=kind.active,
     )
 
@@ -230,3 +231,104 @@ async def add_holiday(services: Services, actor: Actor, location_id: int, body: 
         await s.flush()
         audit.record(s, actor, "create", "schedule_holiday", row.id)
         return HolidayOut(id=row.id, location_id=location_id, date=row.date, name=row.name)
+
+
+async def list_time_off(services: Services, actor: Actor, provider_id: int) -> list[TimeOffOut]:
+    """A provider's time off that has not ended yet, soonest first."""
+    async with services.read() as s:
+        await provider_of(s, actor, provider_id)
+        rows = await s.scalars(
+            select(TimeOff)
+            .where(TimeOff.provider_id == provider_id, TimeOff.ends_at > utcnow())
+            .order_by(TimeOff.starts_at)
+        )
+        return [
+            TimeOffOut(
+                id=r.id, provider_id=provider_id, starts_at=r.starts_at, ends_at=r.ends_at, reason=r.reason
+            )
+            for r in rows
+        ]
+
+
+async def remove_time_off(services: Services, actor: Actor, time_off_id: int) -> None:
+    """The provider is not away after all (admins)."""
+    actor.require_admin()
+    async with services.unit() as unit:
+        s = unit.session
+        row = await s.get(TimeOff, time_off_id)
+        if row is None:
+            raise NotFound("no such time off")
+        await provider_of(s, actor, row.provider_id)
+        await s.delete(row)
+        audit.record(s, actor, "delete", "time_off", time_off_id)
+
+
+async def list_holidays(services: Services, actor: Actor, location_id: int) -> list[HolidayOut]:
+    async with services.read() as s:
+        await location_of(s, actor, location_id)
+        rows = await s.scalars(
+            select(ScheduleHoliday)
+            .where(ScheduleHoliday.location_id == location_id)
+            .order_by(ScheduleHoliday.date)
+        )
+        return [HolidayOut(id=r.id, location_id=location_id, date=r.date, name=r.name) for r in rows]
+
+
+async def remove_holiday(services: Services, actor: Actor, holiday_id: int) -> None:
+    """The location takes bookings that day after all (admins)."""
+    actor.require_admin()
+    async with services.unit() as unit:
+        s = unit.session
+        row = await s.get(ScheduleHoliday, holiday_id)
+        if row is None:
+            raise NotFound("no such holiday")
+        await location_of(s, actor, row.location_id)
+        await s.delete(row)
+        audit.record(s, actor, "delete", "schedule_holiday", holiday_id)
+
+
+async def update_type(
+    services: Services, actor: Actor, type_id: int, body: AppointmentTypeIn, active: bool
+) -> AppointmentTypeOut:
+    """Change an appointment type, or retire it (booked visits keep it; no new bookings)."""
+    actor.require_admin()
+    async with services.unit() as unit:
+        s = unit.session
+        kind = await s.get(AppointmentType, type_id)
+        if kind is None or kind.practice_id != actor.practice_id:
+            raise NotFound("no such appointment type")
+        if body.name != kind.name:
+            await _name_free(s, AppointmentType, actor, body.name)
+        for key, value in body.model_dump().items():
+            setattr(kind, key, value)
+        kind.active = active
+        await s.flush()
+        audit.record(s, actor, "update", "appointment_type", kind.id, {"active": active})
+        return type_out(kind)
+
+
+async def update_provider(
+    services: Services, actor: Actor, provider_id: int, body: ProviderIn, active: bool
+) -> ProviderOut:
+    """Rename a provider, change their locations, or retire them (booked visits stay)."""
+    actor.require_admin()
+    async with services.unit() as unit:
+        s = unit.session
+        provider = await provider_of(s, actor, provider_id)
+        for location_id in set(body.location_ids):
+            await location_of(s, actor, location_id)
+        if body.name != provider.name:
+            await _name_free(s, Provider, actor, body.name)
+        provider.name, provider.active = body.name, active
+        await s.execute(delete(ProviderLocation).where(ProviderLocation.provider_id == provider_id))
+        s.add_all(
+            ProviderLocation(provider_id=provider_id, location_id=i) for i in sorted(set(body.location_ids))
+        )
+        await s.execute(
+            delete(WorkingHours).where(
+                WorkingHours.provider_id == provider_id, WorkingHours.location_id.not_in(body.location_ids)
+            )
+        )
+        await s.flush()
+        audit.record(s, actor, "update", "provider", provider_id, {"active": active})
+        return await _provider_out(s, provider)

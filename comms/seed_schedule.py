@@ -1,5 +1,5 @@
-"""The demo practice's calendar: providers at each location, appointment types, working weeks, and a
-few upcoming bookings in the demo threads (found by the same slot search staff use)."""
+"""The demo practice's calendar: providers at each location, appointment types, working weeks, reminder
+rules, and a few upcoming bookings in the demo threads (found by the same slot search staff use)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,27 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from comms import appointment_reads, appointments, schedule_setup
+from comms import appointment_reads, appointments, reminders, schedule_setup
 from comms.access import Actor
 from comms.models import Conversation, Location, StaffUser, utcnow
 from comms.services import Services
-from schemas.schedule import AppointmentTypeIn, BookIn, HoursEntry, HoursIn, ProviderIn, SlotQuery
+from schemas.schedule import (
+    AppointmentTypeIn,
+    BookIn,
+    HoursEntry,
+    HoursIn,
+    ProviderIn,
+    ReminderRuleIn,
+    SlotQuery,
+)
 from schemas.voice import WEEKDAYS
 
-# (name, duration, buffer, colour)
+# (name, duration, buffer, colour, patients may book it online)
 TYPES = (
-    ("New patient exam", 60, 15, "#3b6fd4"),
-    ("Cleaning", 45, 10, "#2e9d62"),
-    ("Filling", 60, 10, "#d4852b"),
-    ("Emergency visit", 30, 0, "#c93a3a"),
+    ("New patient exam", 60, 15, "#3b6fd4", True),
+    ("Cleaning", 45, 10, "#2e9d62", True),
+    ("Filling", 60, 10, "#d4852b", False),
+    ("Emergency visit", 30, 0, "#c93a3a", False),
 )
 MORNING, AFTERNOON = (dt.time(8), dt.time(12)), (dt.time(13), dt.time(17))
 # (name, {location index: weekdays 0 = Monday}); each works mornings and afternoons on those days.
@@ -30,6 +38,15 @@ PROVIDERS = (
     ("Dr. Ana Okafor", {1: (0, 1, 2, 3)}),
 )
 BOOKINGS = 6  # demo threads that get an upcoming appointment
+# (minutes before, text); both keep quiet between 20:00 and 08:00 local.
+REMINDERS = (
+    (
+        2 * 24 * 60,
+        "Hi {first_name}, a reminder of your {type} with {provider} at {location} on {date} at {time}. "
+        "Reply C to confirm or R to reschedule.",
+    ),
+    (120, "Hi {first_name}, see you at {time} today at {location}."),
+)
 
 
 async def seed_calendar(services: Services, practice_id: int, locations: list[int]) -> None:
@@ -44,9 +61,11 @@ async def seed_calendar(services: Services, practice_id: int, locations: list[in
     admin = Actor(admin_id, practice_id, "admin", None, "demo-seed")
     kinds = [
         await schedule_setup.add_type(
-            services, admin, AppointmentTypeIn(name=n, duration_minutes=d, buffer_minutes=b, colour=c)
+            services,
+            admin,
+            AppointmentTypeIn(name=n, duration_minutes=d, buffer_minutes=b, colour=c, online=online),
         )
-        for n, d, b, c in TYPES
+        for n, d, b, c, online in TYPES
     ]
     for name, week in PROVIDERS:
         where = [locations[i] for i in week]
@@ -60,6 +79,11 @@ async def seed_calendar(services: Services, practice_id: int, locations: list[in
             for start, end in (MORNING, AFTERNOON)
         ]
         await schedule_setup.set_hours(services, admin, provider.id, HoursIn(hours=hours))
+    for minutes, text in REMINDERS:
+        rule = ReminderRuleIn(
+            minutes_before=minutes, template=text, quiet_from=dt.time(20), quiet_until=dt.time(8)
+        )
+        await reminders.save_rule(services, admin, rule)
     await _bookings(services, admin, [k.id for k in kinds])
 
 

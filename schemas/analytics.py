@@ -90,6 +90,38 @@ class StaffRow(_Strict):
     messages_sent: int
 
 
+class AppointmentFigures(_Strict):
+    """Booked: made during the range. Visits: appointments starting in the range, cancellations aside."""
+
+    booked: int
+    self_scheduled: int = Field(description="booked with no staff member (the patient's own booking)")
+    visits: int
+    confirmed: int
+    confirmed_rate: float | None
+    no_shows: int
+    no_show_rate: float | None = Field(description="no-shows / visits whose time has come")
+    cancelled: int
+
+
+class PaymentTotals(_Strict):
+    """Payment requests made in the range, in one currency; outstanding is what is still open now."""
+
+    currency: str
+    requested: int
+    requested_cents: int
+    collected_cents: int = Field(description="received in the range, for this location's requests")
+    paid: int
+    median_days_to_pay: float | None = Field(description="request to full payment, requests paid in full")
+    outstanding: int
+    outstanding_cents: int
+
+
+class ReviewFigures(_Strict):
+    requested: int
+    clicked: int
+    click_rate: float | None
+
+
 class Figures(_Strict):
     location_id: int
     timezone: str
@@ -99,6 +131,9 @@ class Figures(_Strict):
     phones: PhoneFigures
     messages: MessageFigures
     staff: list[StaffRow]
+    appointments: AppointmentFigures
+    payments: list[PaymentTotals]
+    reviews: ReviewFigures
 
 
 Figure = Literal[
@@ -113,6 +148,10 @@ Figure = Literal[
     "responded",
     "unanswered",
     "staff",
+    "booked",
+    "no_shows",
+    "outstanding",
+    "reviews_clicked",
 ]
 
 
@@ -172,7 +211,9 @@ class AuditPage(_Strict):
     next_before_id: int | None = Field(description="pass as before_id for older entries; null at the end")
 
 
-ExportTable = Literal["phones", "phone_days", "channels", "message_days", "staff"]
+ExportTable = Literal[
+    "phones", "phone_days", "channels", "message_days", "staff", "appointments", "payments", "reviews"
+]
 
 
 class ExportQuery(RangeQuery):

@@ -23,6 +23,7 @@ class PaymentRequestIn(_Strict):
     amount_cents: int = Field(ge=MIN_CENTS, le=MAX_CENTS, description="in the smallest unit (cents)")
     description: str = Field(min_length=1, max_length=200, description="shown to staff and the patient")
     allow_partial: bool = Field(False, description="the patient may pay part now and the rest later")
+    channel: Literal["sms", "email"] = Field("sms", description="how the link, reminders and receipts go")
     expires_in_days: int | None = Field(None, ge=1, le=365, description="default: payments.link_days")
 
     @field_validator("description")
@@ -44,6 +45,7 @@ class PaymentRequestOut(_Strict):
     currency: str
     description: str
     allow_partial: bool
+    channel: Literal["sms", "email"]
     status: PaymentStatus
     paid_cents: int
     refunded_cents: int
@@ -54,6 +56,7 @@ class PaymentRequestOut(_Strict):
     opened_at: dt.datetime | None
     paid_at: dt.datetime | None
     created_at: dt.datetime
+    contact_name: str | None = Field(None, description="in a location's list: whose request it is")
 
 
 class PaymentListQuery(_Strict):

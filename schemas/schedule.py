@@ -4,6 +4,7 @@ and appointments on the wire."""
 from __future__ import annotations
 
 import datetime as dt
+import string
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -12,6 +13,7 @@ from schemas.voice import WEEKDAYS, Weekday
 
 Status = Literal["scheduled", "confirmed", "checked_in", "completed", "cancelled", "no_show"]
 NewStatus = Literal["confirmed", "checked_in", "completed", "cancelled", "no_show"]
+PLACEHOLDERS = ("first_name", "practice", "location", "date", "time", "provider", "type")
 Colour = Field("#4a90d9", pattern=r"^#[0-9a-fA-F]{6}$", description="a CSS hex colour, #rrggbb")
 
 
@@ -22,6 +24,10 @@ class _Strict(BaseModel):
 class ProviderIn(_Strict):
     name: str = Field(min_length=1, max_length=120)
     location_ids: list[int] = Field(min_length=1, max_length=50, description="where they see patients")
+
+
+class ProviderUpdate(ProviderIn):
+    active: bool = Field(True, description="false retires the provider: no new bookings")
 
 
 class ProviderOut(_Strict):
@@ -36,6 +42,11 @@ class AppointmentTypeIn(_Strict):
     duration_minutes: int = Field(ge=5, le=8 * 60)
     buffer_minutes: int = Field(0, ge=0, le=4 * 60, description="the provider's time after it")
     colour: str = Colour
+    online: bool = Field(False, description="patients may book it themselves on the booking page")
+
+
+class AppointmentTypeUpdate(AppointmentTypeIn):
+    active: bool = Field(True, description="false retires the type: no new bookings")
 
 
 class AppointmentTypeOut(AppointmentTypeIn):
@@ -160,3 +171,98 @@ class FeedOut(_Strict):
 
 class FeedQuery(_Strict):
     token: str = Field(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class ReminderRuleIn(_Strict):
+    """A reminder sent by text or by e-mail (the subject names the visit); quiet hours apply to both."""
+
+    minutes_before: int = Field(ge=5, le=60 * 24 * 30, description="whole days keep the visit's local time")
+    channel: Literal["sms", "email"] = "sms"
+    template: str = Field(
+        min_length=1,
+        max_length=640,
+        description="placeholders: {first_name} {practice} {location} {date} {time} {provider} {type}",
+    )
+    quiet_from: dt.time | None = Field(None, description="local time quiet hours begin (none: any hour)")
+    quiet_until: dt.time | None = Field(None, description="local time quiet hours end")
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _valid(self) -> ReminderRuleIn:
+        check_template(self.template)
+        if (self.quiet_from is None) != (self.quiet_until is None):
+            raise ValueError("give both quiet_from and quiet_until, or neither")
+        return self
+
+
+class ReminderRuleOut(ReminderRuleIn):
+    id: int
+
+
+class PreviewIn(_Strict):
+    template: str = Field(min_length=1, max_length=640)
+    appointment_id: int | None = Field(None, description="fill it from this appointment (else a sample)")
+
+    @model_validator(mode="after")
+    def _valid(self) -> PreviewIn:
+        check_template(self.template)
+        return self
+
+
+class PreviewOut(_Strict):
+    text: str
+    segments: int
+
+
+def check_template(template: str) -> None:
+    """Refuse placeholders we cannot fill (and broken braces), naming them, at the time rules are saved."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"the template's braces do not match: {exc}") from None
+    unknown = sorted({f for f in fields if f not in PLACEHOLDERS})
+    if unknown:
+        known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+        raise ValueError(f"unknown placeholder {{{unknown[0]}}}; use {known}")
+
+
+class PublicType(_Strict):
+    id: int
+    name: str
+    duration_minutes: int
+
+
+class PublicProvider(_Strict):
+    id: int
+    name: str
+
+
+class PublicLocationOut(_Strict):
+    """What a location's booking page offers (nothing about any patient)."""
+
+    location_id: int
+    name: str
+    timezone: str
+    types: list[PublicType]
+    providers: list[PublicProvider]
+
+
+class OnlineBookingIn(_Strict):
+    type_id: int
+    provider_id: int
+    starts_at: AwareDatetime
+    first_name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    last_name: str = Field(min_length=1, max_length=100, pattern=r"\S")
+    phone: str = Field(min_length=7, max_length=30, description="a mobile number: the confirmation is texted")
+
+
+class OnlineBookingOut(_Strict):
+    """The booking as the patient made it: what they typed back to them and the slot, nothing else."""
+
+    type_name: str
+    provider_name: str
+    location_name: str
+    starts_at: dt.datetime
+    local_start: str
+    when: str
+    texted: bool = Field(description="whether the confirmation text could be queued")

@@ -209,7 +209,7 @@ async def test_a_booking_within_a_day_recovers_a_missed_call(services: Services)
 
     p, seeded, admin = await _setup(services)
     async with services.unit() as unit:
-        for n, (status, conv) in enumerate((("scheduled", "c2"), ("canceled", "c5"))):
+        for n, (status, conv) in enumerate((("scheduled", "c2"), ("cancelled", "c5"))):
             unit.session.add(
                 Call(
                     call_sid=f"CA{'b' * 31}{n}",

@@ -18,6 +18,7 @@ from comms.appointments import is_overlap
 from comms.db import make_engine, make_sessionmaker
 from comms.errors import Conflict
 from comms.models import AuditEntry, Conversation, TimelineItem
+from comms.review_models import ReviewRequest
 from comms.schedule_models import Appointment
 from comms.services import Services
 from comms.slots import local_text
@@ -459,3 +460,42 @@ async def test_the_call_pop_shows_the_next_appointment_where_the_staff_work(serv
     assert north.next_appointment["label"] == f"Cleaning with Dr Rivera, {when}" and ", 3:00 PM E" in when
     assert north.next_appointment["location"] == "North"
     assert south.next_appointment is None  # staff at South see nothing of North's bookings
+
+
+async def test_a_completed_visit_asks_for_a_review_once_when_the_location_has_a_page(served: Any) -> None:
+    p, url = served.practice, base(served)
+    services: Services = served.app[SERVICES]
+    cal = await seed_calendar(services, p)
+    monday = next_weekday(0)
+    book = f"{url}/api/v1/conversations/{p.conv_a}/appointments"
+
+    async def visit(http: Any, csrf: str, hour: int) -> None:
+        slot = {"provider_id": cal.provider_id, "type_id": cal.type_id, "starts_at": at(monday, hour)}
+        a = await api(http, "POST", book, csrf, slot, 201)
+        for step in ("confirmed", "checked_in", "completed"):
+            await api(http, "POST", f"{url}/api/v1/appointments/{a['id']}/status", csrf, {"status": step})
+
+    async def asks() -> list[ReviewRequest]:
+        async with services.read() as session:
+            return list(
+                await session.scalars(select(ReviewRequest).where(ReviewRequest.conversation_id == p.conv_a))
+            )
+
+    async with browser() as http:
+        csrf = (await sign_in(http, url, p.staff_a))["csrf_token"]
+        await visit(http, csrf, 9)
+        assert await asks() == []  # no review page at North yet: nothing is sent, the visit still completes
+        admin = (await sign_in(http, url, p.admin))["csrf_token"]
+        await api(
+            http, "PUT", f"{url}/api/v1/locations/{p.loc_a}/review-site", admin, {"url": "https://g.page/r/x"}
+        )
+        csrf = (await sign_in(http, url, p.staff_a))["csrf_token"]
+        await visit(http, csrf, 10)
+        await visit(http, csrf, 11)  # a second visit inside the period asks nothing more
+    sent = await asks()
+    assert [(r.source, r.conversation_id) for r in sent] == [("appointment", p.conv_a)]
+    async with services.read() as session:
+        kinds = list(
+            await session.scalars(select(TimelineItem.kind).where(TimelineItem.conversation_id == p.conv_a))
+        )
+    assert "review" in kinds

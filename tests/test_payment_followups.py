@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from comms.access import Actor
 from comms.models import OptOut, StaffUser, TimelineItem
@@ -135,3 +135,45 @@ async def test_reminders_stop_after_stop_and_after_expiry(rig: PayRig) -> None:
     other_id, other_sent = await _request(rig)
     assert await remind_due(services, other_sent + 31 * DAY) == []  # its link ran out on day 30
     assert (await request_row(rig.app, other_id)).reminders_sent == 0
+
+
+async def test_by_e_mail_the_link_reminders_and_receipt_go_by_e_mail(rig: PayRig) -> None:
+    from comms.models import ContactEmail, Conversation, OutboxEntry
+
+    services = rig.app[SERVICES]
+    async with services.unit() as unit:
+        conversation = await unit.session.get(Conversation, rig.carrier.practice.conv_a)
+        assert conversation is not None
+        unit.session.add(ContactEmail(contact_id=conversation.contact_id, address="pat@patient.test"))
+    async with services.read() as s:
+        admin = int(await s.scalar(select(StaffUser.id).where(StaffUser.role == "admin")) or 0)
+    actor = Actor(admin, rig.carrier.practice.practice_id, "admin", None, "test")
+    body = PaymentRequestIn(amount_cents=9000, description="Night guard", channel="email")
+    out = await create_request(services, actor, rig.carrier.practice.conv_a, body)
+    assert out.channel == "email"
+    assert await remind_due(services, out.created_at + 3 * DAY) == [out.id]
+    paid = session_completed(out.id, "pi_mail", 9000, "cs_mail")
+    assert (await post_event(rig.base, *signed(event("checkout.session.completed", paid, "evt_mail"))))[
+        0
+    ] == 200
+    async with services.read() as s:
+        mails = list(
+            await s.scalars(
+                select(TimelineItem).where(TimelineItem.kind == "email").order_by(TimelineItem.id)
+            )
+        )
+        queued = list(await s.scalars(select(OutboxEntry.channel)))
+        texts = await s.scalar(
+            select(func.count()).select_from(TimelineItem).where(TimelineItem.kind == "sms")
+        )
+    assert [m.meta["followup"] for m in mails] == ["request", "reminder", "receipt"]
+    # Threaded in the patient's mail client under the thread's last e-mail, as every reply is.
+    assert [m.meta["subject"] for m in mails] == [
+        "Payment request from North",
+        "Re: Payment reminder from North",
+        "Re: Payment received from North",
+    ]
+    assert mails[0].meta["to"] == ["pat@patient.test"] and "/pay/" in mails[0].body
+    assert set(queued) == {"email"} and texts == 0
+    row = await request_row(rig.app, out.id)
+    assert row.status == "paid" and row.confirmed_at is not None

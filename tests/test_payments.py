@@ -488,3 +488,27 @@ async def test_call_pop_shows_the_open_balance_only_at_locations_the_staff_see(r
     ] == 200
     north, _, _ = await pops()
     assert north.balance is None
+
+
+async def test_two_payments_for_one_request_arriving_at_once_both_count(rig: PayRig) -> None:
+    """Each event's transaction recounts the request's payments under its row lock: none is lost."""
+    import asyncio
+
+    for round_ in range(3):
+        request_id = await _new_request(rig, 3000)
+        posts = [
+            post_event(
+                rig.base,
+                *signed(
+                    event(
+                        "checkout.session.completed",
+                        session_completed(request_id, f"pi_c{round_}_{i}", 1000, f"cs_c{round_}_{i}"),
+                        f"evt_c{round_}_{i}",
+                    )
+                ),
+            )
+            for i in range(3)
+        ]
+        assert [status for status, _ in await asyncio.gather(*posts)] == [200, 200, 200]
+        row = await request_row(rig.app, request_id)
+        assert (row.status, row.paid_cents) == ("paid", 3000)

@@ -109,7 +109,14 @@ async def test_demo_phones_ring_at_any_hour_through_a_phone_tree(services: Servi
 
 async def test_demo_calendar_has_providers_hours_and_upcoming_bookings(services: Services) -> None:
     from comms.models import utcnow
-    from comms.schedule_models import Appointment, AppointmentType, Provider, ProviderLocation, WorkingHours
+    from comms.schedule_models import (
+        Appointment,
+        AppointmentType,
+        Provider,
+        ProviderLocation,
+        ReminderRule,
+        WorkingHours,
+    )
 
     await seed_demo(services)
     async with services.read() as session:
@@ -132,6 +139,9 @@ async def test_demo_calendar_has_providers_hours_and_upcoming_bookings(services:
     } == {3, 4}
     assert len(booked) >= 4 and items == len(booked)
     assert all(a.status == "scheduled" and a.starts_at > utcnow() for a in booked)
+    async with services.read() as session:
+        rules = sorted(r.minutes_before for r in await session.scalars(select(ReminderRule)))
+    assert rules == [120, 2 * 24 * 60]
     before = await counts(services)
     await seed_demo(services)
     async with services.read() as session:

@@ -13,6 +13,7 @@ from aiohttp import web
 from comms import logsafe, migrate
 from comms.db import make_engine, make_sessionmaker
 from comms.form_followups import FormSweeper
+from comms.reminders import ReminderRunner
 from comms.services import Services
 from comms.snooze import SnoozeWaker
 from config.settings import Settings
@@ -21,6 +22,7 @@ from routing.hub import Hub
 from routing.presence import PresenceTable
 from web import (
     handlers_analytics,
+    handlers_booking,
     handlers_chat,
     handlers_contacts,
     handlers_email,
@@ -69,6 +71,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_analytics.router,
     handlers_payments.router,
     handlers_reviews.router,
+    handlers_booking.router,
     handlers_forms.router,
 )
 MAX_BODY = 1024 * 1024
@@ -121,6 +124,15 @@ async def snooze_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def reminders_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Send appointment reminders when due; every node runs the runner, each reminder goes once."""
+    task = asyncio.create_task(ReminderRunner(app[SERVICES]).run_forever(), name="reminders")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def forms_ctx(app: web.Application) -> AsyncIterator[None]:
     """Expire unfinished intake forms and remind them (comms/form_followups.py); every node runs one."""
     sweeper = FormSweeper(app[SERVICES], on_queued=lambda: wake_sender(app))
@@ -144,7 +156,9 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     app[SETTINGS] = settings
     app[DEMO] = demo
     app[BACKGROUND] = set()
-    app.cleanup_ctx.extend([database_ctx, hub_ctx, bus_ctx, snooze_ctx, carrier_ctx, mail_ctx, payments_ctx])
+    app.cleanup_ctx.extend(
+        [database_ctx, hub_ctx, bus_ctx, snooze_ctx, reminders_ctx, carrier_ctx, mail_ctx, payments_ctx]
+    )
     app.cleanup_ctx.append(forms_ctx)
     for router in ROUTERS:
         router.add_to(app)
@@ -152,6 +166,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     handlers_voice.add_routes(app)
     handlers_pay.add_routes(app)
     handlers_reviews.add_routes(app)
+    handlers_booking.add_routes(app)
     handlers_form_page.add_routes(app)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/", index)

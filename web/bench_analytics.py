@@ -2,9 +2,10 @@
 
 The store is the query benchmark's (web/bench_seed.py: conversations and timeline items over a year).
 Its call items get call records here (answered, missed, voicemail, abandoned, with waits and who
-answered) and the audit log a few views per patient, in one bulk pass the first time; a reused store
-keeps them. Each figure is the real function (`analytics.figures`, `analytics.drill`,
-`audit_report.report`) through the same async engine the server uses.
+answered), the audit log a few views per patient, and appointments, payment and review requests,
+in one bulk pass the first time; a reused store keeps them. Each figure is the real function
+(`analytics.figures`, `analytics.drill`, `audit_report.report`) through the same async engine the
+server uses.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine, insert, select, text
+
 from comms import analytics, audit_report
 from comms.models import utcnow
+from comms.payment_models import PaymentReceived, PaymentRequest
+from comms.review_models import ReviewRequest
+from comms.schedule_models import Appointment, AppointmentType, Provider
 from schemas.analytics import AuditQuery, DrillQuery, RangeQuery
 from web.bench_report import MISSED, ms, print_table, progress, secs, verdict
 from web.bench_seed import STAMP, SeededStore, StoreShape, open_store
@@ -32,10 +38,12 @@ DRILL_TARGET = 0.500
 AUDIT_TARGET = 0.100
 OUTCOMES = (("answered", 0.72), ("missed", 0.86), ("voicemail", 0.95), ("abandoned", 1.0))
 AUDIT_PER_CONVERSATION = 2
+PROVIDERS = 12
 
 
 def _seed_calls(path: Path) -> dict[str, float]:
-    """Call records for the store's call items, and audit rows; once per store (skipped when present)."""
+    """Call records for the store's call items, audit rows, appointments, payments and reviews; once per
+    store (skipped when calls are there)."""
     rng = random.Random(SEED)
     seconds: dict[str, float] = {}
     con = sqlite3.connect(path, isolation_level=None)
@@ -107,7 +115,93 @@ def _seed_calls(path: Path) -> dict[str, float]:
         con.execute("COMMIT")
     finally:
         con.close()
+    started = time.perf_counter()
+    counts = _seed_visits(path, rng, conversations, staff)
+    seconds[counts] = time.perf_counter() - started
     return seconds
+
+
+def _seed_visits(path: Path, rng: random.Random, conversations: list[Any], staff: list[int]) -> str:
+    """Appointments (a third of the threads), payment requests (a seventh) and review requests (a fifth),
+    spread over the store's year; no provider is booked twice (the schema's trigger would refuse it).
+
+    Through SQLAlchemy Core on the models' own tables, so columns that other features add with a
+    default are filled as the app fills them.
+    """
+    engine = create_engine(f"sqlite:///{path}")
+    now = utcnow()
+    start = now - dt.timedelta(days=365)
+    try:
+        with engine.begin() as conn:
+            practice = conn.execute(text("SELECT id FROM practices ORDER BY id LIMIT 1")).scalar_one()
+            located = conn.execute(text("SELECT id, location_id FROM conversations"))
+            location_of: dict[int, int] = {conv: loc for conv, loc in located}
+            conn.execute(
+                insert(Provider),
+                [{"practice_id": practice, "name": f"Provider {n + 1}"} for n in range(PROVIDERS)],
+            )
+            providers = list(conn.execute(select(Provider.id).order_by(Provider.id)).scalars())
+            conn.execute(
+                insert(AppointmentType), [{"practice_id": practice, "name": "Visit", "duration_minutes": 30}]
+            )
+            kind = conn.execute(select(AppointmentType.id)).scalars().first()
+            booked = [(conv, contact) for conv, contact, _last in conversations if conv % 3 == 0]
+            step = dt.timedelta(days=365) / max(1, -(-len(booked) // PROVIDERS))
+            visits = []
+            for n, (conv, contact) in enumerate(booked):
+                starts = start + step * (n // PROVIDERS) + dt.timedelta(minutes=rng.randint(0, 60))
+                created = starts - dt.timedelta(days=rng.randint(1, 30), hours=rng.randint(0, 8))
+                roll = rng.random()
+                if starts < now:
+                    status = "completed" if roll < 0.8 else "no_show" if roll < 0.9 else "cancelled"
+                else:
+                    status = "scheduled" if roll < 0.6 else "confirmed" if roll < 0.95 else "cancelled"
+                ends = starts + dt.timedelta(minutes=30)
+                visits.append(
+                    {"location_id": location_of[conv], "provider_id": providers[n % PROVIDERS],
+                     "contact_id": contact, "type_id": kind, "conversation_id": conv, "starts_at": starts,
+                     "ends_at": ends, "busy_until": ends, "status": status,
+                     "booked_by_id": None if rng.random() < 0.2 else rng.choice(staff),
+                     "created_at": created, "updated_at": created}
+                )  # fmt: skip
+            conn.execute(insert(Appointment), visits)
+            requests, received = [], []
+            for n, (conv, contact, _last) in enumerate(c for c in conversations if c[0] % 7 == 0):
+                created = start + dt.timedelta(seconds=rng.random() * 365 * 86400)
+                cents = rng.randint(20, 900) * 100
+                paid_at = created + dt.timedelta(hours=rng.randint(1, 240)) if rng.random() < 0.6 else None
+                paid = paid_at is not None and paid_at < now
+                expires = created + dt.timedelta(days=30)
+                status = "paid" if paid else ("expired" if expires < now else "sent")
+                requests.append(
+                    {"id": n + 1, "token": f"bench{n:012d}", "contact_id": contact, "conversation_id": conv,
+                     "location_id": location_of[conv], "amount_cents": cents, "currency": "usd",
+                     "description": "Visit", "status": status,
+                     "paid_cents": cents if paid else 0, "paid_at": paid_at if paid else None,
+                     "expires_at": expires, "created_at": created, "updated_at": created}
+                )  # fmt: skip
+                if paid and paid_at:
+                    received.append(
+                        {"request_id": n + 1, "payment_intent": f"pi_bench{n:012d}", "amount_cents": cents,
+                         "currency": "usd", "received_at": paid_at}
+                    )  # fmt: skip
+            if requests:
+                conn.execute(insert(PaymentRequest), requests)
+            if received:
+                conn.execute(insert(PaymentReceived), received)
+            reviews = []
+            for n, (conv, contact, _last) in enumerate(c for c in conversations if c[0] % 5 == 0):
+                created = start + dt.timedelta(seconds=rng.random() * 365 * 86400)
+                clicked = created + dt.timedelta(hours=2) if rng.random() < 0.3 else None
+                reviews.append(
+                    {"token": f"rv{n:010d}", "contact_id": contact, "conversation_id": conv,
+                     "location_id": location_of[conv], "created_at": created, "first_clicked_at": clicked}
+                )  # fmt: skip
+            if reviews:
+                conn.execute(insert(ReviewRequest), reviews)
+    finally:
+        engine.dispose()
+    return f"appointments ({len(booked):,}), payment requests ({len(requests):,}), reviews ({len(reviews):,})"
 
 
 async def run(shape: StoreShape, path: Path, runs: int) -> None:

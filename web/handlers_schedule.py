@@ -1,23 +1,30 @@
 """REST: the calendar's set-up (providers, appointment types, hours, time off, holidays), open slots,
-booking from a conversation, rescheduling and the appointment lifecycle, and schedules to read."""
+booking from a conversation, rescheduling and the appointment lifecycle, schedules to read, provider
+calendar feeds, and reminder rules with their preview."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from comms import appointment_reads, appointments, calendar_feed, schedule_setup
+from comms import appointment_reads, appointments, calendar_feed, reminders, schedule_setup
 from schemas.schedule import (
     AppointmentOut,
     AppointmentTypeIn,
     AppointmentTypeOut,
+    AppointmentTypeUpdate,
     BookIn,
     FeedOut,
     FeedQuery,
     HolidayIn,
     HolidayOut,
     HoursIn,
+    PreviewIn,
+    PreviewOut,
     ProviderIn,
     ProviderOut,
+    ProviderUpdate,
+    ReminderRuleIn,
+    ReminderRuleOut,
     RescheduleIn,
     ScheduleQuery,
     SlotOut,
@@ -27,7 +34,8 @@ from schemas.schedule import (
     TimeOffOut,
 )
 from web.api import ApiRouter, int_param, parse_body, parse_query, reply
-from web.keys import SERVICES
+from web.client import client_addr
+from web.keys import SERVICES, SETTINGS
 from web.staff_auth import require_actor
 
 router = ApiRouter("schedule")
@@ -257,10 +265,134 @@ async def rotate_feed(request: web.Request) -> web.Response:
 )
 async def provider_feed(request: web.Request) -> web.Response:
     query = parse_query(request, FeedQuery)
-    body = await calendar_feed.render(request.app[SERVICES], query.token, request.remote)
+    remote = client_addr(request, request.app[SETTINGS])
+    body = await calendar_feed.render(request.app[SERVICES], query.token, remote)
     return web.Response(
         body=body,
         content_type="text/calendar",
         charset="utf-8",
         headers={"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"},
     )
+
+
+@router.route(
+    "GET",
+    "/api/v1/reminder-rules",
+    summary="The practice's appointment reminder rules",
+    response=list[ReminderRuleOut],
+)
+async def list_reminder_rules(request: web.Request) -> web.Response:
+    return reply(await reminders.list_rules(request.app[SERVICES], await require_actor(request)))
+
+
+@router.route(
+    "POST",
+    "/api/v1/reminder-rules",
+    summary="Add a reminder rule: how long before, the text with placeholders, quiet hours (admins)",
+    body=ReminderRuleIn,
+    response=ReminderRuleOut,
+    status=201,
+)
+async def create_reminder_rule(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, ReminderRuleIn)
+    return reply(await reminders.save_rule(request.app[SERVICES], actor, body), status=201)
+
+
+@router.route(
+    "PUT",
+    "/api/v1/reminder-rules/{rule_id}",
+    summary="Change or switch off a reminder rule (admins); reminders already sent stay sent",
+    body=ReminderRuleIn,
+    response=ReminderRuleOut,
+)
+async def put_reminder_rule(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, ReminderRuleIn)
+    rule_id = int_param(request, "rule_id")
+    return reply(await reminders.save_rule(request.app[SERVICES], actor, body, rule_id))
+
+
+@router.route(
+    "POST",
+    "/api/v1/reminder-rules/preview",
+    summary="What a reminder template says, for one appointment or a made-up one, and its segments",
+    body=PreviewIn,
+    response=PreviewOut,
+)
+async def preview_reminder(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, PreviewIn)
+    return reply(await reminders.preview(request.app[SERVICES], actor, body))
+
+
+@router.route(
+    "PUT",
+    "/api/v1/providers/{provider_id}",
+    summary="Rename a provider, change their locations, or retire them (admins)",
+    body=ProviderUpdate,
+    response=ProviderOut,
+    errors=(409,),
+)
+async def put_provider(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, ProviderUpdate)
+    provider_id = int_param(request, "provider_id")
+    base = ProviderIn(name=body.name, location_ids=body.location_ids)
+    return reply(
+        await schedule_setup.update_provider(request.app[SERVICES], actor, provider_id, base, body.active)
+    )
+
+
+@router.route(
+    "PUT",
+    "/api/v1/appointment-types/{type_id}",
+    summary="Change an appointment type, or retire it (admins)",
+    body=AppointmentTypeUpdate,
+    response=AppointmentTypeOut,
+    errors=(409,),
+)
+async def put_type(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, AppointmentTypeUpdate)
+    type_id = int_param(request, "type_id")
+    base = AppointmentTypeIn(**body.model_dump(exclude={"active"}))
+    return reply(await schedule_setup.update_type(request.app[SERVICES], actor, type_id, base, body.active))
+
+
+@router.route(
+    "GET",
+    "/api/v1/providers/{provider_id}/time-off",
+    summary="A provider's time off still to come",
+    response=list[TimeOffOut],
+)
+async def list_time_off(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    provider_id = int_param(request, "provider_id")
+    return reply(await schedule_setup.list_time_off(request.app[SERVICES], actor, provider_id))
+
+
+@router.route("DELETE", "/api/v1/time-off/{time_off_id}", summary="Remove time off (admins)", status=204)
+async def delete_time_off(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    await schedule_setup.remove_time_off(request.app[SERVICES], actor, int_param(request, "time_off_id"))
+    return reply(None)
+
+
+@router.route(
+    "GET",
+    "/api/v1/locations/{location_id}/holidays",
+    summary="A location's holidays",
+    response=list[HolidayOut],
+)
+async def list_holidays(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    location_id = int_param(request, "location_id")
+    return reply(await schedule_setup.list_holidays(request.app[SERVICES], actor, location_id))
+
+
+@router.route("DELETE", "/api/v1/holidays/{holiday_id}", summary="Remove a holiday (admins)", status=204)
+async def delete_holiday(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    await schedule_setup.remove_holiday(request.app[SERVICES], actor, int_param(request, "holiday_id"))
+    return reply(None)

@@ -7,7 +7,8 @@ import { clear, h } from "/static/dom.js";
 
 const TABLES = [
   ["phones", "Summary"], ["phone_days", "Calls by day"], ["channels", "Messages by channel"],
-  ["message_days", "Messages by day"], ["staff", "Staff"],
+  ["message_days", "Messages by day"], ["staff", "Staff"], ["appointments", "Appointments"],
+  ["payments", "Payments"], ["reviews", "Reviews"],
 ];
 const DRILL_SHOWN = 25;
 
@@ -158,6 +159,7 @@ export class Dashboard {
           this.tile("Unanswered", m.unanswered, "unanswered")),
         legend(messageSeries),
         barChart({ title: "Messages by day", labels: days, series: messageSeries, onPick: pick })),
+      this.visits(f),
       h("section", { class: "report-part", "aria-label": "Staff" },
         h("h3", {}, "Staff"),
         staffRows.length ? hbarChart({ title: "Conversations handled", rows: staffRows }) : h("p", { class: "muted" }, "No staff activity in this range."),
@@ -167,6 +169,32 @@ export class Dashboard {
         h("p", { class: "exports" }, ...TABLES.map(([table, name]) =>
           h("a", { href: `/api/v1/analytics/export?${this.params({ table })}`, download: "" }, `${name} (CSV)`)))),
     );
+  }
+
+  visits(f) {
+    const a = f.appointments;
+    const r = f.reviews;
+    const money = (cents, currency) => (cents / 100).toLocaleString([], { style: "currency", currency: currency.toUpperCase() });
+    const payments = f.payments.length ? f.payments.flatMap((t) => [
+      this.tile(`Requested (${t.currency.toUpperCase()})`, `${t.requested} · ${money(t.requested_cents, t.currency)}`, null),
+      this.tile("Collected", money(t.collected_cents, t.currency), null, "received in this range"),
+      this.tile("Days to pay (median)", t.median_days_to_pay === null ? "—" : `${t.median_days_to_pay} d`, null),
+      this.tile("Outstanding", `${t.outstanding} · ${money(t.outstanding_cents, t.currency)}`, "outstanding",
+        "requests from this range still open"),
+    ]) : [this.tile("Payment requests", 0, null)];
+    return h("section", { class: "report-part", "aria-label": "Appointments and payments" },
+      h("h3", {}, "Appointments, payments, reviews"),
+      h("div", { class: "tiles" },
+        this.tile("Booked", a.booked, "booked", "appointments made in this range"),
+        this.tile("Self-scheduled", a.self_scheduled, null),
+        this.tile("Visits", a.visits, null, "appointments in this range, cancellations aside"),
+        this.tile("Confirmed", percent(a.confirmed_rate), null),
+        this.tile("No-shows", `${a.no_shows} (${percent(a.no_show_rate)})`, "no_shows"),
+        this.tile("Cancelled", a.cancelled, null)),
+      h("div", { class: "tiles" }, ...payments),
+      h("div", { class: "tiles" },
+        this.tile("Reviews requested", r.requested, null),
+        this.tile("Review links clicked", `${r.clicked} (${percent(r.click_rate)})`, "reviews_clicked")));
   }
 
   staffTable(rows) {

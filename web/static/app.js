@@ -8,9 +8,11 @@ import { clear, h } from "/static/dom.js";
 import { Inbox } from "/static/inbox.js";
 import { LiveSocket } from "/static/live.js";
 import { Notifications } from "/static/notifications.js";
+import { openPayments } from "/static/open_payments.js";
 import { Presence } from "/static/presence.js";
 import { openSchedule } from "/static/schedule_view.js";
 import { openFormBuilder } from "/static/form_builder.js";
+import { openCalendarSetup } from "/static/calendar_setup.js";
 import { Softphone } from "/static/softphone.js";
 import { SearchBox } from "/static/search.js";
 import { installShortcuts, shortcutTable, showHelp } from "/static/shortcuts.js";
@@ -119,13 +121,18 @@ async function showInbox(session) {
   const formsButton = session.role === "admin"
     ? h("button", { type: "button", class: "forms", "data-testid": "open-forms", onclick: () => openFormBuilder() }, "Forms")
     : null;
+  const paymentsButton = h("button", { type: "button", class: "open-payments", "data-testid": "open-payments-button",
+    onclick: () => openPayments({ onOpen: (id) => inbox.open(id) }) }, "Payments");
+  const setupButton = session.role === "admin"
+    ? h("button", { type: "button", class: "calendar-setup", onclick: () => openCalendarSetup() }, "Calendar set-up")
+    : null;
   const importButton = session.role === "admin"
     ? h("button", { type: "button", class: "import", onclick: () => openImport() }, "Import patients")
     : null;
   clear(app).append(
     h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status, search.el,
-      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, reportsButton, formsButton, importButton, drawer.button,
-        bell, help, logout),
+      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, paymentsButton, reportsButton, setupButton,
+        formsButton, importButton, drawer.button, bell, help, logout),
     bellPanel,
     panes,
     reportsRoot,

@@ -34,7 +34,7 @@ export class AuditView {
     const form = h("form", { class: "report-controls", onsubmit: (ev) => { ev.preventDefault(); this.load(); } },
       this.who, this.action, this.patient, h("label", {}, "From ", this.since), h("label", {}, "To ", this.until),
       h("button", { type: "submit" }, "Filter"), this.exportLink);
-    const table = h("table", { class: "audit", "data-testid": "audit-table" },
+    const table = this.table = h("table", { class: "audit", "data-testid": "audit-table" },
       h("thead", {}, h("tr", {}, ...["When", "Staff member", "Action", "Record", "Patient", "From"].map((t) => h("th", {}, t)))),
       this.rows);
     clear(root).append(h("h3", {}, "Audit report"), form, this.error, table, this.more);
@@ -54,6 +54,7 @@ export class AuditView {
   async load(older = false) {
     const seq = ++this.seq;
     this.error.textContent = "";
+    this.table.dataset.state = "loading";
     const q = this.params(older ? this.nextBefore : null);
     this.exportLink.href = `/api/v1/audit/export?${this.params(null)}`;
     try {
@@ -66,6 +67,8 @@ export class AuditView {
       this.more.hidden = !page.next_before_id;
     } catch (err) {
       if (seq === this.seq) this.error.textContent = err.message;
+    } finally {
+      if (seq === this.seq) this.table.dataset.state = "ready";
     }
   }
 

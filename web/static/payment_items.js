@@ -52,6 +52,8 @@ export function requestPayment(conversationId) {
   const amount = h("input", { name: "amount", inputmode: "decimal", required: true, autocomplete: "off", placeholder: "125.00" });
   const description = h("input", { name: "description", maxlength: 200, required: true, autocomplete: "off" });
   const partial = h("input", { type: "checkbox", name: "allow_partial" });
+  const channel = h("select", { name: "channel" },
+    h("option", { value: "sms" }, "Text message"), h("option", { value: "email" }, "E-mail"));
   const error = h("p", { class: "error", role: "alert" });
   const submit = h("button", { type: "submit" }, "Send payment request");
   let dialog = null;
@@ -62,7 +64,7 @@ export function requestPayment(conversationId) {
     submit.disabled = true;
     try {
       await api("POST", `/api/v1/conversations/${conversationId}/payment-requests`,
-        { amount_cents: cents, description: description.value, allow_partial: partial.checked });
+        { amount_cents: cents, description: description.value, allow_partial: partial.checked, channel: channel.value });
       dialog.close();
     } catch (err) {
       error.textContent = err.message;
@@ -72,7 +74,8 @@ export function requestPayment(conversationId) {
   h("label", {}, "Amount ($) ", amount),
   h("label", {}, "What it is for ", description),
   h("label", { class: "check" }, partial, " The patient may pay part now"),
-  h("p", { class: "hint" }, "The patient gets a text with a secure link to pay."),
+  h("label", {}, "Send the link by ", channel),
+  h("p", { class: "hint" }, "The patient gets a secure link to pay; reminders and the receipt go the same way."),
   error,
   h("div", { class: "actions" }, submit));
   dialog = openDialog({ title: "Request a payment", content: form, testId: "payment-dialog" });

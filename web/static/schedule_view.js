@@ -45,6 +45,8 @@ export function openSchedule({ onOpen }) {
   const step = (n) => { day.value = addDays(day.value, mode.value === "week" ? 7 * n : n); draw(); };
   const grid = h("div", { class: "schedule-grid", "data-testid": "schedule-grid" });
   const error = h("p", { class: "error", role: "alert" });
+  // The location's public booking page, to share with patients (it says when online booking is off).
+  const bookingLink = h("a", { class: "booking-link", target: "_blank", rel: "noopener" }, "Patients' booking page");
   let providers = [];
   let asked = 0;
 
@@ -101,15 +103,17 @@ export function openSchedule({ onOpen }) {
     grid.dataset.mode = mode.value;
   }
 
-  location.addEventListener("change", async () => { await loadProviders(); draw(); });
+  location.addEventListener("change", async () => { bookingLink.href = `/book/${location.value}`; await loadProviders(); draw(); });
   for (const input of [provider, mode, day]) input.addEventListener("change", draw);
   const controls = h("div", { class: "schedule-controls" }, location, provider, mode,
     h("button", { type: "button", "aria-label": "Earlier", onclick: () => step(-1) }, "‹"), day,
     h("button", { type: "button", "aria-label": "Later", onclick: () => step(1) }, "›"),
-    h("button", { type: "button", onclick: () => { day.value = isoDay(new Date()); draw(); } }, "Today"));
+    h("button", { type: "button", onclick: () => { day.value = isoDay(new Date()); draw(); } }, "Today"),
+    bookingLink);
   const dialog = openDialog({ title: "Schedule", content: [controls, error, grid], className: "schedule-dialog", testId: "schedule" });
   api("GET", "/api/v1/locations").then(async (locations) => {
     location.append(...locations.map((l) => h("option", { value: l.id }, l.name)));
+    bookingLink.href = `/book/${location.value}`;
     await loadProviders();
     await draw();
   }).catch((err) => { error.textContent = err.message; });

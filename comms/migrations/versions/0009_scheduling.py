@@ -1,5 +1,6 @@
 """Scheduling: providers and their locations, appointment types, working hours, time off, holidays,
-appointments, private calendar feeds, and the database rule that no provider is booked twice.
+appointments, reminder rules and sent reminders, private calendar feeds, and the database rule that
+no provider is booked twice.
 
 Revision ID: 0009
 Revises: 0008
@@ -81,6 +82,7 @@ def upgrade() -> None:
         sa.Column("duration_minutes", sa.Integer(), nullable=False),
         sa.Column("buffer_minutes", sa.Integer(), nullable=False),
         sa.Column("colour", sa.String(7), nullable=False),
+        sa.Column("online", sa.Boolean(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         _fk("appointment_types", "practice_id", "practices", "CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_appointment_types")),
@@ -158,6 +160,41 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("provider_id", name=op.f("pk_provider_feeds")),
         sa.UniqueConstraint("token_sha256", name=op.f("uq_provider_feeds_token_sha256")),
     )
+    op.create_table(
+        "reminder_rules",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("practice_id", ID, nullable=False),
+        sa.Column("minutes_before", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(8), nullable=False),
+        sa.Column("template", sa.Text(), nullable=False),
+        sa.Column("quiet_from", sa.Time(), nullable=True),
+        sa.Column("quiet_until", sa.Time(), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        _fk("reminder_rules", "practice_id", "practices", "CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reminder_rules")),
+    )
+    op.create_index(op.f("ix_reminder_rules_practice_id"), "reminder_rules", ["practice_id"])
+    op.create_table(
+        "appointment_reminders",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("appointment_id", ID, nullable=False),
+        sa.Column("rule_id", ID, nullable=True),
+        sa.Column("due_at", TS, nullable=False),
+        sa.Column("state", sa.String(12), nullable=False),
+        sa.Column("reason", sa.String(40), nullable=True),
+        sa.Column("item_id", ID, nullable=True),
+        sa.Column("reply", sa.String(12), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        _fk("appointment_reminders", "appointment_id", "appointments", "CASCADE"),
+        _fk("appointment_reminders", "rule_id", "reminder_rules", "CASCADE"),
+        _fk("appointment_reminders", "item_id", "timeline_items", "SET NULL"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_appointment_reminders")),
+        sa.UniqueConstraint(
+            "appointment_id", "rule_id", name=op.f("uq_appointment_reminders_appointment_id_rule_id")
+        ),
+    )
+    op.create_index(op.f("ix_appointment_reminders_rule_id"), "appointment_reminders", ["rule_id"])
     for statement in _SQLITE if op.get_bind().dialect.name == "sqlite" else _POSTGRES:
         op.execute(statement)
 
@@ -167,6 +204,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS appointments_no_overlap_update")
         op.execute("DROP TRIGGER IF EXISTS appointments_no_overlap_insert")
+    op.drop_table("appointment_reminders")
+    op.drop_table("reminder_rules")
     op.drop_table("provider_feeds")
     op.drop_table("appointments")
     op.drop_table("schedule_holidays")

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("description", sa.String(200), nullable=False),
         sa.Column("allow_partial", sa.Boolean(), nullable=False),
+        sa.Column("channel", sa.String(8), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("paid_cents", sa.Integer(), nullable=False),
         sa.Column("refunded_cents", sa.Integer(), nullable=False),

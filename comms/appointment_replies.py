@@ -1,0 +1,86 @@
+"""Patients answering a reminder by text: a yes confirms the visit, a reschedule-like reply raises a
+request for staff, anything else raises an alert in the thread.
+
+Only the first reply after a reminder is read this way (the reminder's `reply` records it), and only
+while its visit is still to come; other texts are ordinary messages. It runs inside the transaction
+that stores the inbound text, in a savepoint, so a fault here can never lose the patient's message.
+"""
+
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from comms.appointments import confirm_by_reply
+from comms.logsafe import log_failure
+from comms.models import Conversation, Location, TimelineItem, utcnow
+from comms.reply_intent import classify
+from comms.schedule_models import Appointment, AppointmentReminder
+from comms.services import Unit
+from comms.slots import local_text
+from comms.timeline import add_item
+
+log = logging.getLogger(__name__)
+WORDS = {
+    "reschedule": "Reschedule requested: the patient's reply to the reminder for {when} asks to move it.",
+    "alert": "Reply to the reminder for {when} needs a look: it was not read as a yes or a reschedule.",
+}
+
+
+async def understand(unit: Unit, conversation: Conversation, item: TimelineItem) -> str | None:
+    """Read an inbound text as an answer to the latest unanswered reminder in this thread, if any."""
+    s = unit.session
+    try:
+        async with s.begin_nested():
+            return await _understand(unit, conversation, item)
+    except Exception as exc:  # the patient's text must be stored whatever happens here
+        log_failure(log, "reading a reply to a reminder failed", exc=exc)
+        return None
+
+
+async def _understand(unit: Unit, conversation: Conversation, item: TimelineItem) -> str | None:
+    s = unit.session
+    found = (
+        await s.execute(
+            select(AppointmentReminder, Appointment)
+            .join(Appointment, Appointment.id == AppointmentReminder.appointment_id)
+            .where(
+                Appointment.conversation_id == conversation.id,
+                Appointment.status.in_(("scheduled", "confirmed")),
+                Appointment.starts_at > utcnow(),
+                AppointmentReminder.state == "queued",
+            )
+            .order_by(AppointmentReminder.created_at.desc(), AppointmentReminder.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if found is None:
+        return None
+    reminder, appointment = found
+    if reminder.reply is not None:
+        return None  # that reminder was answered already: this is an ordinary message
+    intent = classify(item.body)
+    reminder.reply = intent
+    if intent == "confirm":
+        await confirm_by_reply(unit, appointment, conversation, item.id)  # a confirmed one stays so
+        return intent
+    location = await s.get(Location, appointment.location_id)
+    when = local_text(appointment.starts_at, ZoneInfo(location.timezone)) if location else "the visit"
+    await add_item(
+        unit,
+        conversation,
+        TimelineItem(
+            kind="activity",
+            direction="internal",
+            body=WORDS[intent].format(when=when),
+            meta={
+                "action": "reminder_reschedule" if intent == "reschedule" else "reminder_alert",
+                "appointment_id": appointment.id,
+                "reply_item_id": item.id,
+                "alert": True,
+            },
+        ),
+    )
+    return intent
