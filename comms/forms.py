@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit
 from comms.access import Actor
+from comms.email_actions import queue_email
 from comms.errors import Conflict, NotFound
 from comms.form_models import FormLink, FormRequest, FormTemplate, FormTemplateVersion, FormUpload
 from comms.form_templates import published_version
@@ -122,7 +123,7 @@ async def send_form(
         if version is None:
             raise Conflict("this form has no published version yet: an administrator publishes it first")
         request = await _create(
-            unit, services, conversation, template, version, actor.user_id, body.expires_in_days
+            unit, services, conversation, template, version, actor.user_id, body.expires_in_days, body.channel
         )
         audit.record(s, actor, "create", "form_request", request.id, {"template_id": template.id})
         return await _out(s, request)
@@ -136,8 +137,9 @@ async def _create(
     version: FormTemplateVersion,
     author_id: int | None,
     expires_in_days: int | None = None,
+    channel: str = "sms",
 ) -> FormRequest:
-    """The request, its card and the text with its first link, in the caller's transaction."""
+    """The request, its card and the text (or e-mail) with its first link, in the caller's transaction."""
     s = unit.session
     location = await s.get(Location, conversation.location_id)
     if location is None:
@@ -170,13 +172,20 @@ async def _create(
         ),
     )
     request.item_id = item.id
-    await queue_sms(
-        unit,
-        conversation,
-        request_text(location.name, form_url(services, add_link(s, request))),
-        author_id=author_id,
-        meta={"form_request_id": request.id},
-    )
+    text = request_text(location.name, form_url(services, add_link(s, request)))
+    if channel == "email":
+        subject = f"{location.name}: your forms before your visit"
+        await queue_email(
+            services,
+            unit,
+            conversation,
+            text,
+            subject=subject,
+            author_id=author_id,
+            meta={"form_request_id": request.id},
+        )
+    else:
+        await queue_sms(unit, conversation, text, author_id=author_id, meta={"form_request_id": request.id})
     return request
 
 

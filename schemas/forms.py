@@ -124,9 +124,10 @@ class FormTemplateOut(_Strict):
 
 
 class FormRequestIn(_Strict):
-    """Send the thread's patient a form (the newest published version of a template) by text."""
+    """Send the thread's patient a form (the newest published version of a template) by text or e-mail."""
 
     template_id: int = Field(ge=1)
+    channel: Literal["sms", "email"] = Field("sms", description="how the link goes: a text or an e-mail")
     expires_in_days: int | None = Field(None, ge=1, le=90, description="default: forms.link_days")
 
 

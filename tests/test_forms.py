@@ -19,7 +19,16 @@ from sqlalchemy import func, select, update
 from comms import appointments
 from comms.form_followups import expire_due, remind_due
 from comms.form_models import FormLink, FormRequest, FormTemplateVersion, FormUpload
-from comms.models import AuditEntry, Contact, ContactPhone, Conversation, OptOut, TimelineItem, utcnow
+from comms.models import (
+    AuditEntry,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    Conversation,
+    OptOut,
+    TimelineItem,
+    utcnow,
+)
 from schemas.schedule import BookIn
 from tests.carrier import Carrier, start_pair
 from tests.forms_rig import INTAKE, JPEG, link_of, png, published_template
@@ -479,3 +488,35 @@ def _card_added(conversation_id: int) -> Any:
         )
 
     return check
+
+
+async def test_a_patient_without_a_mobile_gets_the_link_by_e_mail(
+    carrier: Carrier, admin: Desk, staff: Desk
+) -> None:
+    services = carrier.app[SERVICES]
+    p = carrier.practice
+    async with services.unit() as unit:
+        contact = Contact(practice_id=p.practice_id, first_name="Eve", last_name="Mail")
+        contact.emails.append(ContactEmail(address="eve@example.com"))
+        unit.session.add(contact)
+        await unit.session.flush()
+        conversation = Conversation(contact_id=contact.id, location_id=p.loc_a)
+        unit.session.add(conversation)
+        await unit.session.flush()
+        conversation_id = conversation.id
+    template = await published_template(admin, carrier.base)
+    url = f"{carrier.base}/api/v1/conversations/{conversation_id}/form-requests"
+    headers = {"Origin": ORIGIN, "X-CSRF-Token": staff.csrf}
+    async with staff.http.post(url, json={"template_id": template["id"]}, headers=headers) as r:
+        assert (
+            r.status == 422 and "no phone number" in (await r.json())["error"]["message"]
+        )  # by text: refused whole
+    out = await staff.api("POST", url, {"template_id": template["id"], "channel": "email"})
+    async with services.read() as s:
+        mail = await s.scalar(select(TimelineItem).where(TimelineItem.kind == "email"))
+        assert await s.scalar(select(func.count()).select_from(FormRequest)) == 1
+    assert mail is not None and mail.meta["form_request_id"] == out["id"]
+    link = mail.body.rsplit(" ", 1)[1].strip()
+    assert link.startswith(f"{carrier.base}/f/")
+    status, page = await _raw("GET", link)
+    assert status == 200 and "First name" in page
