@@ -84,6 +84,12 @@ class SmsSender:
             await outbox.release(self.services, entry, self.token, slot)
             return
         if wait > 0:
+            # Hold the row for the whole wait: a lease shorter than the wait would lapse mid-sleep, the row
+            # would be taken for reconciling, and the number's texts would leave out of order.
+            if not await outbox.still_mine(
+                self.services, entry.item_id, self.token, wait + cfg.send_lease_seconds
+            ):
+                return
             await asyncio.sleep(wait)
         if not await outbox.still_mine(
             self.services, entry.item_id, self.token, cfg.send_lease_seconds, new_attempt=entry.uncertain

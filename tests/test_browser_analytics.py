@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.async_api import expect
+
 from tests.analytics_seed import seed_activity
 from tests.browser import TABLETS, chromium, no_horizontal_overflow, signed_in_page
 from tests.helpers import PASSWORD
@@ -105,6 +107,9 @@ async def test_audit_report_for_admins_only(served_on_port: Any) -> None:
         await audit.get_by_label("Action").select_option("view")
         await audit.get_by_role("button", name="Filter").click()
         await audit.locator("table[data-state=ready]").wait_for(timeout=5000)
+        # The filtered page replaces the whole list: wait until no other staff member's entry is left.
+        others = table.locator("tr[data-entry]", has_not_text="Nora North")
+        await expect(others).to_have_count(0, timeout=10000)
         row = table.locator("tr[data-entry]", has_text="conversation")
         await row.first.wait_for(timeout=5000)
         for shown in await table.locator("tr[data-entry]").all_inner_texts():

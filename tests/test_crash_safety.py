@@ -446,7 +446,8 @@ async def test_long_texts_from_one_number_all_go_in_order_at_its_rate(rig: Rig) 
     assert len({sender for _, sender, _ in arrivals}) == 1
     gaps = [later - earlier for (earlier, _, _), (later, _, _) in itertools.pairwise(arrivals)]
     # Each leaves at its slot; arrivals differ from departures by the send's own latency (the first
-    # request of a process is the slowest), hence the half second of slack.
-    assert all(gap >= 3 - 0.5 for gap in gaps), f"faster than 1 segment/s: {gaps}"
-    assert sum(gaps) >= 6 - 0.5, f"faster than 1 segment/s: {gaps}"
+    # request of a process is the slowest, more so on a loaded machine), hence a second of slack; a
+    # sender that ignored the rate would show gaps near zero.
+    assert all(gap >= 3 - 1 for gap in gaps), f"faster than 1 segment/s: {gaps}"
+    assert sum(gaps) >= 6 - 1, f"faster than 1 segment/s: {gaps}"
     assert arrivals[-1][0] - started < 6 + 4, f"the backlog stalled: gaps {gaps}"
