@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import select
 
 from comms import waitlist_offers
-from comms.models import OptOut, TimelineItem, utcnow
+from comms.models import AuditEntry, OptOut, TimelineItem, utcnow
 from comms.schedule_models import Appointment
 from comms.services import Services
 from comms.waitlist_models import WaitlistEntry, WaitlistOffer
-from tests.helpers import ORIGIN, browser, new_conversation, sign_in
+from tests.helpers import ORIGIN, browser, new_conversation, recv_frame, sign_in
 from tests.schedule_helpers import api, at, next_weekday, seed_calendar
 from web.access_log import logged_path
 from web.keys import SERVICES
@@ -191,3 +191,73 @@ async def test_a_lapsed_batch_gives_way_to_the_next_once(served: Any) -> None:
             async with patient.post(f"{url}/w/{token}", headers={"Origin": ORIGIN}) as resp:
                 assert resp.status == 200 and "booked" in await resp.text()
         assert (await _states(services))[patients[4]] == ("booked", [("taken", 2)])
+
+
+async def _next_item(ws: Any, kind: str) -> dict[str, Any]:
+    while True:
+        event = (await recv_frame(ws, timeout=10)).get("event", {})
+        if event.get("type") == "timeline.item_added" and event["item"]["kind"] == kind:
+            return dict(event)
+
+
+async def test_moving_a_visit_away_offers_its_old_time_live_and_staff_act_only_at_their_locations(
+    served: Any,
+) -> None:
+    p, url = served.practice, base(served)
+    services: Services = served.app[SERVICES]
+    async with browser() as http:
+        csrf, patients, appointment_id, monday = await _setup(served, http, 1)
+        (waiting,) = patients
+        ws = await http.ws_connect(f"{url}/ws", headers={"Origin": ORIGIN})
+        await ws.send_json({"id": 1, "type": "subscribe", "last_event_id": None})
+        assert (await recv_frame(ws))["success"]
+        await api(
+            http,
+            "POST",
+            f"{url}/api/v1/appointments/{appointment_id}/reschedule",
+            csrf,
+            {"starts_at": at(monday, 14)},
+        )
+        event = await _next_item(ws, "activity")
+        assert event["conversation_id"] == waiting
+        assert event["item"]["body"].startswith("Waitlist: offered Cleaning with Dr Rivera")
+        assert "10:00 AM" in event["item"]["body"]  # the old time, not the new one
+        token = await _token(services, waiting)
+        async with browser() as patient:
+            async with patient.post(f"{url}/w/{token}", headers={"Origin": ORIGIN}) as resp:
+                assert resp.status == 200
+        booked = await _next_item(ws, "activity")
+        assert booked["conversation_id"] == waiting and booked["item"]["body"].startswith("Waitlist: booked")
+        await ws.close()
+
+        entries = await api(http, "GET", f"{url}/api/v1/conversations/{waiting}/waitlist", csrf)
+        assert entries == []  # booked: no longer open
+        bad = {"type_id": 999999, "earliest": str(monday), "latest": str(monday)}
+        await api(http, "POST", f"{url}/api/v1/conversations/{waiting}/waitlist", csrf, bad, 404)
+        async with services.read() as s:
+            type_id = (await s.scalars(select(Appointment.type_id))).first()
+        backwards = {
+            "type_id": type_id,
+            "earliest": str(monday),
+            "latest": str(monday - dt.timedelta(days=1)),
+        }
+        await api(http, "POST", f"{url}/api/v1/conversations/{waiting}/waitlist", csrf, backwards, 422)
+        good = {"type_id": type_id, "earliest": str(monday), "latest": str(monday)}
+        entry = await api(http, "POST", f"{url}/api/v1/conversations/{p.conv_a}/waitlist", csrf, good, 201)
+        await api(http, "POST", f"{url}/api/v1/conversations/{p.conv_a}/waitlist", csrf, good, 409)
+
+    async with browser() as other:  # South's staff member sees nothing of North's waitlist
+        south = (await sign_in(other, url, p.staff_b))["csrf_token"]
+        await api(other, "POST", f"{url}/api/v1/conversations/{p.conv_a}/waitlist", south, good, 404)
+        await api(other, "GET", f"{url}/api/v1/conversations/{p.conv_a}/waitlist", south, status=404)
+        await api(other, "DELETE", f"{url}/api/v1/waitlist/{entry['id']}", south, status=404)
+    async with browser() as http:
+        csrf = (await sign_in(http, url, p.staff_a))["csrf_token"]
+        removed = await api(http, "DELETE", f"{url}/api/v1/waitlist/{entry['id']}", csrf)
+        assert removed["state"] == "removed"
+        await api(http, "DELETE", f"{url}/api/v1/waitlist/{entry['id']}", csrf, status=409)
+    async with services.read() as s:
+        audited = set(
+            await s.scalars(select(AuditEntry.action).where(AuditEntry.record_type.like("waitlist%")))
+        )
+    assert {"create", "view", "delete", "send"} <= audited
