@@ -261,3 +261,24 @@ async def test_moving_a_visit_away_offers_its_old_time_live_and_staff_act_only_a
             await s.scalars(select(AuditEntry.action).where(AuditEntry.record_type.like("waitlist%")))
         )
     assert {"create", "view", "delete", "send"} <= audited
+
+
+async def test_a_failed_offer_never_fails_the_cancel(served: Any, monkeypatch: Any) -> None:
+    url = base(served)
+    services: Services = served.app[SERVICES]
+
+    async def broken(*_: Any, **__: Any) -> int:
+        raise RuntimeError("the waitlist is down")
+
+    async with browser() as http:
+        csrf, patients, appointment_id, _ = await _setup(served, http, 1)
+        monkeypatch.setattr(waitlist_offers, "offer_freed", broken)
+        cancelled = await api(
+            http, "POST", f"{url}/api/v1/appointments/{appointment_id}/status", csrf, {"status": "cancelled"}
+        )
+        assert cancelled["status"] == "cancelled"
+    async with services.read() as s:
+        assert (
+            await s.scalar(select(Appointment.status).where(Appointment.id == appointment_id)) == "cancelled"
+        )
+    assert (await _states(services))[patients[0]] == ("waiting", [])
