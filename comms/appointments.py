@@ -179,6 +179,11 @@ async def book(services: Services, actor: Actor, conversation_id: int, body: Boo
         audit.record(
             s, actor, "create", "appointment", out.id, {"provider_id": out.provider_id, "type_id": kind.id}
         )
+        # Imported here: comms.forms sends through comms.messaging, which imports this module (replies
+        # that confirm appointments), so a module-level import would be a cycle.
+        from comms.forms import send_on_first_booking
+
+        await send_on_first_booking(unit, services, conversation, actor.user_id)  # the intake form, if set
         return out
 
 

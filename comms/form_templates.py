@@ -16,7 +16,14 @@ from comms.form_models import FormTemplate, FormTemplateVersion
 from comms.form_validate import check_definition
 from comms.models import utcnow
 from comms.services import Services
-from schemas.forms import FormDefinition, FormTemplateIn, FormTemplateOut, FormVersionIn, FormVersionOut
+from schemas.forms import (
+    FormDefinition,
+    FormTemplateIn,
+    FormTemplateOut,
+    FormTemplatePatch,
+    FormVersionIn,
+    FormVersionOut,
+)
 
 
 def version_out(row: FormTemplateVersion) -> FormVersionOut:
@@ -141,6 +148,25 @@ async def publish(services: Services, actor: Actor, template_id: int) -> FormTem
         latest.status, latest.published_at = "published", utcnow()
         await s.flush()
         audit.record(s, actor, "publish", "form_template", template.id, {"version": latest.version})
+        return await template_out(s, template)
+
+
+async def patch_template(
+    services: Services, actor: Actor, template_id: int, body: FormTemplatePatch
+) -> FormTemplateOut:
+    """Rename or archive a template (requests already sent keep their version)."""
+    actor.require_admin()
+    async with services.unit() as unit:
+        s = unit.session
+        template = await _template(s, actor, template_id, lock=True)
+        if body.name is not None:
+            template.name = body.name
+        if body.archived is not None:
+            template.archived = body.archived
+        await s.flush()
+        audit.record(
+            s, actor, "update", "form_template", template.id, {"fields": sorted(body.model_fields_set)}
+        )
         return await template_out(s, template)
 
 

@@ -8,17 +8,19 @@ import hashlib
 import secrets
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit
 from comms.access import Actor
+from comms.email_actions import queue_email
 from comms.errors import Conflict, NotFound
 from comms.form_models import FormLink, FormRequest, FormTemplate, FormTemplateVersion, FormUpload
 from comms.form_templates import published_version
 from comms.media import path_for
-from comms.messaging import publish_update, queue_sms, write_unit
-from comms.models import Contact, Location, TimelineItem, utcnow
+from comms.messaging import is_opted_out, publish_update, queue_sms, write_unit
+from comms.models import Contact, Conversation, Location, TimelineItem, utcnow
+from comms.schedule_models import Appointment
 from comms.services import Services, Unit
 from comms.timeline import add_item, conversation_for
 from schemas.forms import FormDefinition, FormRequestDetail, FormRequestIn, FormRequestOut, FormUploadOut
@@ -120,46 +122,128 @@ async def send_form(
         version = await published_version(s, template.id)
         if version is None:
             raise Conflict("this form has no published version yet: an administrator publishes it first")
-        location = await s.get(Location, conversation.location_id)
-        if location is None:
-            raise NotFound("no such conversation")
-        days = body.expires_in_days or services.settings.forms.link_days
-        request = FormRequest(
-            version_id=version.id,
-            contact_id=conversation.contact_id,
-            conversation_id=conversation.id,
-            location_id=conversation.location_id,
-            created_by_id=actor.user_id,
-            status="sent",
-            answers={},
-            contact_updates=[],
-            reminders_sent=0,
-            expires_at=utcnow() + dt.timedelta(days=days),
-        )
-        s.add(request)
-        await s.flush()
-        item = await add_item(
-            unit,
-            conversation,
-            TimelineItem(
-                kind="form",
-                direction="internal",
-                body=template.name,
-                status="sent",
-                author_id=actor.user_id,
-                meta=item_meta(request, template, version),
-            ),
-        )
-        request.item_id = item.id
-        await queue_sms(
-            unit,
-            conversation,
-            request_text(location.name, form_url(services, add_link(s, request))),
-            author_id=actor.user_id,
-            meta={"form_request_id": request.id},
+        request = await _create(
+            unit, services, conversation, template, version, actor.user_id, body.expires_in_days, body.channel
         )
         audit.record(s, actor, "create", "form_request", request.id, {"template_id": template.id})
         return await _out(s, request)
+
+
+async def _create(
+    unit: Unit,
+    services: Services,
+    conversation: Conversation,
+    template: FormTemplate,
+    version: FormTemplateVersion,
+    author_id: int | None,
+    expires_in_days: int | None = None,
+    channel: str = "sms",
+) -> FormRequest:
+    """The request, its card and the text (or e-mail) with its first link, in the caller's transaction."""
+    s = unit.session
+    location = await s.get(Location, conversation.location_id)
+    if location is None:
+        raise NotFound("no such conversation")
+    days = expires_in_days or services.settings.forms.link_days
+    request = FormRequest(
+        version_id=version.id,
+        contact_id=conversation.contact_id,
+        conversation_id=conversation.id,
+        location_id=conversation.location_id,
+        created_by_id=author_id,
+        status="sent",
+        answers={},
+        contact_updates=[],
+        reminders_sent=0,
+        expires_at=utcnow() + dt.timedelta(days=days),
+    )
+    s.add(request)
+    await s.flush()
+    item = await add_item(
+        unit,
+        conversation,
+        TimelineItem(
+            kind="form",
+            direction="internal",
+            body=template.name,
+            status="sent",
+            author_id=author_id,
+            meta=item_meta(request, template, version),
+        ),
+    )
+    request.item_id = item.id
+    text = request_text(location.name, form_url(services, add_link(s, request)))
+    if channel == "email":
+        subject = f"{location.name}: your forms before your visit"
+        await queue_email(
+            services,
+            unit,
+            conversation,
+            text,
+            subject=subject,
+            author_id=author_id,
+            meta={"form_request_id": request.id},
+        )
+    else:
+        await queue_sms(unit, conversation, text, author_id=author_id, meta={"form_request_id": request.id})
+    return request
+
+
+async def send_on_first_booking(
+    unit: Unit, services: Services, conversation: Conversation, author_id: int | None
+) -> FormRequest | None:
+    """A new patient's first appointment was just booked (in this transaction): send the form named by
+    forms.first_booking_template, if the practice has it. A patient who cannot be texted gets a note
+    in the thread instead; the booking itself never fails for it."""
+    s = unit.session
+    booked = await s.scalar(
+        select(func.count()).select_from(Appointment).where(Appointment.contact_id == conversation.contact_id)
+    )
+    location = await s.get(Location, conversation.location_id)
+    if booked != 1 or location is None:
+        return None
+    name = services.settings.forms.first_booking_template
+    template = (
+        await s.scalar(
+            select(FormTemplate)
+            .where(
+                FormTemplate.practice_id == location.practice_id,
+                FormTemplate.name == name,
+                FormTemplate.archived.is_(False),
+            )
+            .order_by(FormTemplate.id)
+            .limit(1)
+        )
+        if name
+        else None
+    )
+    version = await published_version(s, template.id) if template else None
+    if template is None or version is None:
+        return None
+    contact = await s.get(Contact, conversation.contact_id)
+    phone = contact.phones[0].e164 if contact and contact.phones else None
+    why = None
+    if phone is None:
+        why = "this patient has no phone number"
+    elif await is_opted_out(s, location.practice_id, phone):
+        why = "the patient replied STOP"
+    elif not any(n.sms for n in location.numbers):
+        why = "this location has no texting number"
+    if why is not None:
+        await add_item(
+            unit,
+            conversation,
+            TimelineItem(
+                kind="activity",
+                direction="internal",
+                body=f"{template.name} not sent: {why}.",
+                meta={"action": "form_auto_skipped", "template_id": template.id},
+            ),
+        )
+        return None
+    request = await _create(unit, services, conversation, template, version, author_id)
+    audit.record(s, None, "create", "form_request", request.id, {"template_id": template.id, "auto": True})
+    return request
 
 
 async def _visible(unit: Unit, actor: Actor, request_id: int) -> FormRequest:
@@ -174,8 +258,11 @@ def upload_url(upload_id: int) -> str:
     return f"/api/v1/form-uploads/{upload_id}"
 
 
-async def get_request(services: Services, actor: Actor, request_id: int) -> FormRequestDetail:
-    """A request with the patient's answers and uploads, for staff of its location (audited)."""
+async def get_request(
+    services: Services, actor: Actor, request_id: int, *, action: str = "view"
+) -> FormRequestDetail:
+    """A request with the patient's answers and uploads, for staff of its location (audited as
+    `action`: a view, or a print)."""
     async with services.unit() as unit:
         s = unit.session
         request = await _visible(unit, actor, request_id)
@@ -187,9 +274,13 @@ async def get_request(services: Services, actor: Actor, request_id: int) -> Form
         referenced = {
             v for v in (request.answers or {}).values() if isinstance(v, int) and not isinstance(v, bool)
         }
-        audit.record(s, actor, "view", "form_request", request.id, {"status": request.status})
+        audit.record(s, actor, action, "form_request", request.id, {"status": request.status})
+        contact = await contact_of(s, request.contact_id)
+        location = await s.get(Location, request.location_id)
         return FormRequestDetail(
             **out.model_dump(),
+            patient_name=contact.display_name if contact else "",
+            location_name=location.name if location else "",
             definition=FormDefinition.model_validate(version.definition if version else {"sections": []}),
             answers=dict(request.answers or {}),
             uploads=[

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from comms.contacts import create_contact
 from comms.models import Conversation, Location, Practice, StaffUser, TimelineItem, utcnow
 from comms.practice import add_location, add_staff, ensure_practice
+from comms.seed_forms import seed_forms
 from comms.seed_schedule import seed_calendar
 from comms.services import Services
 from comms.timeline import add_item
@@ -198,6 +199,7 @@ async def seed_demo(services: Services) -> DemoLogin:
         await _thread(services, rng, contact_id, locations[where], rng.choice(staff_ids[where]), index)
     await _phones(services, locations)
     await seed_calendar(services, practice_id, locations)
+    await seed_forms(services, practice_id)
     return demo_login()
 
 

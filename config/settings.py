@@ -214,6 +214,12 @@ class FormSettings(_Section):
         (2, 5), description="days after sending when an unfinished form is reminded (empty: never)"
     )
     sweep_seconds: float = Field(60.0, gt=0, description="how often expiry and reminders are looked at")
+    first_booking_template: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="the form (by name) a new patient's first booking sends",
+    )
 
     @field_validator("reminder_days")
     @classmethod

@@ -86,6 +86,18 @@ class FormTemplateIn(_Strict):
         return _clean(value)
 
 
+class FormTemplatePatch(_Strict):
+    """Rename or archive a template (an archived one can no longer be sent)."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    archived: bool | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _trim_patch_name(cls, value: str | None) -> str | None:
+        return None if value is None else _clean(value)
+
+
 class FormVersionIn(_Strict):
     """The definition of the template's draft version (a new draft when the latest is published)."""
 
@@ -112,9 +124,10 @@ class FormTemplateOut(_Strict):
 
 
 class FormRequestIn(_Strict):
-    """Send the thread's patient a form (the newest published version of a template) by text."""
+    """Send the thread's patient a form (the newest published version of a template) by text or e-mail."""
 
     template_id: int = Field(ge=1)
+    channel: Literal["sms", "email"] = Field("sms", description="how the link goes: a text or an e-mail")
     expires_in_days: int | None = Field(None, ge=1, le=90, description="default: forms.link_days")
 
 
@@ -147,6 +160,8 @@ class FormRequestOut(_Strict):
 class FormRequestDetail(FormRequestOut):
     """A request with what the patient answered (staff only, audited)."""
 
+    patient_name: str
+    location_name: str
     definition: FormDefinition
     answers: dict[str, Answer]
     uploads: list[FormUploadOut]

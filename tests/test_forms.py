@@ -16,12 +16,24 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select, update
 
+from comms import appointments
 from comms.form_followups import expire_due, remind_due
 from comms.form_models import FormLink, FormRequest, FormTemplateVersion, FormUpload
-from comms.models import AuditEntry, Contact, OptOut, TimelineItem, utcnow
+from comms.models import (
+    AuditEntry,
+    Contact,
+    ContactEmail,
+    ContactPhone,
+    Conversation,
+    OptOut,
+    TimelineItem,
+    utcnow,
+)
+from schemas.schedule import BookIn
 from tests.carrier import Carrier, start_pair
 from tests.forms_rig import INTAKE, JPEG, link_of, png, published_template
 from tests.helpers import ORIGIN
+from tests.schedule_helpers import at, next_weekday, seed_calendar, staff_actor
 from tests.voice import Desk, open_desk
 from web.access_log import logged_path
 from web.keys import SERVICES
@@ -31,9 +43,8 @@ PATIENT_A = "+12025550170"
 
 @pytest.fixture
 async def carrier(db_settings: dict[str, Any], aiohttp_server: Any, tmp_path: Path) -> AsyncIterator[Carrier]:
-    yield await start_pair(
-        db_settings, aiohttp_server, tmp_path, sections={"forms": {"max_upload_bytes": 65536}}
-    )
+    forms = {"max_upload_bytes": 65536, "first_booking_template": "New patient intake"}
+    yield await start_pair(db_settings, aiohttp_server, tmp_path, sections={"forms": forms})
 
 
 @pytest.fixture
@@ -214,8 +225,17 @@ async def test_patient_fills_in_leaves_comes_back_submits_and_the_thread_and_rec
         assert r.status == 200 and await r.read() == JPEG and r.headers["Content-Type"] == "image/jpeg"
     async with aiohttp.ClientSession() as anonymous, anonymous.get(base + card_url) as r:
         assert r.status == 401
+    async with staff.http.get(f"{base}/api/v1/form-requests/{out['id']}/print") as r:
+        printed = await r.text()
+        assert r.status == 200 and r.headers["Content-Type"].startswith("text/html")
+        assert "img-src 'self'" in r.headers["Content-Security-Policy"]
+    assert '<p class="who" data-testid="print-patient">Ana Ng · North</p>' in printed
+    assert '<td data-field="dob">1990-04-23</td>' in printed and '<td data-field="agree">Yes</td>' in printed
+    assert f'src="{card_url}"' in printed and 'class="signature"' in printed
     other = await open_desk(base, carrier.practice.staff_b, on_duty=False)
     try:
+        async with other.http.get(f"{base}/api/v1/form-requests/{out['id']}/print") as r:
+            assert r.status == 404
         async with other.http.get(base + card_url) as r:
             assert r.status == 404  # another location's staff: not even a hint it exists
         async with other.http.get(f"{base}/api/v1/form-requests/{out['id']}") as r:
@@ -231,6 +251,7 @@ async def test_patient_fills_in_leaves_comes_back_submits_and_the_thread_and_rec
     actions = {(a.action, a.record_type) for a in views}
     assert {("create", "form_request"), ("open", "form_request"), ("submit", "form_request")} <= actions
     assert ("view", "form_request") in actions and ("view", "form_upload") in actions
+    assert ("print", "form_request") in actions
     assert all("Ana" not in str(a.detail) for a in views)  # field names, never values
 
 
@@ -255,6 +276,8 @@ async def test_bad_uploads_are_refused_clearly_and_nothing_is_kept(
     assert status == 422 and "empty" in body["error"]["message"]
     status, body = await _raw("POST", f"{link}/uploads/first", data=JPEG)
     assert status == 404  # a text field takes no file
+    async with staff.http.get(f"{carrier.base}/api/v1/form-requests/{out['id']}/print") as r:
+        assert r.status == 409  # nothing to print yet
     async with carrier.app[SERVICES].read() as s:
         assert await s.scalar(select(func.count()).select_from(FormUpload)) == 0
         row = await s.get(FormRequest, out["id"])
@@ -397,3 +420,103 @@ async def test_the_sweeper_marks_a_link_that_ran_out_expired_live(
     assert await expire_due(carrier.app[SERVICES]) == [out["id"]]
     await staff.event(_card(out["id"], "expired"))
     assert await expire_due(carrier.app[SERVICES]) == []
+
+
+async def test_a_new_patients_first_booking_sends_the_chosen_form_and_later_bookings_do_not(
+    carrier: Carrier, admin: Desk, staff: Desk
+) -> None:
+    services = carrier.app[SERVICES]
+    p = carrier.practice
+    assert services.settings.forms.first_booking_template == "New patient intake"
+    await published_template(admin, carrier.base)
+    url = f"{carrier.base}/api/v1/form-templates"
+    consent = await admin.api("POST", url, {"name": "Consent", "definition": INTAKE})
+    await admin.api("POST", f"{url}/{consent['id']}/publish")  # published, but not the one named
+    cal = await seed_calendar(services, p)
+    actor = await staff_actor(services, p, p.staff_a, p.loc_a)
+
+    def body(hour: int) -> BookIn:
+        return BookIn(
+            provider_id=cal.provider_id,
+            type_id=cal.type_id,
+            starts_at=dt.datetime.fromisoformat(at(next_weekday(1), hour)),
+        )
+
+    await appointments.book(services, actor, p.conv_a, body(9))
+    card = await staff.event(_card_added(p.conv_a))
+    assert card["item"]["body"] == "New patient intake" and card["item"]["meta"]["form_request_id"]
+    archived = await admin.api("PATCH", f"{url}/{consent['id']}", {"archived": True, "name": "Old consent"})
+    assert archived["archived"] is True and archived["name"] == "Old consent"
+    await appointments.book(services, actor, p.conv_a, body(11))  # not the first: nothing more
+    async with services.read() as s:
+        assert await s.scalar(select(func.count()).select_from(FormRequest)) == 1
+        [req] = list(await s.scalars(select(FormRequest)))
+        assert req.created_by_id == actor.user_id and req.conversation_id == p.conv_a
+    await link_of(carrier, req.id)  # the text went out with its link
+
+    # An opted-out new patient: the booking stands, the thread says why no form was sent.
+    async with services.unit() as unit:
+        unit.session.add(OptOut(practice_id=p.practice_id, e164="+12025550171", source="sms"))
+    # A second new patient at North (where the calendar's providers work).
+    async with services.unit() as unit:
+        contact = Contact(practice_id=p.practice_id, first_name="New", last_name="Patient")
+        contact.phones.append(ContactPhone(e164="+12025550171"))
+        unit.session.add(contact)
+        await unit.session.flush()
+        conversation = Conversation(contact_id=contact.id, location_id=p.loc_a)
+        unit.session.add(conversation)
+        await unit.session.flush()
+        conversation_id = conversation.id
+    booked = await appointments.book(services, actor, conversation_id, body(13))
+    assert booked.id
+    async with services.read() as s:
+        note = await s.scalar(
+            select(TimelineItem).where(
+                TimelineItem.conversation_id == conversation_id, TimelineItem.kind == "activity"
+            )
+        )
+        assert await s.scalar(select(func.count()).select_from(FormRequest)) == 1
+    assert note is not None and note.body == "New patient intake not sent: the patient replied STOP."
+
+
+def _card_added(conversation_id: int) -> Any:
+    def check(e: dict[str, Any]) -> bool:
+        return (
+            e.get("type") == "timeline.item_added"
+            and e["item"]["kind"] == "form"
+            and e["conversation_id"] == conversation_id
+        )
+
+    return check
+
+
+async def test_a_patient_without_a_mobile_gets_the_link_by_e_mail(
+    carrier: Carrier, admin: Desk, staff: Desk
+) -> None:
+    services = carrier.app[SERVICES]
+    p = carrier.practice
+    async with services.unit() as unit:
+        contact = Contact(practice_id=p.practice_id, first_name="Eve", last_name="Mail")
+        contact.emails.append(ContactEmail(address="eve@example.com"))
+        unit.session.add(contact)
+        await unit.session.flush()
+        conversation = Conversation(contact_id=contact.id, location_id=p.loc_a)
+        unit.session.add(conversation)
+        await unit.session.flush()
+        conversation_id = conversation.id
+    template = await published_template(admin, carrier.base)
+    url = f"{carrier.base}/api/v1/conversations/{conversation_id}/form-requests"
+    headers = {"Origin": ORIGIN, "X-CSRF-Token": staff.csrf}
+    async with staff.http.post(url, json={"template_id": template["id"]}, headers=headers) as r:
+        assert (
+            r.status == 422 and "no phone number" in (await r.json())["error"]["message"]
+        )  # by text: refused whole
+    out = await staff.api("POST", url, {"template_id": template["id"], "channel": "email"})
+    async with services.read() as s:
+        mail = await s.scalar(select(TimelineItem).where(TimelineItem.kind == "email"))
+        assert await s.scalar(select(func.count()).select_from(FormRequest)) == 1
+    assert mail is not None and mail.meta["form_request_id"] == out["id"]
+    link = mail.body.rsplit(" ", 1)[1].strip()
+    assert link.startswith(f"{carrier.base}/f/")
+    status, page = await _raw("GET", link)
+    assert status == 200 and "First name" in page

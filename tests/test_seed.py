@@ -147,3 +147,15 @@ async def test_demo_calendar_has_providers_hours_and_upcoming_bookings(services:
     async with services.read() as session:
         assert await session.scalar(select(func.count()).select_from(Appointment)) == len(booked)
     assert await counts(services) == before
+
+
+async def test_demo_has_a_published_intake_form_once(services: Services) -> None:
+    from comms.form_models import FormTemplate, FormTemplateVersion
+
+    await seed_demo(services)
+    await seed_demo(services)
+    async with services.read() as session:
+        [template] = list(await session.scalars(select(FormTemplate)))
+        [version] = list(await session.scalars(select(FormTemplateVersion)))
+    assert template.name == "New patient intake" and version.status == "published"
+    assert version.published_at is not None and version.template_id == template.id

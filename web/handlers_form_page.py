@@ -113,8 +113,10 @@ def _field(f: FormField, value: object) -> str:
             f'<canvas id="{fid}" class="signature" width="600" height="200" tabindex="0" role="img" '
             f'aria-labelledby="{fid}-label" aria-describedby="{described}"></canvas>'
             '<div class="sig-actions"><button type="button" data-clear>Clear</button>'
-            f'<span class="upload-state" data-upload-state>{sig_state}</span>'
-            "</div>"
+            f'<span class="upload-state" data-upload-state>{sig_state}</span></div>'
+            f'<label for="{fid}-typed">Or type your full name to sign</label>'
+            f'<div class="sig-typed"><input type="text" id="{fid}-typed" data-typed autocomplete="name">'
+            '<button type="button" data-type-sign>Sign with this name</button></div>'
         )
     else:
         auto = AUTOCOMPLETE.get(f.maps_to or "", "tel" if f.kind == "phone" else "off")

@@ -6,14 +6,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from comms import form_templates, forms
+from comms.errors import Conflict
 from schemas.forms import (
     FormRequestDetail,
     FormRequestIn,
     FormRequestOut,
     FormTemplateIn,
     FormTemplateOut,
+    FormTemplatePatch,
     FormVersionIn,
 )
+from web import form_print
 from web.api import ApiRouter, int_param, parse_body, reply
 from web.carrier import wake_sender
 from web.keys import SERVICES
@@ -57,6 +60,21 @@ async def get_template(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     template_id = int_param(request, "template_id")
     return reply(await form_templates.get_template(request.app[SERVICES], actor, template_id))
+
+
+@router.route(
+    "PATCH",
+    "/api/v1/form-templates/{template_id}",
+    summary="Rename or archive a template (requests already sent keep their version)",
+    body=FormTemplatePatch,
+    response=FormTemplateOut,
+    errors=(409,),
+)
+async def patch_template(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, FormTemplatePatch)
+    template_id = int_param(request, "template_id")
+    return reply(await form_templates.patch_template(request.app[SERVICES], actor, template_id, body))
 
 
 @router.route(
@@ -124,6 +142,27 @@ async def list_for_thread(request: web.Request) -> web.Response:
 async def get_one(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     return reply(await forms.get_request(request.app[SERVICES], actor, int_param(request, "request_id")))
+
+
+@router.route(
+    "GET",
+    "/api/v1/form-requests/{request_id}/print",
+    summary="A completed form as a printable page (save as PDF from the print dialog; audited)",
+    binary_types=("text/html",),
+    errors=(409,),
+)
+async def print_view(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    detail = await forms.get_request(
+        request.app[SERVICES], actor, int_param(request, "request_id"), action="print"
+    )
+    if detail.status != "completed":
+        raise Conflict("this form is not completed yet")
+    return web.Response(
+        text=form_print.render(detail),
+        content_type="text/html",
+        headers={"Content-Security-Policy": form_print.POLICY, "Cache-Control": "private, no-store"},
+    )
 
 
 @router.route(

@@ -11,6 +11,7 @@ import { Notifications } from "/static/notifications.js";
 import { openPayments } from "/static/open_payments.js";
 import { Presence } from "/static/presence.js";
 import { openSchedule } from "/static/schedule_view.js";
+import { openFormBuilder } from "/static/form_builder.js";
 import { openCalendarSetup } from "/static/calendar_setup.js";
 import { Softphone } from "/static/softphone.js";
 import { SearchBox } from "/static/search.js";
@@ -117,6 +118,9 @@ async function showInbox(session) {
     if (on) dashboard.show().catch(() => {});
   };
   reportsButton.addEventListener("click", () => showReports(reportsRoot.hidden));
+  const formsButton = session.role === "admin"
+    ? h("button", { type: "button", class: "forms", "data-testid": "open-forms", onclick: () => openFormBuilder() }, "Forms")
+    : null;
   const paymentsButton = h("button", { type: "button", class: "open-payments", "data-testid": "open-payments-button",
     onclick: () => openPayments({ onOpen: (id) => inbox.open(id) }) }, "Payments");
   const setupButton = session.role === "admin"
@@ -128,7 +132,7 @@ async function showInbox(session) {
   clear(app).append(
     h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status, search.el,
       h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, paymentsButton, reportsButton, setupButton,
-        importButton, drawer.button, bell, help, logout),
+        formsButton, importButton, drawer.button, bell, help, logout),
     bellPanel,
     panes,
     reportsRoot,

@@ -154,6 +154,18 @@ function signaturePad(field) {
   };
   canvas.addEventListener("pointerup", end);
   canvas.addEventListener("pointercancel", end);
+  // Keyboard and screen-reader users sign by typing their name: it is drawn on the pad and sent the same way.
+  const typed = field.querySelector("[data-typed]");
+  field.querySelector("[data-type-sign]").addEventListener("click", () => {
+    const name = typed.value.trim();
+    if (!name) { showError(field, "Type your full name first."); typed.focus(); return; }
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.font = "italic 56px Georgia, serif";
+    ctx.fillStyle = "#111";
+    ctx.fillText(name, 24, canvas.height * 0.62, canvas.width - 48);
+    drew = true;
+    canvas.toBlob((blob) => blob && upload(field, blob), "image/png");
+  });
   field.querySelector("[data-clear]").addEventListener("click", () => {
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     drew = false;

@@ -22,7 +22,11 @@ export function formBody(item, { onError }) {
     h("div", { class: "form-name" }, item.body, m.version ? ` (version ${m.version})` : ""),
     h("div", { class: `form-status form-${item.status}`, "data-testid": "form-status" }, WORDS[item.status] || item.status),
     updates.length ? h("div", { class: "hint" }, `Updated the record: ${updates.join(", ")}`) : null,
-    show, answers);
+    show,
+    item.status === "completed"
+      ? h("a", { class: "link", href: `/api/v1/form-requests/${m.form_request_id}/print`, target: "_blank", rel: "noopener", "data-testid": "form-print" }, "Printable view")
+      : null,
+    answers);
 }
 
 function answerText(field, value) {
@@ -58,13 +62,14 @@ export async function sendForm(conversationId) {
   const error = h("p", { class: "error", role: "alert" });
   const choice = h("select", { name: "template", required: true },
     templates.map((t) => h("option", { value: String(t.id) }, t.name)));
+  const channel = h("select", { name: "channel" }, h("option", { value: "sms" }, "Text message"), h("option", { value: "email" }, "E-mail"));
   const submit = h("button", { type: "submit", disabled: !templates.length }, "Send form");
   let dialog = null;
   const form = h("form", { class: "form-request", onsubmit: async (e) => {
     e.preventDefault();
     submit.disabled = true;
     try {
-      await api("POST", `/api/v1/conversations/${conversationId}/form-requests`, { template_id: Number(choice.value) });
+      await api("POST", `/api/v1/conversations/${conversationId}/form-requests`, { template_id: Number(choice.value), channel: channel.value });
       dialog.close();
     } catch (err) {
       error.textContent = err.message;
@@ -74,7 +79,8 @@ export async function sendForm(conversationId) {
   templates.length
     ? h("label", {}, "Form ", choice)
     : h("p", { class: "hint" }, "No form is published yet: an administrator publishes one first."),
-  h("p", { class: "hint" }, "The patient gets a text with a private link to fill it in on their phone."),
+  h("label", {}, "Send by ", channel),
+  h("p", { class: "hint" }, "The patient gets a private link to fill it in on their phone."),
   error,
   h("div", { class: "actions" }, submit));
   dialog = openDialog({ title: "Send a form", content: form, testId: "form-dialog" });
