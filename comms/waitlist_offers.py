@@ -86,6 +86,12 @@ async def send_batch(services: Services, unit: Unit, slot: Slot, batch: int, now
         WaitlistOffer.provider_id == slot.provider_id,
         WaitlistOffer.starts_at == slot.starts_at,
     )
+    cancelled_it = exists().where(  # who just cancelled this very time is not offered it back
+        Appointment.contact_id == WaitlistEntry.contact_id,
+        Appointment.provider_id == slot.provider_id,
+        Appointment.starts_at == slot.starts_at,
+        Appointment.status == "cancelled",
+    )
     waiting = await s.scalars(
         select(WaitlistEntry)
         .where(
@@ -96,6 +102,7 @@ async def send_batch(services: Services, unit: Unit, slot: Slot, batch: int, now
             WaitlistEntry.earliest <= day,
             WaitlistEntry.latest >= day,
             ~offered_before,
+            ~cancelled_it,
         )
         .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
         .with_for_update()

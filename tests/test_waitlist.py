@@ -170,6 +170,16 @@ async def test_a_lapsed_batch_gives_way_to_the_next_once(served: Any) -> None:
     services: Services = served.app[SERVICES]
     async with browser() as http:
         csrf, patients, appointment_id, _ = await _setup(served, http, 5)
+        async with services.read() as s:
+            type_id = await s.scalar(select(Appointment.type_id).where(Appointment.id == appointment_id))
+        span = {
+            "type_id": type_id,
+            "earliest": str(utcnow().date()),
+            "latest": str(utcnow().date() + dt.timedelta(days=30)),
+        }
+        await api(
+            http, "POST", f"{url}/api/v1/conversations/{served.practice.conv_a}/waitlist", csrf, span, 201
+        )
         await api(
             http, "POST", f"{url}/api/v1/appointments/{appointment_id}/status", csrf, {"status": "cancelled"}
         )
@@ -179,6 +189,7 @@ async def test_a_lapsed_batch_gives_way_to_the_next_once(served: Any) -> None:
         texted = await asyncio.gather(*(waitlist_offers.run_once(services, later) for _ in range(3)))
         assert sorted(texted) == [0, 0, 2]  # three nodes at once: the lapse is claimed once
         states = await _states(services)
+        assert states[served.practice.conv_a] == ("waiting", [])  # who cancelled it is not offered it back
         for conv in patients[:3]:
             assert states[conv] == ("waiting", [("expired", 1)])
         for conv in patients[3:]:
