@@ -105,7 +105,7 @@ async def list_entries(services: Services, actor: Actor, conversation_id: int) -
             .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
         )
         out = [await entry_out(s, e) for e in rows]
-        audit.record(s, actor, "view", "waitlist", conversation.id, {"entries": len(out)})
+        audit.record(s, actor, "view", "conversation_waitlist", conversation.id, {"entries": len(out)})
         return out
 
 

@@ -11,13 +11,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from comms import waitlist_offers
-from comms.models import AuditEntry, OptOut, TimelineItem, utcnow
+from comms import audit_report, waitlist_offers
+from comms.models import AuditEntry, Conversation, OptOut, TimelineItem, utcnow
 from comms.schedule_models import Appointment
 from comms.services import Services
 from comms.waitlist_models import WaitlistEntry, WaitlistOffer
+from schemas.analytics import AuditQuery
 from tests.helpers import ORIGIN, browser, new_conversation, recv_frame, sign_in
-from tests.schedule_helpers import api, at, next_weekday, seed_calendar
+from tests.schedule_helpers import admin_actor, api, at, next_weekday, seed_calendar
 from web.access_log import logged_path
 from web.keys import SERVICES
 
@@ -269,9 +270,21 @@ async def test_moving_a_visit_away_offers_its_old_time_live_and_staff_act_only_a
         await api(http, "DELETE", f"{url}/api/v1/waitlist/{entry['id']}", csrf, status=409)
     async with services.read() as s:
         audited = set(
-            await s.scalars(select(AuditEntry.action).where(AuditEntry.record_type.like("waitlist%")))
+            await s.scalars(select(AuditEntry.action).where(AuditEntry.record_type.like("%waitlist%")))
         )
     assert {"create", "view", "delete", "send"} <= audited
+    async with services.read() as s:
+        contact_id = await s.scalar(select(Conversation.contact_id).where(Conversation.id == waiting))
+    admin = await admin_actor(services, p)
+    traced = await audit_report.report(services, admin, AuditQuery.model_validate({"patient_id": contact_id}))
+    kinds = {(r.record_type, r.action) for r in traced.entries}
+    assert {
+        ("waitlist_entry", "create"),
+        ("waitlist_offer", "send"),
+        ("conversation_waitlist", "view"),
+        ("appointment", "book_waitlist"),
+    } <= kinds
+    assert {r.patient_id for r in traced.entries} == {contact_id}
 
 
 async def test_a_failed_offer_never_fails_the_cancel(served: Any, monkeypatch: Any) -> None:
