@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from comms import audit
 from comms.access import Actor
 from comms.errors import Conflict, InvalidRequest, NotFound
+from comms.logsafe import log_failure
 from comms.models import Contact, Conversation, Location, TimelineItem, utcnow
 from comms.schedule_models import Appointment, AppointmentReminder, AppointmentType, Provider
 from comms.schedule_setup import provider_of, type_of
@@ -230,6 +232,26 @@ async def _load(unit: Unit, actor: Actor, appointment_id: int) -> tuple[Appointm
     return row, conversation, location
 
 
+@dataclass(frozen=True)
+class Slot:
+    """A provider's time an appointment let go of (what the waitlist is offered)."""
+
+    location_id: int
+    provider_id: int
+    type_id: int
+    starts_at: dt.datetime
+
+
+async def offer_freed_quietly(services: Services, slot: Slot) -> None:
+    """Offer a freed slot to the waitlist in its own transaction; a failure is logged, never raised."""
+    from comms import waitlist_offers  # here: waitlist_offers books through this module
+
+    try:
+        await waitlist_offers.offer_freed(services, slot)
+    except Exception as exc:  # the cancel or reschedule has committed: an offer must not undo it
+        log_failure(log, "offering a freed slot to the waitlist failed", exc=exc)
+
+
 async def reschedule(
     services: Services, actor: Actor, appointment_id: int, body: RescheduleIn
 ) -> AppointmentOut:
@@ -248,7 +270,7 @@ async def reschedule(
         provider, ends_at, held = await _place(
             unit, actor.practice_id, location, provider_id, kind, body.starts_at, ignore=row.id
         )
-        previous = row.starts_at
+        previous, freed = row.starts_at, Slot(location.id, row.provider_id, row.type_id, row.starts_at)
         row.provider_id, row.starts_at, row.ends_at, row.busy_until = (
             provider.id,
             body.starts_at,
@@ -262,7 +284,9 @@ async def reschedule(
         out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
         await _item(unit, actor, conversation, out, "reschedule", previous_starts_at=previous.isoformat())
         audit.record(s, actor, "update", "appointment", row.id, {"action": "reschedule"})
-        return out
+    if (freed.provider_id, freed.starts_at) != (out.provider_id, out.starts_at):
+        await offer_freed_quietly(services, freed)  # after commit; never fails the reschedule
+    return out
 
 
 async def set_status(
@@ -284,6 +308,9 @@ async def set_status(
         out = appointment_out(row, provider, kind, location, await s.get(Contact, row.contact_id))
         await _item(unit, actor, conversation, out, status)
         audit.record(s, actor, "update", "appointment", row.id, {"status": status})
+        freed = Slot(location.id, row.provider_id, row.type_id, row.starts_at)
+    if status == "cancelled":
+        await offer_freed_quietly(services, freed)  # after commit; never fails the cancel
     if status == "completed":
         # After the visit is recorded: the ask is its own transaction and never undoes the completion.
         from comms import reviews  # here: reviews → messaging → replies → appointments would be a cycle

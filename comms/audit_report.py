@@ -23,6 +23,7 @@ from comms.review_models import ReviewRequest
 from comms.schedule_models import Appointment
 from comms.services import Services
 from comms.voice_models import Call, Recording
+from comms.waitlist_models import WaitlistEntry, WaitlistOffer
 from schemas.analytics import AuditPage, AuditQuery, AuditRow
 
 MAX_EXPORT = 100_000
@@ -35,7 +36,7 @@ def _ids(query: Select[Any]) -> Any:
 
 # Records that are a patient's by their id (the contact itself, or a view of all their records of a kind).
 CONTACT_TYPES = ("contact", "contact_appointments", "balance")
-CONVERSATION_TYPES = ("conversation", "conversation_payments", "conversation_forms")
+CONVERSATION_TYPES = ("conversation", "conversation_payments", "conversation_forms", "conversation_waitlist")
 
 
 def _via_conversation() -> list[tuple[str, Any]]:
@@ -64,6 +65,13 @@ def _via_contact() -> list[tuple[str, Any]]:
             "form_upload",
             select(FormUpload.id, FormRequest.contact_id).join(
                 FormRequest, FormRequest.id == FormUpload.request_id
+            ),
+        ),
+        ("waitlist_entry", select(WaitlistEntry.id, WaitlistEntry.contact_id)),
+        (
+            "waitlist_offer",
+            select(WaitlistOffer.id, WaitlistEntry.contact_id).join(
+                WaitlistEntry, WaitlistEntry.id == WaitlistOffer.entry_id
             ),
         ),
     ]

@@ -229,6 +229,16 @@ class FormSettings(_Section):
         return value
 
 
+class WaitlistSettings(_Section):
+    """Offering freed slots to waitlisted patients: how many are texted at once and how long they have."""
+
+    batch_size: int = Field(3, ge=1, le=20, description="patients texted at once about one freed slot")
+    offer_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="minutes a batch has to take the slot before the next is texted"
+    )
+    sweep_seconds: float = Field(30.0, gt=0, description="how often lapsed offers are looked at")
+
+
 class Settings(_Section):
     """Everything the server reads from its environment; frozen so nothing changes it at run time."""
 
@@ -245,6 +255,7 @@ class Settings(_Section):
     payments: PaymentSettings = PaymentSettings()
     reviews: ReviewSettings = ReviewSettings()
     forms: FormSettings = FormSettings()
+    waitlist: WaitlistSettings = WaitlistSettings()
 
     @property
     def cookie_secure(self) -> bool:

@@ -14,6 +14,7 @@ from comms import (  # noqa: F401  (register their tables)
     review_models,
     schedule_models,
     voice_models,
+    waitlist_models,
 )
 from comms.db import make_engine
 from comms.models import Base

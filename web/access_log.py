@@ -1,5 +1,5 @@
 """Access log without query strings: queries can carry names or numbers (PHI); paths carry only ids,
-except the patients' links (/pay/<token>, /r/<token>, /f/<token>), whose token is the key and is
+except the patients' links (/pay/<token>, /r/<token>, /f/<token>, /w/<token>), whose token is the key and is
 masked."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
 # A link's token opens a payment page (with what it is for) or a patient's intake form (with their
-# answers): whoever reads the log must not hold it.
-_CAPABILITY = re.compile(r"^/(pay|r|f)/[^/]+")
+# answers) or a waitlist offer (that books its slot): whoever reads the log must not hold it.
+_CAPABILITY = re.compile(r"^/(pay|r|f|w)/[^/]+")
 
 
 def logged_path(path: str) -> str:

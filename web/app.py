@@ -16,6 +16,7 @@ from comms.form_followups import FormSweeper
 from comms.reminders import ReminderRunner
 from comms.services import Services
 from comms.snooze import SnoozeWaker
+from comms.waitlist_offers import WaitlistSweeper
 from config.settings import Settings
 from routing.bus import make_bus
 from routing.hub import Hub
@@ -42,6 +43,7 @@ from web import (
     handlers_timeline,
     handlers_twilio,
     handlers_voice,
+    handlers_waitlist,
 )
 from web.access_log import PathOnlyAccessLogger
 from web.api import ApiRouter
@@ -73,6 +75,7 @@ ROUTERS: tuple[ApiRouter, ...] = (
     handlers_reviews.router,
     handlers_booking.router,
     handlers_forms.router,
+    handlers_waitlist.router,
 )
 MAX_BODY = 1024 * 1024
 
@@ -143,6 +146,16 @@ async def forms_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def waitlist_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Move lapsed waitlist offers on to the next patients (comms/waitlist_offers.py); every node runs one."""
+    sweeper = WaitlistSweeper(app[SERVICES], on_queued=lambda: wake_sender(app))
+    task = asyncio.create_task(sweeper.run_forever(), name="waitlist-sweeper")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def index(request: web.Request) -> web.FileResponse:
     """The staff page, with the policy that lets its softphone reach the carrier (and nothing else)."""
     return web.FileResponse(
@@ -160,6 +173,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
         [database_ctx, hub_ctx, bus_ctx, snooze_ctx, reminders_ctx, carrier_ctx, mail_ctx, payments_ctx]
     )
     app.cleanup_ctx.append(forms_ctx)
+    app.cleanup_ctx.append(waitlist_ctx)
     for router in ROUTERS:
         router.add_to(app)
     handlers_twilio.add_routes(app)
@@ -168,6 +182,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     handlers_reviews.add_routes(app)
     handlers_booking.add_routes(app)
     handlers_form_page.add_routes(app)
+    handlers_waitlist.add_routes(app)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC, append_version=True)

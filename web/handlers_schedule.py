@@ -34,6 +34,7 @@ from schemas.schedule import (
     TimeOffOut,
 )
 from web.api import ApiRouter, int_param, parse_body, parse_query, reply
+from web.carrier import wake_sender
 from web.client import client_addr
 from web.keys import SERVICES, SETTINGS
 from web.staff_auth import require_actor
@@ -223,7 +224,9 @@ async def reschedule(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_body(request, RescheduleIn)
     appointment_id = int_param(request, "appointment_id")
-    return reply(await appointments.reschedule(request.app[SERVICES], actor, appointment_id, body))
+    moved = await appointments.reschedule(request.app[SERVICES], actor, appointment_id, body)
+    wake_sender(request.app)  # the old time may have been offered to the waitlist
+    return reply(moved)
 
 
 @router.route(
@@ -238,7 +241,9 @@ async def set_status(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     body = await parse_body(request, StatusIn)
     appointment_id = int_param(request, "appointment_id")
-    return reply(await appointments.set_status(request.app[SERVICES], actor, appointment_id, body.status))
+    changed = await appointments.set_status(request.app[SERVICES], actor, appointment_id, body.status)
+    wake_sender(request.app)  # a cancelled time may have been offered to the waitlist
+    return reply(changed)
 
 
 @router.route(

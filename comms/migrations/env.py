@@ -12,6 +12,7 @@ from comms import (  # noqa: F401  (they register their tables on Base.metadata)
     review_models,
     schedule_models,
     voice_models,
+    waitlist_models,
 )
 from comms.models import Base
 

@@ -1,10 +1,11 @@
 // The patient side panel in a thread: the record (name, phones, e-mails, date of birth, household),
 // the open balance (kept live as payment cards change), editing it, merging a duplicate record into it,
-// and the patient's upcoming appointments.
+// the patient's upcoming appointments and the thread's waitlist.
 import { api } from "/static/api.js";
 import { clear, h } from "/static/dom.js";
 import { openMerge } from "/static/contact_merge.js";
 import { appointmentsSection } from "/static/appointments_panel.js";
+import { waitlistSection } from "/static/waitlist_panel.js";
 import { money } from "/static/payment_items.js";
 
 const PHONE_LABELS = ["mobile", "home", "work", "other"];
@@ -16,9 +17,10 @@ function birthday(iso) {
 }
 
 export class ContactPanel {
-  constructor({ onClose, onReschedule }) {
+  constructor({ onClose, onReschedule, conversation }) {
     this.onClose = onClose;
     this.onReschedule = onReschedule;
+    this.conversation = conversation || (() => null);  // the thread the panel sits in (its waitlist)
     this.appointments = null;
     this.contact = null;
     this.el = h("aside", { class: "contact-panel", id: "contact-panel", "aria-label": "Patient record", hidden: true });
@@ -70,6 +72,7 @@ export class ContactPanel {
   /** An appointment of this patient changed (an item in the thread): redraw the upcoming list. */
   refreshAppointments() {
     if (this.open && this.appointments && this.appointments.isConnected) this.appointments.refresh();
+    if (this.open && this.waitlist && this.waitlist.isConnected) this.waitlist.refresh();
   }
 
   head(title) {
@@ -99,6 +102,7 @@ export class ContactPanel {
         row(c.household ? c.household.name : "Household", household),
         row("Open balance", h("span", { "data-testid": "patient-balance" }, "…"))),
       this.appointments = appointmentsSection(c.id, { onReschedule: this.onReschedule }),
+      this.conversation() ? (this.waitlist = waitlistSection(this.conversation())) : null,
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: () => this.drawEdit() }, "Edit record"),
         h("button", { type: "button", onclick: () => this.merge() }, "Merge a duplicate…"))));

@@ -22,6 +22,7 @@ export class Thread {
     this.panel = new ContactPanel({
       onClose: () => this.drawHeader(this.summary),
       onReschedule: (a) => this.book(a),
+      conversation: () => this.current,
     });
     this.main = h("div", { class: "thread-main" }, h("p", { class: "empty" }, "Choose a conversation."));
     this.el = h("section", { class: "thread", "aria-label": "Conversation" }, this.main, this.panel.el);
@@ -188,7 +189,8 @@ export class Thread {
     this.items.push(item);
     this.timelineEl.append(this.itemEl(item));
     this.scrollToEnd();
-    if (item.kind === "appointment") this.panel.refreshAppointments();
+    const waitlisted = item.kind === "activity" && String((item.meta || {}).action || "").startsWith("waitlist_");
+    if (item.kind === "appointment" || waitlisted) this.panel.refreshAppointments();
     if (item.kind === "payment" && this.summary) this.panel.refreshBalance(this.summary.contact.id);
   }
 

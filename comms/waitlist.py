@@ -1,0 +1,132 @@
+"""The waitlist, staff side: put a thread's patient on it for a type (optionally one provider) between
+two local dates, see a thread's entries, take someone off. Offers of freed slots: comms/waitlist_offers.py.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from comms import audit
+from comms.access import Actor
+from comms.errors import Conflict, NotFound
+from comms.models import Conversation, TimelineItem
+from comms.schedule_models import AppointmentType, Provider
+from comms.schedule_setup import provider_of, type_of
+from comms.services import Services, Unit
+from comms.slots import provider_at
+from comms.timeline import add_item, conversation_for
+from comms.waitlist_models import WaitlistEntry, WaitlistOffer
+from schemas.waitlist import WaitlistEntryOut, WaitlistIn
+
+OPEN = ("waiting", "offered")
+
+
+async def entry_out(s: AsyncSession, entry: WaitlistEntry) -> WaitlistEntryOut:
+    kind = await s.get(AppointmentType, entry.type_id)
+    provider = await s.get(Provider, entry.provider_id) if entry.provider_id else None
+    return WaitlistEntryOut(
+        id=entry.id,
+        conversation_id=entry.conversation_id,
+        location_id=entry.location_id,
+        type_id=entry.type_id,
+        type_name=kind.name if kind else "",
+        provider_id=entry.provider_id,
+        provider_name=provider.name if provider else None,
+        earliest=entry.earliest,
+        latest=entry.latest,
+        state=entry.state,
+        created_at=entry.created_at,
+    )
+
+
+async def note(unit: Unit, actor: Actor | None, entry: WaitlistEntry, body: str, action: str) -> None:
+    """A line in the patient's thread (announced live after commit)."""
+    conversation = await unit.session.get(Conversation, entry.conversation_id)
+    if conversation is None:
+        raise NotFound("no such conversation")
+    item = TimelineItem(
+        kind="activity",
+        direction="internal",
+        body=body,
+        author_id=actor.user_id if actor else None,
+        meta={"action": action, "waitlist_entry_id": entry.id},
+    )
+    await add_item(unit, conversation, item)
+
+
+async def add_entry(
+    services: Services, actor: Actor, conversation_id: int, body: WaitlistIn
+) -> WaitlistEntryOut:
+    """Put the thread's patient on the waitlist at the thread's location (one open entry per type)."""
+    async with services.unit() as unit:
+        s = unit.session
+        conversation = await conversation_for(unit, actor, conversation_id)
+        kind = await type_of(s, actor, body.type_id)
+        if body.provider_id is not None:
+            await provider_of(s, actor, body.provider_id)
+            await provider_at(s, body.provider_id, conversation.location_id)
+        twin = await s.scalar(
+            select(WaitlistEntry.id).where(
+                WaitlistEntry.conversation_id == conversation.id,
+                WaitlistEntry.type_id == kind.id,
+                WaitlistEntry.state.in_(OPEN),
+            )
+        )
+        if twin is not None:
+            raise Conflict("this patient is already on the waitlist for that type")
+        entry = WaitlistEntry(
+            contact_id=conversation.contact_id,
+            conversation_id=conversation.id,
+            location_id=conversation.location_id,
+            type_id=kind.id,
+            provider_id=body.provider_id,
+            earliest=body.earliest,
+            latest=body.latest,
+            created_by_id=actor.user_id,
+            state="waiting",
+        )
+        s.add(entry)
+        await s.flush()
+        span = f"{body.earliest:%b %-d} to {body.latest:%b %-d, %Y}"
+        await note(unit, actor, entry, f"Added to the waitlist: {kind.name}, {span}", "waitlist_added")
+        audit.record(s, actor, "create", "waitlist_entry", entry.id, {"type_id": kind.id})
+        return await entry_out(s, entry)
+
+
+async def list_entries(services: Services, actor: Actor, conversation_id: int) -> list[WaitlistEntryOut]:
+    """The thread's open waitlist entries (the read is audited)."""
+    async with services.unit() as unit:
+        s = unit.session
+        conversation = await conversation_for(unit, actor, conversation_id)
+        rows = await s.scalars(
+            select(WaitlistEntry)
+            .where(WaitlistEntry.conversation_id == conversation.id, WaitlistEntry.state.in_(OPEN))
+            .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+        )
+        out = [await entry_out(s, e) for e in rows]
+        audit.record(s, actor, "view", "conversation_waitlist", conversation.id, {"entries": len(out)})
+        return out
+
+
+async def remove_entry(services: Services, actor: Actor, entry_id: int) -> WaitlistEntryOut:
+    """Take the patient off the waitlist; an offer they hold stops working."""
+    async with services.unit() as unit:
+        s = unit.session
+        entry = await s.get(WaitlistEntry, entry_id, with_for_update=True)
+        if entry is None:
+            raise NotFound("no such waitlist entry")
+        actor.require_location(entry.location_id)
+        await conversation_for(unit, actor, entry.conversation_id)
+        if entry.state not in OPEN:
+            raise Conflict(f"this entry is {entry.state} already")
+        entry.state = "removed"
+        await s.execute(
+            update(WaitlistOffer)
+            .where(WaitlistOffer.entry_id == entry.id, WaitlistOffer.state == "sent")
+            .values(state="gone")
+            .execution_options(synchronize_session=False)
+        )
+        await note(unit, actor, entry, "Removed from the waitlist", "waitlist_removed")
+        audit.record(s, actor, "delete", "waitlist_entry", entry.id)
+        return await entry_out(s, entry)

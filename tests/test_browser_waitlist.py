@@ -1,0 +1,54 @@
+"""The waitlist in the browser: staff add the thread's patient from the side panel, the entry turns
+"offered" live when a matching time is cancelled, and Remove takes them off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.browser import chromium, post_json, signed_in_page
+from tests.helpers import PASSWORD, new_conversation
+from tests.schedule_helpers import at, next_weekday, seed_calendar
+from web.keys import SERVICES
+
+
+async def test_add_to_waitlist_from_the_panel_and_see_the_offer_live(served_on_port: Any) -> None:
+    server, p = served_on_port, served_on_port.practice
+    services = server.app[SERVICES]
+    cal = await seed_calendar(services, p)
+    monday = next_weekday(0)
+    other = await new_conversation(services, p.practice_id, p.loc_a, "Ola Other", "+12025550122")
+    async with chromium() as browser:
+        page = await signed_in_page(browser, server.base, p.staff_a, PASSWORD)
+        await page.click(f'li[data-conversation="{p.conv_a}"]')
+        await page.get_by_role("button", name="Patient details").click()
+        entries = page.get_by_test_id("waitlist-entries")
+        await entries.get_by_text("Not on the waitlist.").wait_for(timeout=5000)
+
+        await page.get_by_role("button", name="Add to waitlist").click()
+        await page.get_by_label("Appointment type").select_option(label="Cleaning")
+        await page.get_by_label("Latest date").fill(str(monday))
+        await page.get_by_role("button", name="Add", exact=True).click()
+        await entries.locator('li[data-state="waiting"]', has_text="Cleaning").wait_for(timeout=5000)
+        await page.locator(".timeline .item", has_text="Added to the waitlist: Cleaning").wait_for(
+            timeout=5000
+        )
+
+        status, booked = await post_json(
+            page,
+            f"/api/v1/conversations/{other}/appointments",
+            {"provider_id": cal.provider_id, "type_id": cal.type_id, "starts_at": at(monday, 11)},
+        )
+        assert status == 201
+        status, _ = await post_json(
+            page, f"/api/v1/appointments/{booked['id']}/status", {"status": "cancelled"}
+        )
+        assert status == 200
+        # The offer reaches the thread live, and the panel's entry follows it.
+        await page.locator(".timeline .item", has_text="Waitlist: offered Cleaning with Dr Rivera").wait_for(
+            timeout=5000
+        )
+        await entries.locator('li[data-state="offered"]', has_text="offered a time").wait_for(timeout=5000)
+
+        await entries.get_by_role("button", name="Remove from the waitlist: Cleaning").click()
+        await entries.get_by_text("Not on the waitlist.").wait_for(timeout=5000)
+        await page.locator(".timeline .item", has_text="Removed from the waitlist").wait_for(timeout=5000)
