@@ -64,7 +64,8 @@ async def test_a_scheduled_text_goes_when_due_and_not_before(
     p = carrier.practice
     async with browser() as north:
         session = await sign_in(north, carrier.base, p.staff_a)
-        due = utcnow() + dt.timedelta(seconds=2.5)
+        # On a whole second: the carrier's timestamps are whole seconds, like Twilio's RFC 2822 dates.
+        due = (utcnow() + dt.timedelta(seconds=3.5)).replace(microsecond=0)
         item_id = await _schedule(
             north, carrier.base, session["csrf_token"], p.conv_a, "Bring your X-rays", due
         )
