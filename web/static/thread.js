@@ -37,10 +37,18 @@ export class Thread {
   async load(id, { keepScroll = false }) {
     const switching = id !== this.current;
     this.current = id;
-    const [summary, items] = await Promise.all([
-      api("GET", `/api/v1/conversations/${id}`),
-      api("GET", `/api/v1/conversations/${id}/items`),
-    ]);
+    // Live items that arrive while the thread loads wait here, then apply in order over what was read.
+    const buffer = this.buffer = [];
+    let summary, items;
+    try {
+      [summary, items] = await Promise.all([
+        api("GET", `/api/v1/conversations/${id}`),
+        api("GET", `/api/v1/conversations/${id}/items`),
+      ]);
+    } catch (err) {
+      if (this.buffer === buffer) this.buffer = null;
+      throw err;
+    }
     if (id !== this.current) return summary;  // another thread was opened meanwhile
     const draft = !switching && this.composer ? this.composer : null;  // a re-read keeps what was typed
     this.summary = summary;
@@ -73,6 +81,13 @@ export class Thread {
       else this.panel.refresh(summary.contact.id);
     }
     this.onViewing(id, false);
+    if (this.buffer === buffer) {
+      this.buffer = null;
+      for (const [added, item] of buffer) {
+        if (added) this.appendItem(item);
+        else this.replaceItem(item);
+      }
+    }
     return summary;
   }
 
@@ -179,12 +194,14 @@ export class Thread {
   }
 
   replaceItem(item) {
+    if (this.buffer) { this.buffer.push([false, item]); return; }
     const old = this.timelineEl && this.timelineEl.querySelector(`[data-item="${item.id}"]`);
     if (old) old.replaceWith(this.itemEl(item));
     if (item.kind === "payment" && this.summary) this.panel.refreshBalance(this.summary.contact.id);
   }
 
   appendItem(item) {
+    if (this.buffer) { this.buffer.push([true, item]); return; }
     if (!this.timelineEl || this.timelineEl.querySelector(`[data-item="${item.id}"]`)) return;
     this.items.push(item);
     this.timelineEl.append(this.itemEl(item));
