@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from comms import audit
 from comms.errors import InvalidRequest, OptedOut
@@ -22,6 +22,7 @@ from comms.forms import add_link, form_url, set_status
 from comms.logsafe import log_failure
 from comms.messaging import queue_sms, write_unit
 from comms.models import Conversation, Location, TimelineItem, utcnow
+from comms.reminder_claim import claim_reminder
 from comms.services import Services
 from comms.timeline import add_item
 
@@ -66,19 +67,7 @@ async def _remind_one(services: Services, request_id: int, sent: int, due: int, 
     days = services.settings.forms.reminder_days
     async with write_unit(services) as unit:
         s = unit.session
-        claimed = await s.scalar(
-            update(FormRequest)
-            .where(
-                FormRequest.id == request_id,
-                FormRequest.reminders_sent == sent,
-                FormRequest.status.in_(OPEN_STATUSES),
-                FormRequest.expires_at > now,
-            )
-            .values(reminders_sent=due)
-            .returning(FormRequest.id)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed is None:
+        if not await claim_reminder(s, FormRequest, request_id, sent, due, OPEN_STATUSES, now):
             return False  # completed, expired, or another node sent this one
         request = await s.get(FormRequest, request_id, populate_existing=True)
         conversation = await s.get(Conversation, request.conversation_id) if request else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from comms import audit
 from comms.email_actions import queue_email
@@ -19,6 +19,7 @@ from comms.messaging import queue_sms, write_unit
 from comms.models import Conversation, Location, TimelineItem, utcnow
 from comms.payment_models import OPEN_STATUSES, PaymentRequest
 from comms.payment_state import balance, refresh
+from comms.reminder_claim import claim_reminder
 from comms.services import Services, Unit
 from comms.timeline import add_item
 
@@ -84,19 +85,7 @@ async def _remind_one(services: Services, request_id: int, sent: int, due: int, 
     days = services.settings.payments.reminder_days
     async with write_unit(services) as unit:
         s = unit.session
-        claimed = await s.scalar(
-            update(PaymentRequest)
-            .where(
-                PaymentRequest.id == request_id,
-                PaymentRequest.reminders_sent == sent,
-                PaymentRequest.status.in_(OPEN_STATUSES),
-                PaymentRequest.expires_at > now,
-            )
-            .values(reminders_sent=due)
-            .returning(PaymentRequest.id)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed is None:
+        if not await claim_reminder(s, PaymentRequest, request_id, sent, due, OPEN_STATUSES, now):
             return False  # paid, expired, or another node sent this one
         request = await s.get(PaymentRequest, request_id, populate_existing=True)
         location = await s.get(Location, request.location_id) if request else None
