@@ -17,6 +17,7 @@ from comms.access import Actor
 from comms.contacts import _create as insert_contact
 from comms.email_build import OutgoingAttachment, build_email
 from comms.email_compose import reply_chain, text_to_html, valid_message_id, vet_attachments
+from comms.email_outbox import BOUNCED
 from comms.email_parse import parse_email
 from comms.email_quotes import split_quoted
 from comms.errors import InvalidRequest, NotFound
@@ -278,6 +279,7 @@ async def apply_bounce(services: Services, parsed: ParsedEmail) -> int | None:
                 EmailMessage.message_id == message_key(bounce.original_message_id),
                 TimelineItem.direction == "out",
             )
+            .with_for_update(of=TimelineItem)
         )
         if item is None:
             return None
@@ -285,6 +287,7 @@ async def apply_bounce(services: Services, parsed: ParsedEmail) -> int | None:
             item.status = "failed"
             item.meta = {
                 **item.meta,
+                BOUNCED: True,
                 "error": "The patient's mail server refused this e-mail (bounced). Check the address.",
             }
         else:

@@ -26,6 +26,7 @@ from comms.timeline import item_out
 from schemas.api import TimelineItemOut
 
 HANDOFF = "smtp_handoff"
+BOUNCED = "bounced"  # meta flag: a permanent bounce report names this e-mail
 REVIEW = "review"
 UNCONFIRMED = "unconfirmed"
 UNCONFIRMED_TEXT = (
@@ -70,7 +71,7 @@ async def record_handed_off(services: Services, item_id: int, token: str, attemp
     async with services.unit() as unit:
         s = unit.session
         entry = await s.get(OutboxEntry, item_id)
-        item = await s.get(TimelineItem, item_id)
+        item = await s.get(TimelineItem, item_id, with_for_update=True)
         if entry is None or item is None:
             return False
         ours = entry.claim_token == token and entry.state == "sending"
@@ -78,8 +79,12 @@ async def record_handed_off(services: Services, item_id: int, token: str, attemp
         if not (ours or late):
             return False
         entry.state, entry.claim_token, entry.last_error = "done", None, None
-        item.status = "sent"
-        item.meta = {k: v for k, v in item.meta.items() if k not in ("error", "retrying", HANDOFF)}
+        if item.meta.get(BOUNCED):
+            # The bounce report overtook the relay's 250 (a fast relay): the patient never got it.
+            item.meta = {k: v for k, v in item.meta.items() if k not in ("retrying", HANDOFF)}
+        else:
+            item.status = "sent"
+            item.meta = {k: v for k, v in item.meta.items() if k not in ("error", "retrying", HANDOFF)}
         await publish_update(unit, item)
         return True
 

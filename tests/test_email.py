@@ -12,7 +12,8 @@ import aiosmtplib
 import pytest
 from sqlalchemy import select
 
-from comms.models import Conversation, EmailMessage, TimelineItem
+from comms.email_outbox import record_handed_off
+from comms.models import Conversation, EmailMessage, OutboxEntry, TimelineItem
 from tests.conftest import testdata as shared_file
 from tests.email_rig import PATIENT, emails, patient_mail, send_in, start_mail, wait_for
 from tests.helpers import Practice, browser, sign_in
@@ -129,6 +130,16 @@ async def test_bounce_marks_our_mail_failed_and_auto_reply_does_not_reopen(mail:
             return row is not None and row.status == "failed"
 
     await wait_for(failed)
+    # The relay's 250 arriving after the bounce (a fast relay, a slow sender) leaves the e-mail failed.
+    await wait_for(lambda: asyncio.sleep(0, bool(mail.relay.received)))
+    async with mail.app[SERVICES].unit() as unit:
+        entry = await unit.session.get(OutboxEntry, reply["id"])
+        assert entry is not None
+        entry.state, entry.claim_token = "sending", "late-250"
+    assert await record_handed_off(mail.app[SERVICES], reply["id"], "late-250", 1)
+    async with mail.app[SERVICES].read() as s:
+        row = await s.get(TimelineItem, reply["id"])
+        assert row is not None and row.status == "failed" and "bounced" in row.meta["error"]
     await send_in(
         mail,
         patient_mail(
