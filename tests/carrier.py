@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,15 +9,10 @@ from comms import migrate
 from comms.db import make_engine
 from tests.conftest import make_settings
 from tests.helpers import ORIGIN, Practice, seed_practice
+from tests.ports import free_port
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "sandbox-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -147,15 +147,12 @@ async def served(app_settings: Settings, aiohttp_server: Any) -> AsyncIterator[A
 @pytest.fixture
 async def served_on_port(db_settings: dict[str, Any], aiohttp_server: Any) -> AsyncIterator[Any]:
     """Like `served`, but on a port known in advance so the page's own Origin is the allowed one."""
-    import socket
-
     from tests.helpers import seed_practice
+    from tests.ports import free_port
     from web.app import create_app
     from web.keys import SERVICES
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     settings = make_settings(db_settings, server={"public_base_url": f"http://127.0.0.1:{port}"})
     engine = make_engine(settings.database)
     await migrate.upgrade(engine)

@@ -14,7 +14,8 @@ import aiohttp
 from sqlalchemy import select
 
 from comms.payment_models import PaymentRequest
-from tests.carrier import Carrier, free_port, start_pair
+from tests.carrier import Carrier, start_pair
+from tests.ports import free_port
 from web.keys import SERVICES
 
 STRIPE_KEY = "sk_test_frontdesk_0123456789"

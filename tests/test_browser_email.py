@@ -13,9 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from tests.browser import chromium, signed_in_page
-from tests.carrier import free_port
 from tests.email_rig import PATIENT, emails, send_in, start_mail, wait_for
 from tests.helpers import PASSWORD
+from tests.ports import free_port
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 

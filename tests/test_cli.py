@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import browser
+from tests.ports import free_port
 from web import cli
 
 TIMEOUT = 60
@@ -50,12 +51,6 @@ def config(tmp_path: Path) -> Path:
 def staff_rows(config: Path) -> list[tuple[str, str, str]]:
     with sqlite3.connect(config.parent / "fd.db") as db:
         return db.execute("SELECT email, name, role FROM staff_users ORDER BY id").fetchall()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_migrate_then_user_add_creates_the_account(config: Path) -> None:

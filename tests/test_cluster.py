@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -22,14 +21,9 @@ from comms.services import Services
 from routing.bus import InProcessBus
 from tests.conftest import _drop_schema, _pg_schema, make_settings
 from tests.helpers import ORIGIN, Practice, browser, recv_frame, seed_practice, sign_in
+from tests.ports import free_port
 
 FRONTDESK = str(Path(sys.executable).parent / "frontdesk")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -85,7 +79,7 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 90.
 @pytest.fixture
 def two_nodes(cluster_config: tuple[Path, Practice]) -> Iterator[tuple[str, str, Practice]]:
     config, practice = cluster_config
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     procs = [
         subprocess.Popen(

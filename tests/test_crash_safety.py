@@ -33,9 +33,10 @@ from routing.bus import InProcessBus
 from telephony.sandbox import SANDBOX_STORE, SandboxConfig, create_sandbox_app
 from telephony.sandbox.rest import twilio_error
 from telephony.sandbox.store import Message, SandboxStore
-from tests.carrier import ACCOUNT_SID, AUTH_TOKEN, free_port
+from tests.carrier import ACCOUNT_SID, AUTH_TOKEN
 from tests.conftest import make_settings
 from tests.helpers import new_conversation, seed_practice
+from tests.ports import free_port
 
 FRONTDESK = str(Path(sys.executable).parent / "frontdesk")
 TEXTS = 40

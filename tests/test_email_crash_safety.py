@@ -34,9 +34,9 @@ from comms.models import (
 )
 from comms.services import Services
 from routing.bus import InProcessBus
-from tests.carrier import free_port
 from tests.conftest import make_settings
 from tests.helpers import seed_practice
+from tests.ports import free_port
 from tests.test_crash_safety import Server
 
 MAILS = 12

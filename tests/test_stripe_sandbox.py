@@ -12,7 +12,7 @@ import pytest
 import stripe
 from aiohttp import web
 
-from tests.carrier import free_port
+from tests.ports import free_port
 from web.stripe_sandbox import STRIPE_DELIVERIES, StripeSandboxConfig, create_stripe_sandbox_app
 from web.stripe_sandbox.forms import FormError, decode
 

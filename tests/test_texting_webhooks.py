@@ -18,9 +18,10 @@ from comms.db import make_engine
 from comms.models import OutboxEntry, utcnow
 from telephony.sandbox import SandboxConfig, create_sandbox_app
 from telephony.sandbox.rest import twilio_error
-from tests.carrier import ACCOUNT_SID, AUTH_TOKEN, Carrier, free_port, start_pair
+from tests.carrier import ACCOUNT_SID, AUTH_TOKEN, Carrier, start_pair
 from tests.conftest import make_settings
 from tests.helpers import ORIGIN, seed_practice
+from tests.ports import free_port
 from tests.sms_helpers import (
     PATIENT_A,
     inbound_params,
