@@ -160,8 +160,9 @@ async def list_conversations(
 
 
 async def get_conversation(services: Services, actor: Actor, conversation_id: int) -> ThreadSummary:
-    """One summary (for a thread's header), with this staff member's unread count."""
-    async with services.read() as session:
+    """One summary (for a thread's header), with this staff member's unread count; the read is audited."""
+    async with services.unit() as unit:
+        session = unit.session
         row = (
             await session.execute(
                 _filtered(actor, ListFilter(status=None)).where(Conversation.id == conversation_id)
@@ -175,6 +176,7 @@ async def get_conversation(services: Services, actor: Actor, conversation_id: in
         blocked = await session.scalar(
             select(OptOut.id).where(OptOut.practice_id == contact.practice_id, OptOut.e164.in_(phones[:1]))
         )
+        audit.record(session, actor, "view", "conversation", conv.id, {"summary": True})
     return ThreadSummary(
         **conversation_state(conv, contact, last).model_dump(),
         unread=unread.get(conv.id, 0),

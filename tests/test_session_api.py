@@ -105,6 +105,20 @@ async def test_reading_a_thread_is_audited(served: Any) -> None:
     assert views[0].remote_addr == "127.0.0.1"
 
 
+async def test_reading_a_thread_summary_is_audited_and_another_locations_is_refused(served: Any) -> None:
+    async with browser() as http:
+        await sign_in(http, base(served), "north@test.example")
+        async with http.get(f"{base(served)}/api/v1/conversations/{served.practice.conv_a}") as resp:
+            assert resp.status == 200
+        async with http.get(f"{base(served)}/api/v1/conversations/{served.practice.conv_b}") as resp:
+            assert resp.status == 404
+    async with served.app[SERVICES].read() as s:
+        views = (await s.scalars(select(AuditEntry).where(AuditEntry.action == "view"))).all()
+    assert [(v.record_type, v.record_id, v.detail) for v in views] == [
+        ("conversation", str(served.practice.conv_a), {"summary": True})
+    ]
+
+
 async def test_idle_session_expires(served: Any) -> None:
     async with browser() as http:
         await sign_in(http, base(served), "north@test.example")
