@@ -32,7 +32,9 @@ async def test_chat_message_reaches_colleague_live(served_on_port: Any) -> None:
         await north.get_by_test_id("bell").click()
         await north.get_by_role("button", name="Ada Admin mentioned you in team chat").click()
         await north.wait_for_function(
-            "() => document.querySelector('[data-testid=bell]').textContent === '🔔'", timeout=2000
+            "() => { const bell = document.querySelector('[data-testid=bell]');"
+            " return bell.querySelector('.bell-icon') !== null && bell.textContent === ''; }",
+            timeout=2000,
         )
         # A direct message: the other person sees the conversation appear with an unread badge.
         await north.get_by_label("Message a colleague").select_option(label="Ada Admin")

@@ -180,3 +180,9 @@ async def test_unknown_api_route_is_json_404(served: Any) -> None:
         async with http.get(f"{base(served)}/api/v1/nothing-here") as resp:
             assert resp.status == 404
             assert (await resp.json())["error"]["code"] == "not_found"
+
+
+async def test_the_icon_is_served_without_a_session(served: Any) -> None:
+    async with browser() as http, http.get(f"{base(served)}/favicon.ico") as resp:
+        assert resp.status == 200 and resp.content_type == "image/svg+xml"
+        assert (await resp.text()).startswith("<svg")

@@ -163,6 +163,13 @@ async def index(request: web.Request) -> web.FileResponse:
     )
 
 
+async def favicon(request: web.Request) -> web.FileResponse:
+    """Browsers ask for /favicon.ico on every page (patient pages too); the icon is an SVG."""
+    return web.FileResponse(
+        STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"}
+    )
+
+
 def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     """Build the app; nothing is opened until it starts (cleanup contexts run in this order)."""
     app = web.Application(middlewares=[errors_middleware, security_headers], client_max_size=MAX_BODY)
@@ -185,6 +192,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     handlers_waitlist.add_routes(app)
     app.router.add_get("/ws", ws_handler)
     app.router.add_get("/", index)
+    app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", STATIC, append_version=True)
     return app
 

@@ -86,7 +86,7 @@ async function showInbox(session) {
   const chatRoot = h("aside", { class: "chat", "aria-label": "Team chat" });
   const panes = h("div", { class: "panes" }, inboxRoot, chatRoot);
   const logout = h("button", { type: "button", class: "logout" }, "Sign out");
-  const bell = h("button", { type: "button", class: "bell", "data-testid": "bell", "aria-haspopup": "true" }, "🔔");
+  const bell = h("button", { type: "button", class: "bell", "data-testid": "bell", "aria-haspopup": "true", "aria-label": "Notifications" });
   const bellPanel = h("div", { class: "bell-panel", role: "dialog", "aria-label": "Notifications", hidden: true });
   const phoneRoot = h("section", { class: "phone", "aria-label": "Phone" });
   const inbox = new Inbox(inboxRoot, session, staff);

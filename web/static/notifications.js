@@ -2,6 +2,22 @@
 import { api } from "/static/api.js";
 import { clear, h, when } from "/static/dom.js";
 
+const SVG = "http://www.w3.org/2000/svg";
+
+// Drawn, not an emoji: a desk PC without an emoji font shows an empty box for one.
+function bellIcon() {
+  const svg = document.createElementNS(SVG, "svg");
+  for (const [k, v] of Object.entries({ viewBox: "0 0 24 24", width: "18", height: "18", "aria-hidden": "true", class: "bell-icon" })) {
+    svg.setAttribute(k, v);
+  }
+  const body = document.createElementNS(SVG, "path");
+  body.setAttribute("d", "M12 3.5a5.5 5.5 0 0 0-5.5 5.5v4.2L4.8 16.5h14.4l-1.7-3.3V9A5.5 5.5 0 0 0 12 3.5z");
+  const clapper = document.createElementNS(SVG, "circle");
+  for (const [k, v] of Object.entries({ cx: "12", cy: "19.2", r: "1.8" })) clapper.setAttribute(k, v);
+  svg.append(body, clapper);
+  return svg;
+}
+
 export class Notifications {
   constructor(button, panel, staff, inbox, chat) {
     Object.assign(this, { button, panel, staff, inbox, chat });
@@ -23,7 +39,7 @@ export class Notifications {
 
   draw() {
     const count = this.items.length;
-    this.button.textContent = count ? `🔔 ${count}` : "🔔";
+    clear(this.button).append(bellIcon(), count ? h("span", { class: "count" }, String(count)) : "");
     this.button.setAttribute("aria-label", `${count} unread notifications`);
     clear(this.panel);
     if (!count) { this.panel.append(h("p", {}, "Nothing new.")); return; }
