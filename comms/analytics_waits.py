@@ -106,38 +106,64 @@ async def _replies_after(session: AsyncSession, scope: Scope, ids: set[int]) -> 
 
 
 async def waits(session: AsyncSession, scope: Scope) -> list[Wait]:
-    """Waits that began in the range, oldest first, each with its first staff reply (None: none yet)."""
+    """Waits that began in the range, oldest first, each with its first staff reply (None: none yet).
+
+    The database keeps only the first item of each run of patient messages or of staff replies (a
+    window over each conversation's items in the range), and pairs each patient run with the start
+    of the reply run after it: a run of patient messages is one wait, begun at its first message.
+    """
     item = TimelineItem
     end = min(scope.until, scope.now + dt.timedelta(microseconds=1))
+    order = (item.created_at, item.id)
+    ordered = (
+        select(
+            item.conversation_id.label("conversation_id"),
+            item.created_at.label("at"),
+            item.id.label("id"),
+            item.direction.label("direction"),
+            func.lag(item.direction).over(partition_by=item.conversation_id, order_by=order).label("prev"),
+        )
+        .join(Conversation, Conversation.id == item.conversation_id)
+        .where(
+            active_since(scope),
+            item.created_at >= scope.since,
+            item.created_at < end,
+            patient_message(item) | staff_reply(item),
+        )
+        .subquery()
+    )
+    runs = (
+        select(
+            ordered.c.conversation_id,
+            ordered.c.at,
+            ordered.c.direction,
+            ordered.c.prev,
+            func.lead(ordered.c.at, type_=item.created_at.type)
+            .over(partition_by=ordered.c.conversation_id, order_by=(ordered.c.at, ordered.c.id))
+            .label("next_at"),
+        )
+        .where(ordered.c.prev.is_(None) | (ordered.c.prev != ordered.c.direction))
+        .subquery()
+    )
     rows = (
         await session.execute(
-            select(item.conversation_id, item.created_at, item.direction)
-            .join(Conversation, Conversation.id == item.conversation_id)
-            .where(
-                active_since(scope),
-                item.created_at >= scope.since,
-                item.created_at < end,
-                patient_message(item) | staff_reply(item),
+            select(runs.c.conversation_id, runs.c.at, runs.c.prev, runs.c.next_at).where(
+                runs.c.direction == "in"
             )
-            .order_by(item.conversation_id, item.created_at, item.id)
         )
     ).all()
-    with_messages = {conversation_id for conversation_id, _at, direction in rows if direction == "in"}
-    waiting = await _waiting_at_start(session, scope, with_messages)
+    # A run that opens the range continues a wait begun before it when the patient had the last word.
+    first_runs = {conversation_id for conversation_id, _at, prev, _next in rows if prev is None}
+    waiting = await _waiting_at_start(session, scope, first_runs)
     found: list[Wait] = []
-    open_at: dict[int, dt.datetime] = {}  # conversation → when its wait began (begun in the range)
-    state: dict[int, bool] = {}  # conversation → the patient is waiting
-    for conversation_id, at, direction in rows:
-        before = state.get(conversation_id, conversation_id in waiting)
-        if direction == "in":
-            if not before:
-                open_at[conversation_id] = at
-            state[conversation_id] = True
+    open_at: dict[int, dt.datetime] = {}
+    for conversation_id, at, prev, next_at in rows:
+        if prev is None and conversation_id in waiting:
+            continue
+        if next_at is None:
+            open_at[conversation_id] = at
         else:
-            began = open_at.pop(conversation_id, None)
-            if began is not None:
-                found.append(Wait(conversation_id, began, at))
-            state[conversation_id] = False
+            found.append(Wait(conversation_id, at, next_at))
     later = await _replies_after(session, scope, set(open_at))
     found.extend(Wait(c, began, later.get(c)) for c, began in open_at.items())
     found.sort(key=lambda w: (w.began, w.conversation_id))
