@@ -10,7 +10,8 @@ export function money(cents, currency = "usd") {
 }
 
 const WORDS = {
-  sent: "sent to the patient", opened: "opened by the patient", paid: "paid", partially_paid: "partly paid",
+  sent: "sent to the patient", opened: "opened by the patient", processing: "bank payment processing",
+  paid: "paid", partially_paid: "partly paid",
   failed: "payment failed", expired: "link expired", refunded: "refunded",
 };
 
@@ -25,6 +26,7 @@ export function paymentBody(item, { onError }) {
   const m = item.meta || {};
   const currency = m.currency || "usd";
   const parts = [`${WORDS[item.status] || item.status}`];
+  if (item.status === "processing" && m.processing_cents) parts.push(`${money(m.processing_cents, currency)} clearing`);
   if (item.status === "partially_paid") parts.push(`${money(m.paid_cents, currency)} paid, ${money(m.balance_cents, currency)} due`);
   if (m.refunded_cents && item.status !== "refunded") parts.push(`${money(m.refunded_cents, currency)} refunded`);
   const refundable = (m.paid_cents || 0) - (m.refunded_cents || 0);
