@@ -42,11 +42,8 @@ export function paymentBody(item, { onError }) {
 }
 
 async function askRefund(requestId, refundable, currency) {
-  const text = window.prompt(`Refund how much? (up to ${money(refundable, currency)})`, (refundable / 100).toFixed(2));
-  if (text === null) return;
-  const cents = parseCents(text);
-  if (!cents) throw new Error("Enter the refund in dollars and cents, like 25.00.");
-  await api("POST", `/api/v1/payment-requests/${requestId}/refund`, { amount_cents: cents });
+  const refunds = await import("/static/refund_dialog.js");  // loaded when first needed; it uses money()
+  await refunds.askRefund(requestId, refundable, currency);
 }
 
 /** The "Request payment" dialog for a thread; resolves once the request is made (or the dialog closed). */
