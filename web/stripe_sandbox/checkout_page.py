@@ -48,7 +48,7 @@ def _form(session: dict[str, Any]) -> str:
         '<input id="routing" name="routing" inputmode="numeric" required>'
         '<label for="account">Account number</label>'
         '<input id="account" name="account" inputmode="numeric" required>'
-        '<button type="submit">Pay by bank</button></form>' + back
+        '<button type="submit">Debit bank account</button></form>' + back
     )
 
 
