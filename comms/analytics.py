@@ -72,7 +72,7 @@ async def drill(
             ids = await message_conversations(session, scope, "in" if query.figure == "inbound" else "out")
         elif query.figure in ("responded", "unanswered"):
             ids = (await message_figures(session, scope)).conversations[query.figure]
-        elif query.figure in ("booked", "no_shows", "outstanding", "reviews_clicked"):
+        elif query.figure in ("booked", "waitlist_fills", "no_shows", "outstanding", "reviews_clicked"):
             ids = (await visit_figures(session, scope)).conversations[query.figure]
         elif query.figure == "staff":
             ids = (await staff_figures(session, scope)).conversations.get(query.staff_id or 0, set())

@@ -1,7 +1,8 @@
 """Appointment, payment and review figures for a location and range (comms/appointments.py,
 comms/payments.py and comms/reviews.py keep the records).
 
-Appointments: booked = made during the range (self-scheduled when no staff member booked it);
+Appointments: booked = made during the range (self-scheduled when no staff member booked it; a
+waitlist fill when a waiting patient took a freed slot offered to them, comms/waitlist_offers.py);
 visits = appointments starting in the range that were not cancelled; confirmed = visits the patient
 or staff confirmed at some point (an appointment item with status "confirmed" in the thread, since a
 visit may go on to checked in and completed); no-show rate over visits whose time has come.
@@ -16,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms.analytics_range import Scope, median, rate
@@ -25,6 +26,7 @@ from comms.models import TimelineItem
 from comms.payment_models import OPEN_STATUSES, PaymentReceived, PaymentRequest
 from comms.review_models import ReviewRequest
 from comms.schedule_models import Appointment
+from comms.waitlist_models import WaitlistOffer
 from schemas.analytics import AppointmentFigures, PaymentTotals, ReviewFigures
 
 DAY_SECONDS = 86400.0
@@ -55,10 +57,14 @@ async def _confirmed(session: AsyncSession, conversations: set[int]) -> set[int]
 
 async def _appointments(session: AsyncSession, scope: Scope, ids: dict[str, set[int]]) -> AppointmentFigures:
     a = Appointment
-    booked = (
+    in_range = (a.location_id == scope.location_id, a.created_at >= scope.since, a.created_at < scope.until)
+    booked = (await session.execute(select(a.conversation_id, a.booked_by_id).where(*in_range))).all()
+    # The appointment a taken offer booked (one per slot: its rivals are released, never taken).
+    filled = (
         await session.execute(
-            select(a.conversation_id, a.booked_by_id).where(
-                a.location_id == scope.location_id, a.created_at >= scope.since, a.created_at < scope.until
+            select(a.id, a.conversation_id).where(
+                *in_range,
+                exists().where(WaitlistOffer.appointment_id == a.id, WaitlistOffer.state == "taken"),
             )
         )
     ).all()
@@ -75,10 +81,12 @@ async def _appointments(session: AsyncSession, scope: Scope, ids: dict[str, set[
     due = [row for row in visits if row.starts_at <= scope.now]
     no_shows = [row for row in visits if row.status == "no_show"]
     ids["booked"] = {conversation_id for conversation_id, _by in booked}
+    ids["waitlist_fills"] = {row.conversation_id for row in filled}
     ids["no_shows"] = {row.conversation_id for row in no_shows}
     return AppointmentFigures(
         booked=len(booked),
         self_scheduled=sum(1 for _c, by in booked if by is None),
+        waitlist_fills=len(filled),
         visits=len(visits),
         confirmed=len(confirmed),
         confirmed_rate=rate(len(confirmed), len(visits)),

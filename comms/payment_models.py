@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from comms.models import Base, BigId, utcnow
 
-STATUSES = ("sent", "opened", "paid", "partially_paid", "failed", "expired", "refunded")
+STATUSES = ("sent", "opened", "processing", "paid", "partially_paid", "failed", "expired", "refunded")
 OPEN_STATUSES = frozenset({"sent", "opened", "partially_paid", "failed"})
 
 
@@ -84,6 +84,22 @@ class PaymentRefund(Base):
     charge: Mapped[str | None] = mapped_column(String(255))
     refunded_cents: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PaymentProcessing(Base):
+    """A Checkout Session that completed unpaid (a bank debit, which clears days later) and how it ended.
+
+    Keyed by the session, which completes once: its payment counts when a PaymentReceived names it,
+    `failed_at` when Stripe says the debit did not clear; either may arrive before the completion.
+    """
+
+    __tablename__ = "payment_processing"
+    checkout_session: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("payment_requests.id", ondelete="CASCADE"), index=True)
+    payment_intent: Mapped[str | None] = mapped_column(String(255))
+    amount_cents: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[dt.datetime | None]  # checkout.session.completed with payment_status unpaid
+    failed_at: Mapped[dt.datetime | None]  # checkout.session.async_payment_failed
 
 
 class PaymentWebhookEvent(Base):

@@ -1,31 +1,40 @@
 """A payment request's status, derived from facts that only grow, and posted live on its timeline item.
 
-Because the status is a function of (paid, refunded, failed, opened, expired) and none of those facts
-ever shrinks, Stripe's events can arrive late, twice or out of order and the request still ends where
-it should: a late "failed" never undoes "paid", a refund that overtook its payment counts once the
-payment is there.
+Because the status is a function of (paid, refunded, processing, failed, opened, expired) and none of
+those facts ever shrinks (a bank debit in processing ends only by being paid or failing, both facts),
+Stripe's events can arrive late, twice or out of order and the request still ends where it should: a
+late "failed" never undoes "paid", a refund that overtook its payment counts once the payment is there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from comms.messaging import publish_update
 from comms.models import TimelineItem, utcnow
-from comms.payment_models import OPEN_STATUSES, PaymentReceived, PaymentRefund, PaymentRequest
+from comms.payment_models import (
+    OPEN_STATUSES,
+    PaymentProcessing,
+    PaymentReceived,
+    PaymentRefund,
+    PaymentRequest,
+)
 from comms.services import Unit
 from schemas.payments import PaymentRequestOut
 
 
-def derive(request: PaymentRequest, now: dt.datetime) -> str:
-    """The status these facts add up to (see the module docstring for why order does not matter)."""
+def derive(request: PaymentRequest, now: dt.datetime, processing: int = 0) -> str:
+    """The status these facts add up to (see the module docstring for why order does not matter);
+    `processing` counts the bank debits still clearing, which outrank expiry: the money may yet come."""
     paid, refunded = request.paid_cents, request.refunded_cents
     if paid > 0 and refunded >= paid:
         return "refunded"
     if paid >= request.amount_cents:
         return "paid"
+    if processing > 0:
+        return "processing"
     if now >= request.expires_at:
         return "expired"
     if paid > 0:
@@ -69,9 +78,10 @@ def request_out(request: PaymentRequest) -> PaymentRequestOut:
     )
 
 
-def item_meta(request: PaymentRequest) -> dict[str, object]:
+def item_meta(request: PaymentRequest, processing_cents: int = 0) -> dict[str, object]:
     """What the thread's payment card shows; the link's token is not in it (staff never need it)."""
     return {
+        "processing_cents": processing_cents,
         "payment_request_id": request.id,
         "amount_cents": request.amount_cents,
         "currency": request.currency,
@@ -100,6 +110,17 @@ async def refresh(unit: Unit, request: PaymentRequest, now: dt.datetime | None =
         .join(PaymentReceived, PaymentReceived.payment_intent == PaymentRefund.payment_intent)
         .where(PaymentReceived.request_id == request.id)
     )
+    pending = (
+        await s.execute(
+            select(func.count(), func.coalesce(func.sum(PaymentProcessing.amount_cents), 0)).where(
+                PaymentProcessing.request_id == request.id,
+                PaymentProcessing.started_at.is_not(None),
+                PaymentProcessing.failed_at.is_(None),
+                ~exists().where(PaymentReceived.checkout_session == PaymentProcessing.checkout_session),
+            )
+        )
+    ).one()
+    processing, processing_cents = int(pending[0] or 0), int(pending[1] or 0)
     before = (
         request.status,
         request.paid_cents,
@@ -108,7 +129,7 @@ async def refresh(unit: Unit, request: PaymentRequest, now: dt.datetime | None =
         request.reminders_sent,
     )
     request.paid_cents, request.refunded_cents = int(paid or 0), int(refunded or 0)
-    request.status = derive(request, now)
+    request.status = derive(request, now, processing)
     if request.status in ("paid", "refunded") and request.paid_at is None:
         request.paid_at = now
     after = (
@@ -121,7 +142,7 @@ async def refresh(unit: Unit, request: PaymentRequest, now: dt.datetime | None =
     item = await s.get(TimelineItem, request.item_id) if request.item_id else None
     if item is None:
         return before != after
-    meta = {**(item.meta or {}), **item_meta(request)}
+    meta = {**(item.meta or {}), **item_meta(request, processing_cents)}
     if before == after and item.status == request.status and item.meta == meta:
         return False
     item.status, item.meta = request.status, meta

@@ -19,6 +19,7 @@ from comms.models import Contact, Location, TimelineItem, utcnow
 from comms.payment_followups import confirm_payment, money, send_to_patient
 from comms.payment_models import (
     OPEN_STATUSES,
+    PaymentProcessing,
     PaymentReceived,
     PaymentRefund,
     PaymentRequest,
@@ -31,6 +32,7 @@ from schemas.payments import (
     MIN_CENTS,
     BalanceOut,
     CheckoutPaid,
+    CheckoutProcessing,
     PaymentFact,
     PaymentRequestIn,
     PaymentRequestOut,
@@ -320,9 +322,33 @@ async def _record(
             )
             return request, fact
         return request, None
+    if isinstance(fact, CheckoutProcessing):
+        pending = await _processing_row(s, request.id, fact.checkout_session)
+        pending.started_at = pending.started_at or utcnow()
+        pending.payment_intent = pending.payment_intent or fact.payment_intent
+        pending.amount_cents = fact.amount_cents or pending.amount_cents
+        return request, None
     request.failed_at = request.failed_at or utcnow()
-    request.failure = fact.message
+    if fact.checkout_session is None:
+        request.failure = fact.message
+        return request, None
+    # A bank debit that did not clear ends its session; the session's words are generic, so they only
+    # fill an empty reason and never replace the bank's own (payment_intent.payment_failed), whichever
+    # of the two arrives first.
+    ended = await _processing_row(s, request.id, fact.checkout_session)
+    ended.failed_at = ended.failed_at or utcnow()
+    request.failure = request.failure or fact.message
     return request, None
+
+
+async def _processing_row(s: AsyncSession, request_id: int, checkout_session: str) -> PaymentProcessing:
+    """The session's row, made on first sight by whichever of its events comes first (the request's row
+    is locked, so two events for it never both make one)."""
+    row = await s.get(PaymentProcessing, checkout_session)
+    if row is None:
+        row = PaymentProcessing(checkout_session=checkout_session, request_id=request_id, amount_cents=0)
+        s.add(row)
+    return row
 
 
 async def _locked(s: AsyncSession, request_id: int, lock: bool) -> PaymentRequest | None:

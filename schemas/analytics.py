@@ -95,6 +95,9 @@ class AppointmentFigures(_Strict):
 
     booked: int
     self_scheduled: int = Field(description="booked with no staff member (the patient's own booking)")
+    waitlist_fills: int = Field(
+        description="booked by a waiting patient taking a freed slot offered from the waitlist"
+    )
     visits: int
     confirmed: int
     confirmed_rate: float | None
@@ -149,6 +152,7 @@ Figure = Literal[
     "unanswered",
     "staff",
     "booked",
+    "waitlist_fills",
     "no_shows",
     "outstanding",
     "reviews_clicked",

@@ -1,5 +1,5 @@
 """Payment contracts: staff requests and their state on the wire, balances, and the Stripe events we
-accept, normalized to the few facts that move a request (paid, failed, refunded)."""
+accept, normalized to the few facts that move a request (processing, paid, failed, refunded)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-PaymentStatus = Literal["sent", "opened", "paid", "partially_paid", "failed", "expired", "refunded"]
+PaymentStatus = Literal[
+    "sent", "opened", "processing", "paid", "partially_paid", "failed", "expired", "refunded"
+]
 MAX_CENTS = 10_000_000  # $100,000: anything larger is a typo at a front desk
 MIN_CENTS = 50  # Stripe's smallest USD charge
 
@@ -96,12 +98,26 @@ class CheckoutPaid(_Strict):
     currency: str
 
 
+class CheckoutProcessing(_Strict):
+    """A Checkout Session completed with payment_status unpaid: a delayed method (a bank debit) that
+    Stripe settles days later with async_payment_succeeded or async_payment_failed."""
+
+    fact: Literal["processing"] = "processing"
+    request_id: int
+    payment_intent: str | None
+    checkout_session: str
+    amount_cents: int
+
+
 class PaymentFailed(_Strict):
     """A payment attempt failed (a declined card, a delayed method that did not clear)."""
 
     fact: Literal["failed"] = "failed"
     request_id: int
     message: str
+    checkout_session: str | None = Field(
+        None, description="set for a delayed method's failure (async_payment_failed): that session ends"
+    )
 
 
 class RefundSeen(_Strict):
@@ -113,4 +129,4 @@ class RefundSeen(_Strict):
     refunded_cents: int
 
 
-PaymentFact = CheckoutPaid | PaymentFailed | RefundSeen
+PaymentFact = CheckoutPaid | CheckoutProcessing | PaymentFailed | RefundSeen

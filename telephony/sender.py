@@ -130,7 +130,8 @@ class SmsSender:
             return
         except aiohttp.ClientConnectorError as exc:
             # Never connected: certainly not sent, safe to retry.
-            await self._fail(entry, None, f"could not reach Twilio: {exc.__class__.__name__}", retry=True)
+            log.warning("SMS item %s: cannot connect to Twilio (%s)", entry.item_id, exc.__class__.__name__)
+            await self._fail(entry, None, "could not connect to Twilio", retry=True)  # staff read these words
             return
         except (TimeoutError, aiohttp.ClientError) as exc:
             # Maybe sent: leave the lease to run out, then reconcile against Twilio before resending.

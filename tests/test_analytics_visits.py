@@ -13,6 +13,7 @@ from comms.payment_models import PaymentReceived, PaymentRequest
 from comms.review_models import ReviewRequest
 from comms.schedule_models import Appointment, AppointmentType, Provider
 from comms.services import Services
+from comms.waitlist_models import WaitlistEntry, WaitlistOffer
 from schemas.analytics import DrillQuery, RangeQuery
 from tests.analytics_seed import END, START, Seeded, seed_activity, utc
 from tests.helpers import Practice, seed_practice
@@ -51,11 +52,25 @@ async def _setup(services: Services) -> tuple[Practice, Seeded, Actor]:
         north, admin = seeded.north, seeded.admin
         a1 = visit("c1", "2026-03-01 14:00", "2026-03-03 15:00", "completed", north)  # booked before
         visit("c2", "2026-03-02 14:00", "2026-03-05 15:00", "no_show", north)
-        visit("c3", "2026-03-04 14:00", "2026-03-20 15:00", "scheduled", None)  # self-booked, later visit
+        a3 = visit(
+            "c3", "2026-03-04 14:00", "2026-03-20 15:00", "scheduled", None
+        )  # self-booked, later visit
         visit("c4", "2026-03-05 14:00", "2026-03-10 15:00", "cancelled", north)
         a5 = visit("c5", "2026-03-06 14:00", "2026-03-12 15:00", "confirmed", admin)
         visit("c6", "2026-03-07 14:00", "2026-03-13 20:00", "scheduled", north)
         await s.flush()
+        # c3 took a freed slot offered from the waitlist (a fill); c1's taken offer booked before the
+        # range (not this range's fill); c5 was offered a slot that went to someone else (no fill).
+        for n, (row, state) in enumerate(((a3, "taken"), (a1, "taken"), (a5, "gone"))):
+            entry = WaitlistEntry(contact_id=1, conversation_id=row.conversation_id, location_id=p.loc_a,
+                                  type_id=kind.id, earliest=dt.date(2026, 3, 1), latest=dt.date(2026, 3, 31),
+                                  state="booked" if state == "taken" else "offered")  # fmt: skip
+            s.add(entry)
+            await s.flush()
+            s.add(WaitlistOffer(entry_id=entry.id, provider_id=provider.id, type_id=kind.id,
+                                starts_at=row.starts_at, token_sha256=f"{n:064d}", batch=1, state=state,
+                                expires_at=row.created_at + dt.timedelta(hours=2),
+                                appointment_id=row.id if state == "taken" else None))  # fmt: skip
         for row in (a1, a5):
             s.add(
                 TimelineItem(
@@ -120,13 +135,22 @@ def _query(p: Practice, **extra: object) -> dict[str, object]:
 async def test_appointment_figures(services: Services) -> None:
     p, _, admin = await _setup(services)
     got = (await analytics.figures(services, admin, RangeQuery.model_validate(_query(p)), NOW)).appointments
-    assert (got.booked, got.self_scheduled) == (5, 1)
+    assert (got.booked, got.self_scheduled, got.waitlist_fills) == (5, 1, 1)
     assert (got.visits, got.cancelled) == (4, 1)
     assert (got.confirmed, got.confirmed_rate) == (2, 0.5)
     assert (got.no_shows, got.no_show_rate) == (1, 0.25)
     earlier = utc("2026-03-11 12:00")  # two of the visits have not come yet
     before = await analytics.figures(services, admin, RangeQuery.model_validate(_query(p)), earlier)
     assert before.appointments.no_show_rate == 0.5
+    header, row = figures_csv(before, "appointments").splitlines()
+    assert dict(zip(header.split(","), row.split(","), strict=True))["waitlist_fills"] == "1"
+    wide = _query(p, start="2026-03-01")  # from the day c1's offer was taken: two fills
+    wider = await analytics.figures(services, admin, RangeQuery.model_validate(wide), NOW)
+    assert (wider.appointments.booked, wider.appointments.waitlist_fills) == (6, 2)
+    south = await analytics.figures(
+        services, admin, RangeQuery.model_validate(_query(p, location_id=p.loc_b)), NOW
+    )
+    assert south.appointments.waitlist_fills == 0
 
 
 async def test_payment_and_review_figures(services: Services) -> None:
@@ -147,6 +171,7 @@ async def test_drill_downs(services: Services) -> None:
     p, seeded, admin = await _setup(services)
     expected = {
         "booked": {"c2", "c3", "c4", "c5", "c6"},
+        "waitlist_fills": {"c3"},
         "no_shows": {"c2"},
         "outstanding": {"c2", "c6"},
         "reviews_clicked": {"c7"},

@@ -124,3 +124,76 @@ async def test_audit_report_for_admins_only(served_on_port: Any) -> None:
             "() => document.querySelector('input[name=patient_id]').value !== ''", timeout=5000
         )
         assert north.errors == [] and admin.errors == []
+
+
+async def _waitlist_fill(services: Any, p: Any, conversation_id: int) -> None:
+    """One appointment booked on 4 March by a waiting patient who took a freed slot."""
+    import datetime as dt
+
+    from comms.schedule_models import Appointment, AppointmentType, Provider
+    from comms.waitlist_models import WaitlistEntry, WaitlistOffer
+    from tests.analytics_seed import utc
+
+    async with services.unit() as unit:
+        s = unit.session
+        provider = Provider(practice_id=p.practice_id, name="Dr. Dent")
+        kind = AppointmentType(practice_id=p.practice_id, name="Cleaning", duration_minutes=30)
+        s.add_all([provider, kind])
+        await s.flush()
+        starts = utc("2026-03-09 15:00")
+        booked = Appointment(
+            location_id=p.loc_a,
+            provider_id=provider.id,
+            contact_id=1,
+            type_id=kind.id,
+            conversation_id=conversation_id,
+            starts_at=starts,
+            ends_at=starts + dt.timedelta(minutes=30),
+            busy_until=starts + dt.timedelta(minutes=30),
+            status="scheduled",
+            booked_by_id=None,
+            created_at=utc("2026-03-04 14:00"),
+        )
+        entry = WaitlistEntry(
+            contact_id=1,
+            conversation_id=conversation_id,
+            location_id=p.loc_a,
+            type_id=kind.id,
+            earliest=dt.date(2026, 3, 1),
+            latest=dt.date(2026, 3, 31),
+            state="booked",
+        )
+        s.add_all([booked, entry])
+        await s.flush()
+        s.add(
+            WaitlistOffer(
+                entry_id=entry.id,
+                provider_id=provider.id,
+                type_id=kind.id,
+                starts_at=starts,
+                token_sha256="f" * 64,
+                batch=1,
+                state="taken",
+                expires_at=utc("2026-03-04 16:00"),
+                appointment_id=booked.id,
+            )
+        )
+
+
+async def test_waitlist_fills_tile_and_its_drill_down(served_on_port: Any) -> None:
+    server, p = served_on_port, served_on_port.practice
+    seeded = await seed_activity(server.app[SERVICES], p)
+    await _waitlist_fill(server.app[SERVICES], p, seeded.conv["c3"])
+    async with chromium() as browser:
+        page = await signed_in_page(browser, server.base, p.admin, PASSWORD)
+        await page.get_by_role("button", name="Reports").click()
+        await page.locator(".reports[data-state=ready]").wait_for(timeout=10000)
+        await _range(page, "2026-03-02", "2026-03-13")
+        await tile(page, "waitlist_fills").filter(has_text="1").wait_for(timeout=5000)
+        assert await tile(page, "booked").inner_text() == "1"
+        await page.locator('.tile[data-figure="waitlist_fills"]').click()
+        await page.get_by_role("heading", name="Waitlist fills: 1 conversation").wait_for(timeout=5000)
+        assert await page.get_by_test_id("drill-list").locator("li").all_inner_texts() == ["Pat c3"]
+        await _range(page, "2026-03-05", "2026-03-13")  # booked on the 4th: not this range's fill
+        await tile(page, "waitlist_fills").filter(has_text="0").wait_for(timeout=5000)
+        assert page.errors == [] and page.dialogs == []

@@ -7,6 +7,7 @@ from typing import Any
 
 import aiohttp
 
+from comms.models import utcnow
 from tests.browser import chromium, signed_in_page
 from tests.carrier import start_pair
 from tests.helpers import PASSWORD, new_conversation
@@ -149,4 +150,41 @@ async def test_pictures_open_in_an_accessible_viewer(
         await viewer.get_by_text("Picture 2 of 3").wait_for(timeout=2000)
         await viewer.get_by_role("button", name="Close").click()
         await viewer.wait_for(state="detached", timeout=2000)
+        assert page.errors == [] and page.dialogs == []
+
+
+async def test_a_text_being_retried_says_so_live_and_the_note_clears_once_sent(
+    db_settings: dict[str, Any], aiohttp_server: Any, tmp_path: Path
+) -> None:
+    """Twilio answers the first send 429: the item shows "retrying…" and why, then "sent" without it."""
+    from sqlalchemy import update
+
+    from comms.models import OutboxEntry
+    from tests.test_texting_webhooks import _pair_with_busy_twilio
+    from web.keys import SMS_SENDER
+
+    carrier, answers = await _pair_with_busy_twilio(db_settings, aiohttp_server, tmp_path, busy=1)
+    p = carrier.practice
+    async with chromium() as browser:
+        page = await signed_in_page(browser, carrier.base, p.staff_a, PASSWORD)
+        await page.click(f'li[data-conversation="{p.conv_a}"]')
+        await page.locator(".thread-head h2", has_text="Pat Patient0").wait_for(timeout=5000)
+        await page.fill("textarea[name=body]", "Your crown is ready")
+        await page.click("form.composer button[type=submit]")
+        sent = page.locator(".item.out", has_text="Your crown is ready")
+        note = sent.get_by_test_id("item-retrying")
+        await note.wait_for(timeout=10000)
+        assert await note.inner_text() == "Retrying… Twilio is busy (too many requests)."
+        assert await sent.locator(".item-status").inner_text() == " · retrying…"
+        assert await sent.get_attribute("data-status") == "pending"
+        # Time passes: the retry falls due now rather than after the real backoff.
+        async with carrier.app[SERVICES].unit() as unit:
+            await unit.session.execute(update(OutboxEntry).values(next_attempt_at=utcnow()))
+        carrier.app[SMS_SENDER].wake()
+        await page.locator('.item.out[data-status="delivered"]', has_text="Your crown is ready").wait_for(
+            timeout=10000
+        )
+        assert await note.count() == 0
+        assert "delivered" in await sent.locator(".item-status").inner_text()
+        assert answers == ["429", "taken"]
         assert page.errors == [] and page.dialogs == []

@@ -8,7 +8,7 @@ import itertools
 from comms.payment_models import PaymentRequest
 from comms.payment_state import balance, derive
 from comms.stripe_events import normalize
-from schemas.payments import CheckoutPaid, PaymentFailed, RefundSeen
+from schemas.payments import CheckoutPaid, CheckoutProcessing, PaymentFailed, RefundSeen
 from tests.payments_rig import charge_refunded, event, intent_failed, session_completed
 
 NOW = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
@@ -20,11 +20,21 @@ def test_checkout_events_become_payments_only_when_paid() -> None:
         request_id=7, payment_intent="pi_1", checkout_session="cs_1", amount_cents=2500, currency="usd"
     )
     delayed = session_completed(7, "pi_1", 2500, "cs_1") | {"payment_status": "unpaid"}
-    assert normalize(event("checkout.session.completed", delayed, "e")) is None
+    assert normalize(event("checkout.session.completed", delayed, "e")) == CheckoutProcessing(
+        request_id=7, payment_intent="pi_1", checkout_session="cs_1", amount_cents=2500
+    )
+    still_open = delayed | {"status": "open"}
+    assert normalize(event("checkout.session.completed", still_open, "e")) is None
     cleared = session_completed(7, "pi_1", 2500, "cs_1")
     assert normalize(event("checkout.session.async_payment_succeeded", cleared, "e")) == paid
+    assert normalize(event("checkout.session.async_payment_succeeded", delayed, "e")) is None
     bounced = normalize(event("checkout.session.async_payment_failed", delayed, "e"))
-    assert isinstance(bounced, PaymentFailed) and bounced.request_id == 7
+    assert bounced == PaymentFailed(
+        request_id=7, message="The bank payment did not go through.", checkout_session="cs_1"
+    )
+    foreign = delayed | {"metadata": {}, "client_reference_id": None}
+    assert normalize(event("checkout.session.completed", foreign, "e")) is None
+    assert normalize(event("checkout.session.async_payment_failed", foreign, "e")) is None
 
 
 def test_failures_refunds_and_foreign_events() -> None:
@@ -74,6 +84,16 @@ def test_status_from_facts() -> None:
     ]
     for facts, at, wanted in cases:
         assert derive(_request(**facts), at) == wanted, facts
+    processing = [
+        ({"opened_at": NOW}, NOW, "processing"),
+        ({"opened_at": NOW, "failed_at": NOW}, NOW, "processing"),  # a later bank debit after a decline
+        ({"paid_cents": 1000}, NOW, "processing"),  # the rest is clearing
+        ({"opened_at": NOW}, later, "processing"),  # the link expired, the money may still come
+        ({"paid_cents": 3000}, NOW, "paid"),
+        ({"paid_cents": 3000, "refunded_cents": 3000}, NOW, "refunded"),
+    ]
+    for facts, at, wanted in processing:
+        assert derive(_request(**facts), at, processing=1) == wanted, facts
 
 
 def test_facts_in_any_order_reach_one_status() -> None:
@@ -97,6 +117,7 @@ def test_balance_counts_only_open_requests() -> None:
     assert balance(_request(status="partially_paid", paid_cents=1000)) == 2000
     assert balance(_request(status="expired", paid_cents=1000)) == 0
     assert balance(_request(status="paid", paid_cents=3000)) == 0
+    assert balance(_request(status="processing")) == 0  # nothing to pay while the bank clears it
 
 
 def test_access_log_masks_the_patients_link_tokens() -> None:

@@ -177,3 +177,20 @@ async def test_by_e_mail_the_link_reminders_and_receipt_go_by_e_mail(rig: PayRig
     assert set(queued) == {"email"} and texts == 0
     row = await request_row(rig.app, out.id)
     assert row.status == "paid" and row.confirmed_at is not None
+
+
+async def test_no_reminder_while_a_bank_payment_clears_and_reminders_resume_if_it_fails(rig: PayRig) -> None:
+    request_id, sent = await _request(rig)
+    unpaid = session_completed(request_id, "pi_bank", 6000, "cs_bank") | {"payment_status": "unpaid"}
+    assert (await post_event(rig.base, *signed(event("checkout.session.completed", unpaid, "evt_c"))))[
+        0
+    ] == 200
+    assert (await request_row(rig.app, request_id)).status == "processing"
+    assert await remind_due(rig.app[SERVICES], sent + 3 * DAY) == []  # the patient has paid, pending the bank
+    assert await _texts(rig, "reminder") == [] and await _texts(rig, "receipt") == []
+    failed = event("checkout.session.async_payment_failed", unpaid, "evt_f")
+    assert (await post_event(rig.base, *signed(failed)))[0] == 200
+    assert (await request_row(rig.app, request_id)).status == "failed"
+    assert await remind_due(rig.app[SERVICES], sent + 7 * DAY) == [request_id]
+    [reminder] = await _texts(rig, "reminder")
+    assert "$60.00 is still due" in reminder.body

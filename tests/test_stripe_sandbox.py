@@ -3,6 +3,7 @@ paid on the test-card page, refunds, errors in Stripe's shape, and webhooks sign
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,7 +14,12 @@ import stripe
 from aiohttp import web
 
 from tests.ports import free_port
-from web.stripe_sandbox import STRIPE_DELIVERIES, StripeSandboxConfig, create_stripe_sandbox_app
+from web.stripe_sandbox import (
+    STRIPE_ACCOUNT,
+    STRIPE_DELIVERIES,
+    StripeSandboxConfig,
+    create_stripe_sandbox_app,
+)
 from web.stripe_sandbox.forms import FormError, decode
 
 SECRET_KEY = "sk_test_sandbox_0123456789"
@@ -122,6 +128,84 @@ async def test_session_created_paid_on_the_card_page_and_the_event_verifies(rig:
         stripe.Webhook.construct_event(body.replace("2500", "1"), sig, WEBHOOK_SECRET)
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(body, sig, "whsec_other")
+
+
+async def _bank(rig: Rig, account: str) -> tuple[str, list[dict[str, Any]]]:
+    """Pay a new session by bank, then settle it through the stand-in's control route; its events."""
+    session = await rig.client.v1.checkout.sessions.create_async(params=_session_params())  # type: ignore[arg-type]
+    assert session.url is not None
+    form = {"method": "bank", "routing": "110000000", "account": account}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(session.url, data={**form, "routing": "1"}) as wrong:
+            assert wrong.status == 402 and "110000000" in await wrong.text()
+        async with http.post(session.url, data=form, allow_redirects=False) as done:
+            assert done.status == 303
+        processing = await rig.client.v1.checkout.sessions.retrieve_async(session.id)
+        assert (processing.status, processing.payment_status) == ("complete", "unpaid")
+        assert processing.payment_intent is not None
+        intent = await rig.client.v1.payment_intents.retrieve_async(str(processing.payment_intent))
+        assert intent.status == "processing"
+        settle = f"{rig.base}/sandbox/stripe/checkout/sessions/{session.id}/settle"
+        async with http.post(settle) as settled:
+            assert settled.status == 200
+        async with http.post(settle) as again:
+            assert again.status == 400  # nothing left to settle
+    await rig.app[STRIPE_DELIVERIES].drained()
+    events = [
+        stripe.Webhook.construct_event(body, sig, WEBHOOK_SECRET).to_dict() for body, sig in rig.received
+    ]
+    return session.id, events
+
+
+async def test_a_bank_payment_completes_unpaid_then_clears_signed_as_stripe_signs(rig: Rig) -> None:
+    sid, events = await _bank(rig, "000123456789")
+    assert [e["type"] for e in events] == [
+        "payment_intent.processing",
+        "charge.pending",
+        "checkout.session.completed",
+        "charge.succeeded",
+        "payment_intent.succeeded",
+        "checkout.session.async_payment_succeeded",
+    ]
+    completed, cleared = events[2]["data"]["object"], events[-1]["data"]["object"]
+    assert (completed["id"], completed["status"], completed["payment_status"]) == (sid, "complete", "unpaid")
+    assert (cleared["id"], cleared["payment_status"]) == (sid, "paid")
+    assert cleared["payment_intent"] == completed["payment_intent"] and cleared["amount_total"] == 2500
+    assert not any(k.startswith("_") for k in cleared)
+    paid = await rig.client.v1.checkout.sessions.retrieve_async(sid)
+    assert paid.payment_status == "paid"
+
+
+async def test_a_bank_payment_that_fails_says_why(rig: Rig) -> None:
+    sid, events = await _bank(rig, "000111111113")
+    assert [e["type"] for e in events][3:] == [
+        "charge.failed",
+        "payment_intent.payment_failed",
+        "checkout.session.async_payment_failed",
+    ]
+    intent, session = events[4]["data"]["object"], events[5]["data"]["object"]
+    assert intent["last_payment_error"]["message"] == "The customer's bank account has been closed."
+    assert intent["metadata"] == {"frontdesk_request": "42"} and intent["status"] == "requires_payment_method"
+    assert (session["id"], session["status"], session["payment_status"]) == (sid, "complete", "unpaid")
+
+
+async def test_a_bank_payment_clears_by_itself_when_the_stand_in_is_told_to(aiohttp_server: Any) -> None:
+    config = StripeSandboxConfig(SECRET_KEY, WEBHOOK_SECRET, None, "http://127.0.0.1:1", settle_seconds=0.05)
+    app = create_stripe_sandbox_app(config)
+    server = await aiohttp_server(app)
+    account = app[STRIPE_ACCOUNT]
+    session = account.create_session(_session_params(), str(server.make_url("")))
+    form = {"method": "bank", "routing": "110000000", "account": "000123456789"}
+    async with aiohttp.ClientSession() as http:
+        url = server.make_url(f"/c/pay/{session['id']}")
+        async with http.post(url, data=form, allow_redirects=False) as done:
+            assert done.status == 303
+    for _ in range(100):
+        if session["payment_status"] == "paid":
+            break
+        await asyncio.sleep(0.02)
+    assert session["payment_status"] == "paid"
+    assert account.events[-1]["type"] == "checkout.session.async_payment_succeeded"
 
 
 async def test_refunds_partial_then_rest_then_refused(rig: Rig) -> None:

@@ -18,7 +18,8 @@ from comms import migrate
 from comms.db import make_engine, make_sessionmaker
 from comms.errors import DatabaseNotReady, FrontdeskError
 from comms.practice import add_staff, ensure_practice
-from comms.seed import STAFF, DemoLogin, seed_demo
+from comms.seed import PRACTICE_NAME, STAFF, DemoLogin, seed_demo
+from comms.seed_reviews import seed_review_sites
 from comms.services import Services
 from config.settings import ConfigError, Settings, load_settings
 from routing.bus import InProcessBus
@@ -139,6 +140,7 @@ async def _prepare_demo(settings: Settings) -> tuple[DemoLogin, DemoPractice]:
     try:
         services = _services(settings, engine)
         login = await seed_demo(services)
+        await seed_review_sites(services, PRACTICE_NAME, settings.server.public_base_url)
         return login, await practice_on_file(services)
     finally:
         await engine.dispose()

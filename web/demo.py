@@ -134,6 +134,7 @@ def with_sandbox(
             webhook_secret="whsec_" + secrets.token_hex(16),
             webhook_url=f"{settings.server.public_base_url}/stripe/webhook",
             public_url=f"{url}/stripe",
+            settle_seconds=10.0,  # a test bank payment shows "processing" in the thread, then clears
         )
         update["stripe"] = settings.stripe.model_copy(
             update={

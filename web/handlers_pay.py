@@ -67,6 +67,9 @@ def _body(page: payments.PayPage, error: str | None) -> tuple[str, str, int]:
     status_line = f'<p class="status" data-status="{escape(page.status)}">'
     if page.status == "paid":
         return "Paid", head + status_line + f"Paid in full ({escape(total)}). Thank you!</p>", 200
+    if page.status == "processing":
+        text = "Your bank payment is being processed. This can take a few business days; nothing more to do."
+        return "Processing", head + status_line + escape(text) + "</p>", 200
     if page.status == "refunded":
         return "Refunded", head + status_line + "This payment was refunded.</p>", 200
     if page.status == "expired":

@@ -10,9 +10,10 @@ from aiohttp import web
 from comms import reviews
 from comms.errors import NotFound
 from schemas.reviews import ReviewRequestOut, ReviewSiteIn, ReviewSiteOut
+from web import demo_reviews
 from web.api import ApiRouter, int_param, parse_body, reply
 from web.carrier import wake_sender
-from web.keys import SERVICES
+from web.keys import DEMO, SERVICES
 from web.staff_auth import require_actor
 
 router = ApiRouter("reviews")
@@ -74,3 +75,5 @@ async def follow(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/r/{token}", follow)
+    if app[DEMO]:
+        demo_reviews.add_routes(app)

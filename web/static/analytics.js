@@ -187,6 +187,7 @@ export class Dashboard {
       h("div", { class: "tiles" },
         this.tile("Booked", a.booked, "booked", "appointments made in this range"),
         this.tile("Self-scheduled", a.self_scheduled, null),
+        this.tile("Waitlist fills", a.waitlist_fills, "waitlist_fills", "freed slots taken from the waitlist"),
         this.tile("Visits", a.visits, null, "appointments in this range, cancellations aside"),
         this.tile("Confirmed", percent(a.confirmed_rate), null),
         this.tile("No-shows", `${a.no_shows} (${percent(a.no_show_rate)})`, "no_shows"),

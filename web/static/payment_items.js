@@ -10,7 +10,8 @@ export function money(cents, currency = "usd") {
 }
 
 const WORDS = {
-  sent: "sent to the patient", opened: "opened by the patient", paid: "paid", partially_paid: "partly paid",
+  sent: "sent to the patient", opened: "opened by the patient", processing: "bank payment processing",
+  paid: "paid", partially_paid: "partly paid",
   failed: "payment failed", expired: "link expired", refunded: "refunded",
 };
 
@@ -25,6 +26,7 @@ export function paymentBody(item, { onError }) {
   const m = item.meta || {};
   const currency = m.currency || "usd";
   const parts = [`${WORDS[item.status] || item.status}`];
+  if (item.status === "processing" && m.processing_cents) parts.push(`${money(m.processing_cents, currency)} clearing`);
   if (item.status === "partially_paid") parts.push(`${money(m.paid_cents, currency)} paid, ${money(m.balance_cents, currency)} due`);
   if (m.refunded_cents && item.status !== "refunded") parts.push(`${money(m.refunded_cents, currency)} refunded`);
   const refundable = (m.paid_cents || 0) - (m.refunded_cents || 0);
@@ -40,11 +42,8 @@ export function paymentBody(item, { onError }) {
 }
 
 async function askRefund(requestId, refundable, currency) {
-  const text = window.prompt(`Refund how much? (up to ${money(refundable, currency)})`, (refundable / 100).toFixed(2));
-  if (text === null) return;
-  const cents = parseCents(text);
-  if (!cents) throw new Error("Enter the refund in dollars and cents, like 25.00.");
-  await api("POST", `/api/v1/payment-requests/${requestId}/refund`, { amount_cents: cents });
+  const refunds = await import("/static/refund_dialog.js");  // loaded when first needed; it uses money()
+  await refunds.askRefund(requestId, refundable, currency);
 }
 
 /** The "Request payment" dialog for a thread; resolves once the request is made (or the dialog closed). */

@@ -51,6 +51,21 @@ function failure(item) {
   return why ? h("div", { class: "item-error", role: "note" }, `Not delivered: ${why}`) : null;
 }
 
+/** Why a text waiting in the outbox is being tried again, in the sender's words ("" when not retrying). */
+export function retryReason(item) {
+  const raw = String((item.meta || {}).retrying || "").trim();
+  if (!raw || !["pending", "sending"].includes(item.status)) return "";
+  // "Retrying…" says it is tried again; the reason need not say so twice.
+  const reason = raw.replace(/[\s;.,]*trying again[.…]*$/i, "").replace(/[\s;.,]+$/, "");
+  return reason ? `${reason.charAt(0).toUpperCase()}${reason.slice(1)}.` : "";
+}
+
+function retrying(item) {
+  const reason = retryReason(item);
+  return h("div", { class: "item-retrying", role: "note", "data-testid": "item-retrying" },
+    reason ? `Retrying… ${reason}` : "Retrying…");
+}
+
 /**
  * The <li> for one item; `onError` shows a failed action (cancelling a scheduled text), `household`
  * is what the "who wrote this?" chooser needs (see household_chooser.js).
@@ -59,7 +74,9 @@ export function itemEl(item, { staff, onError, household }) {
   const author = item.author_id ? staff.get(item.author_id) : null;
   const label = KIND_LABEL[item.kind] ?? item.kind;
   const meta = item.meta || {};
-  const words = item.status && !OWN_STATUS.has(item.kind) ? (STATUS_WORDS[item.status] ?? item.status) : "";
+  const retry = !OWN_STATUS.has(item.kind) && Boolean(meta.retrying) && ["pending", "sending"].includes(item.status);
+  const words = retry ? "retrying…"
+    : item.status && !OWN_STATUS.has(item.kind) ? (STATUS_WORDS[item.status] ?? item.status) : "";
   const failed = !OWN_STATUS.has(item.kind) && ["failed", "undelivered"].includes(item.status);
   const cancel = item.status === "scheduled"
     ? h("button", { class: "link", onclick: () => api("POST", `/api/v1/items/${item.id}/cancel`).catch(onError) }, "Cancel")
@@ -73,5 +90,6 @@ export function itemEl(item, { staff, onError, household }) {
     body,
     OWN_MEDIA.has(item.kind) ? null : mediaEls(item),
     failed ? failure(item) : null,
+    retry ? retrying(item) : null,
     household ? householdChooser(item, household) : null);
 }

@@ -13,7 +13,7 @@ from aiohttp import web
 from web.stripe_sandbox.api import StripeApi
 from web.stripe_sandbox.checkout_page import CheckoutPage
 from web.stripe_sandbox.delivery import Deliveries
-from web.stripe_sandbox.store import Account
+from web.stripe_sandbox.store import Account, StripeError, public
 
 STRIPE_ACCOUNT = web.AppKey("stripe_account", Account)
 STRIPE_DELIVERIES = web.AppKey("stripe_deliveries", Deliveries)
@@ -26,6 +26,7 @@ class StripeSandboxConfig:
     webhook_url: str | None  # None: events are recorded, never sent (tests that send them by hand)
     public_url: str  # where browsers reach the stand-in (its Checkout pages)
     retries: int = 3
+    settle_seconds: float | None = None  # a bank payment clears (or fails) by itself after this (demo)
 
 
 def create_stripe_sandbox_app(config: StripeSandboxConfig) -> web.Application:
@@ -35,15 +36,23 @@ def create_stripe_sandbox_app(config: StripeSandboxConfig) -> web.Application:
     app[STRIPE_ACCOUNT] = account
     app[STRIPE_DELIVERIES] = deliveries
 
+    page = CheckoutPage(account, deliveries, config.settle_seconds)
+
     async def deliveries_ctx(app: web.Application) -> AsyncIterator[None]:
         await deliveries.start()
         yield
+        await page.close()
         await deliveries.close()
 
     app.cleanup_ctx.append(deliveries_ctx)
     app.add_routes(StripeApi(account, deliveries, config.secret_key, config.public_url).routes())
-    app.add_routes(CheckoutPage(account, deliveries).routes())
-    app.add_routes([web.get("/sandbox/stripe/events", _events(account))])
+    app.add_routes(page.routes())
+    app.add_routes(
+        [
+            web.get("/sandbox/stripe/events", _events(account)),
+            web.post("/sandbox/stripe/checkout/sessions/{id}/settle", _settle(page)),
+        ]
+    )
     return app
 
 
@@ -51,5 +60,17 @@ def _events(account: Account) -> Any:
     async def handler(request: web.Request) -> web.Response:
         """What the stand-in raised, oldest first (tests and the demo read it)."""
         return web.json_response({"events": account.events})
+
+    return handler
+
+
+def _settle(page: CheckoutPage) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        """Clear (or fail, as its test account chose) a session's bank payment now, as days later."""
+        try:
+            session = page.settle(request.match_info["id"])
+        except StripeError as exc:
+            return web.json_response({"error": exc.body}, status=exc.status)
+        return web.json_response(public(session))
 
     return handler

@@ -1,8 +1,11 @@
 """The hosted Checkout page, test mode only: a card form that completes the session (4242 4242 4242
-4242) or declines it (4000 0000 0000 0002), then sends the patient back as Stripe does."""
+4242) or declines it (4000 0000 0000 0002), a bank-account form for a delayed method (a US bank debit
+that completes the session unpaid and clears or fails later), then sends the patient back as Stripe
+does."""
 
 from __future__ import annotations
 
+import asyncio
 from html import escape
 from typing import Any
 
@@ -38,14 +41,43 @@ def _form(session: dict[str, Any]) -> str:
         '<form method="post">'  # no action: back to this page's own URL, wherever it is mounted
         '<label for="card">Card number</label>'
         '<input id="card" name="card" inputmode="numeric" autocomplete="cc-number" required>'
-        '<button type="submit">Pay</button></form>' + back
+        '<button type="submit">Pay</button></form>'
+        "<h2>Or pay by bank account</h2><p>A bank payment takes a few days to clear.</p>"
+        '<form method="post"><input type="hidden" name="method" value="bank">'
+        '<label for="routing">Routing number</label>'
+        '<input id="routing" name="routing" inputmode="numeric" required>'
+        '<label for="account">Account number</label>'
+        '<input id="account" name="account" inputmode="numeric" required>'
+        '<button type="submit">Debit bank account</button></form>' + back
     )
 
 
 class CheckoutPage:
-    def __init__(self, account: Account, deliveries: Deliveries) -> None:
+    def __init__(self, account: Account, deliveries: Deliveries, settle_seconds: float | None = None) -> None:
         self.account = account
         self.deliveries = deliveries
+        self.settle_seconds = settle_seconds  # None: a bank payment clears only when told (tests)
+        self._settling: set[asyncio.Task[None]] = set()
+
+    def settle(self, sid: str) -> dict[str, Any]:
+        """Clear (or fail) a session's bank payment now, and send what that raised."""
+        before = len(self.account.events)
+        session = self.account.settle(sid)
+        for event in self.account.events[before:]:
+            self.deliveries.send(event)
+        return session
+
+    async def _settle_later(self, sid: str) -> None:
+        await asyncio.sleep(self.settle_seconds or 0)
+        try:
+            self.settle(sid)
+        except StripeError:
+            pass  # settled by hand meanwhile
+
+    async def close(self) -> None:
+        for task in self._settling:
+            task.cancel()
+        await asyncio.gather(*self._settling, return_exceptions=True)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/c/pay/{id}", self.show), web.post("/c/pay/{id}", self.submit)]
@@ -74,9 +106,18 @@ class CheckoutPage:
         session = self._session(request)
         form = await request.post()
         before = len(self.account.events)
-        paid, message = self.account.pay(session["id"], str(form.get("card", "")))
+        bank = form.get("method") == "bank"
+        if bank:
+            routing, number = str(form.get("routing", "")), str(form.get("account", ""))
+            paid, message = self.account.pay_by_bank(session["id"], routing, number)
+        else:
+            paid, message = self.account.pay(session["id"], str(form.get("card", "")))
         for event in self.account.events[before:]:
             self.deliveries.send(event)
+        if paid and bank and self.settle_seconds is not None:
+            task = asyncio.create_task(self._settle_later(session["id"]))
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
         if not paid:
             return self._render(session, message or "The payment did not go through.", status=402)
         target = str(session.get("success_url") or "")

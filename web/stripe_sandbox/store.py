@@ -13,6 +13,11 @@ SESSION_MIN_SECONDS = 30 * 60  # Stripe: expires_at between 30 minutes and 24 ho
 SESSION_MAX_SECONDS = 24 * 60 * 60
 
 
+TEST_ROUTING = "110000000"
+BANK_ACCOUNTS = {"000123456789": "succeeded", "000111111113": "failed"}  # Stripe's test accounts
+BANK_CLOSED = "The customer's bank account has been closed."
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_test_{secrets.token_hex(12)}"
 
@@ -178,6 +183,73 @@ class Account:
         self.event("charge.succeeded", charge)
         self.event("checkout.session.completed", session)
         return True, None
+
+    def pay_by_bank(self, sid: str, routing: str, account: str) -> tuple[bool, str | None]:
+        """A US bank debit (ACH), which clears days later: the session completes unpaid and the
+        PaymentIntent is processing until `settle`. Stripe's test accounts: 000123456789 clears,
+        000111111113 fails (account closed); routing number 110000000."""
+        session = self.session(sid)
+        if session["status"] != "open":
+            return False, f"This checkout session is {session['status']}."
+        outcome = BANK_ACCOUNTS.get("".join(ch for ch in account if ch.isdigit()))
+        if "".join(ch for ch in routing if ch.isdigit()) != TEST_ROUTING or outcome is None:
+            return False, (
+                f"Use a test bank account: routing {TEST_ROUTING}, account 000123456789 "
+                "(or 000111111113 to fail)."
+            )
+        pi = self._payment_intent(session)
+        charge = {
+            "id": new_id("py"),
+            "object": "charge",
+            "amount": pi["amount"],
+            "amount_captured": pi["amount"],
+            "amount_refunded": 0,
+            "currency": pi["currency"],
+            "metadata": dict(pi["metadata"]),
+            "paid": False,
+            "payment_intent": pi["id"],
+            "payment_method_details": {"type": "us_bank_account"},
+            "refunded": False,
+            "status": "pending",
+        }
+        self.charges[charge["id"]] = charge
+        pi.update(status="processing", latest_charge=charge["id"], last_payment_error=None)
+        pi["payment_method_types"] = ["us_bank_account"]
+        session.update(status="complete", payment_status="unpaid", _settles=outcome)
+        self.event("payment_intent.processing", pi)
+        self.event("charge.pending", charge)
+        self.event("checkout.session.completed", session)
+        return True, None
+
+    def settle(self, sid: str) -> dict[str, Any]:
+        """The bank debit of a session that completed unpaid clears or fails, as its account chose:
+        checkout.session.async_payment_succeeded, or checkout.session.async_payment_failed."""
+        session = self.session(sid)
+        outcome = session.get("_settles")
+        if session["status"] != "complete" or session["payment_status"] != "unpaid" or outcome is None:
+            raise StripeError("This checkout session has no bank payment processing", param="session")
+        session["_settles"] = None
+        pi = self.payment_intents[session["payment_intent"]]
+        charge = self.charges[pi["latest_charge"]]
+        if outcome == "succeeded":
+            charge.update(status="succeeded", paid=True)
+            pi.update(status="succeeded", amount_received=pi["amount"])
+            session["payment_status"] = "paid"
+            self.event("charge.succeeded", charge)
+            self.event("payment_intent.succeeded", pi)
+            self.event("checkout.session.async_payment_succeeded", session)
+            return session
+        charge.update(status="failed", failure_code="account_closed", failure_message=BANK_CLOSED)
+        pi["status"] = "requires_payment_method"
+        pi["last_payment_error"] = {
+            "type": "invalid_request_error",
+            "code": "account_closed",
+            "message": BANK_CLOSED,
+        }
+        self.event("charge.failed", charge)
+        self.event("payment_intent.payment_failed", pi)
+        self.event("checkout.session.async_payment_failed", session)
+        return session
 
     def _payment_intent(self, session: dict[str, Any]) -> dict[str, Any]:
         if session["payment_intent"]:
