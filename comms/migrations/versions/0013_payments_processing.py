@@ -1,6 +1,6 @@
 """Payments: Checkout Sessions paid by a delayed method (bank debits), processing until they clear or fail.
 
-Revision ID: 0016_payments_processing
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-02
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_payments_processing"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
