@@ -22,11 +22,12 @@ from comms.form_models import (
     FormTemplateVersion,
     FormUpload,
 )
+from comms.form_record import RecordChange, apply_answers
 from comms.form_validate import all_fields, check_answers, contact_fields
 from comms.forms import contact_of, set_status, token_hash
 from comms.media import store_bytes
 from comms.messaging import write_unit
-from comms.models import ContactEmail, Location, utcnow
+from comms.models import Location, utcnow
 from comms.services import Services, Unit
 from schemas.forms import Answer, AnswersOut, FormDefinition
 
@@ -172,8 +173,8 @@ async def add_upload(services: Services, token: str, field_key: str, data: bytes
 async def submit(services: Services, token: str, answers: dict[str, Answer]) -> AnswersOut:
     """The patient's final answers: all fit, or nothing changes and each problem is named.
 
-    Completing the form fills the contact fields the template maps (name, date of birth, e-mail) and
-    posts the completed card and the changed record live.
+    Completing the form fills the contact fields the template maps (name, date of birth, e-mail,
+    address, insurance) and posts the completed card and the changed record live.
     """
     async with write_unit(services) as unit:
         s = unit.session
@@ -191,32 +192,19 @@ async def submit(services: Services, token: str, answers: dict[str, Answer]) -> 
         if stale:
             await s.execute(delete(FormUpload).where(FormUpload.id.in_(stale)))
         contact = await contact_of(s, request.contact_id)
-        changed: list[str] = []
+        change = RecordChange()
         if contact is not None:
-            for name, value in contact_fields(definition, checked.answers).items():
-                if name == "email":
-                    if value not in [e.address for e in contact.emails]:
-                        contact.emails.append(ContactEmail(address=value))
-                        changed.append("emails")
-                elif name == "date_of_birth":
-                    day = dt.date.fromisoformat(value)
-                    if contact.date_of_birth != day:
-                        contact.date_of_birth = day
-                        changed.append(name)
-                elif getattr(contact, name) != value:
-                    setattr(contact, name, value)
-                    changed.append(name)
-            if contact.is_unknown and (contact.first_name or contact.last_name):
-                contact.is_unknown = False
-                changed.append("is_unknown")
-        request.contact_updates = changed
+            change = await apply_answers(s, contact, contact_fields(definition, checked.answers))
+        request.contact_updates = change.fields
         await set_status(unit, request, "completed")
         # Field names only: the values are PHI.
-        audit.record(s, None, "submit", "form_request", request.id, {"contact_fields": changed})
-        if contact is not None and changed:
-            audit.record(
-                s, None, "update", "contact", contact.id, {"fields": changed, "form_request": request.id}
-            )
+        audit.record(s, None, "submit", "form_request", request.id, {"contact_fields": change.fields})
+        if contact is not None and change.fields:
+            # What the patient's answers replaced stays here (the record's history), never in a log.
+            detail: dict[str, object] = {"fields": change.fields, "form_request": request.id}
+            if change.previous:
+                detail["previous"] = change.previous
+            audit.record(s, None, "update", "contact", contact.id, detail)
             await s.flush()
             await announce(unit, [contact.id])
         return AnswersOut(status="completed", errors={})

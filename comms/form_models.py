@@ -69,6 +69,9 @@ class FormRequest(Base):
     completed_at: Mapped[dt.datetime | None]
     expires_at: Mapped[dt.datetime]
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str] = mapped_column(String(8), default="sms")  # how the link went: its reminders too
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))  # the completed form's PDF, in media storage
+    pdf_size: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     __table_args__ = (

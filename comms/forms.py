@@ -155,6 +155,7 @@ async def _create(
         answers={},
         contact_updates=[],
         reminders_sent=0,
+        channel=channel,
         expires_at=utcnow() + dt.timedelta(days=days),
     )
     s.add(request)

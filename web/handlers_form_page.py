@@ -32,6 +32,11 @@ AUTOCOMPLETE = {
     "last_name": "family-name",
     "date_of_birth": "bday",
     "email": "email",
+    "address_line1": "address-line1",
+    "address_line2": "address-line2",
+    "address_city": "address-level2",
+    "address_region": "address-level1",
+    "address_postal_code": "postal-code",
 }
 INPUT_TYPE = {"text": "text", "date": "date", "phone": "tel", "email": "email"}
 
