@@ -22,6 +22,7 @@ from comms.form_models import (
     FormTemplateVersion,
     FormUpload,
 )
+from comms.form_pdf_store import store_pdf
 from comms.form_record import RecordChange, apply_answers
 from comms.form_validate import all_fields, check_answers, contact_fields
 from comms.forms import contact_of, set_status, token_hash
@@ -196,6 +197,8 @@ async def submit(services: Services, token: str, answers: dict[str, Answer]) -> 
         if contact is not None:
             change = await apply_answers(s, contact, contact_fields(definition, checked.answers))
         request.contact_updates = change.fields
+        await s.flush()  # the stale uploads are gone before the PDF lists what the form keeps
+        await store_pdf(services, unit, request, definition, contact.display_name if contact else "")
         await set_status(unit, request, "completed")
         # Field names only: the values are PHI.
         audit.record(s, None, "submit", "form_request", request.id, {"contact_fields": change.fields})

@@ -28,6 +28,9 @@ export function formBody(item, { onError }) {
     item.status === "completed"
       ? h("a", { class: "link", href: `/api/v1/form-requests/${m.form_request_id}/print`, target: "_blank", rel: "noopener", "data-testid": "form-print" }, "Printable view")
       : null,
+    item.status === "completed" && m.pdf
+      ? h("a", { class: "link", href: `/api/v1/form-requests/${m.form_request_id}/pdf`, target: "_blank", rel: "noopener", "data-testid": "form-pdf" }, "PDF")
+      : null,
     answers);
 }
 
