@@ -28,8 +28,9 @@ from comms.form_validate import all_fields, check_answers, contact_fields
 from comms.forms import contact_of, set_status, token_hash
 from comms.media import store_bytes
 from comms.messaging import write_unit
-from comms.models import Location, utcnow
+from comms.models import Conversation, Location, TimelineItem, utcnow
 from comms.services import Services, Unit
+from comms.timeline import add_item
 from schemas.forms import Answer, AnswersOut, FormDefinition
 
 MAX_UPLOADS = 40  # per request: a patient re-taking a photo a few times, not a file store
@@ -211,6 +212,33 @@ async def submit(services: Services, token: str, answers: dict[str, Answer]) -> 
             await s.flush()
             await announce(unit, [contact.id])
         return AnswersOut(status="completed", errors={})
+
+
+async def stop_reminders(services: Services, token: str) -> str:
+    """The patient asked for no more reminders about this form (an e-mail reminder's stop link): none
+    is sent again for it, and the thread says so once. Returns the office's name for the page."""
+    async with write_unit(services) as unit:
+        s = unit.session
+        request = await _load(unit, token)
+        location = await s.get(Location, request.location_id)
+        planned = len(services.settings.forms.reminder_days)
+        if request.status in OPEN_STATUSES and request.reminders_sent < planned:
+            request.reminders_sent = planned  # what the sweeper reads as "no more" (as after a STOP)
+            conversation = await s.get(Conversation, request.conversation_id)
+            if conversation is not None:
+                await add_item(
+                    unit,
+                    conversation,
+                    TimelineItem(
+                        kind="activity",
+                        direction="internal",
+                        body="The patient asked for no more reminders about this form.",
+                        meta={"action": "form_reminders_stopped", "form_request_id": request.id},
+                    ),
+                )
+            await set_status(unit, request, request.status)  # the card shows the reminders are done
+            audit.record(s, None, "stop_reminders", "form_request", request.id)
+        return location.name if location else ""
 
 
 class Incomplete(InvalidRequest):

@@ -100,3 +100,15 @@ class FormUpload(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FormHit(Base):
+    """One request to a patient form endpoint from one address, kept for a few minutes: the rate limit
+    every node shares (kind: request, upload, bad_link)."""
+
+    __tablename__ = "form_hits"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    addr: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(12))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    __table_args__ = (Index("ix_form_hits_addr_kind_at", "addr", "kind", "at"),)

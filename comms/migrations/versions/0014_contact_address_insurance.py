@@ -1,5 +1,6 @@
 """Patients' postal address and insurance (filled in by intake forms or staff), how a form request went
-out (its reminders go the same way), and the stored PDF of a completed form.
+out (its reminders go the same way), the stored PDF of a completed form, and the patient form
+endpoints' rate-limit hits.
 
 Revision ID: 0014_contact_address_insurance
 Revises: 0012
@@ -38,9 +39,22 @@ def upgrade() -> None:
         batch.add_column(sa.Column("channel", sa.String(8), nullable=False, server_default="sms"))
         batch.add_column(sa.Column("pdf_sha256", sa.String(64), nullable=True))
         batch.add_column(sa.Column("pdf_size", sa.Integer(), nullable=True))
+    op.create_table(
+        "form_hits",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("addr", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(12), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_form_hits")),
+    )
+    op.create_index(op.f("ix_form_hits_at"), "form_hits", ["at"])
+    op.create_index("ix_form_hits_addr_kind_at", "form_hits", ["addr", "kind", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_form_hits_addr_kind_at", table_name="form_hits")
+    op.drop_index(op.f("ix_form_hits_at"), table_name="form_hits")
+    op.drop_table("form_hits")
     with op.batch_alter_table("form_requests") as batch:
         batch.drop_column("pdf_size")
         batch.drop_column("pdf_sha256")
