@@ -2,7 +2,8 @@
 requests, uploads and requests with a link that is not valid one address may make in a window.
 
 Counted from small rows that live only for the window (the sweeper removes older ones). A refused
-request writes nothing, so hammering the limit costs the store a read, not a write.
+request writes nothing, so hammering the limit costs the store a read, not a write. Nodes counting at
+the same moment may let a request or two past a limit: it is a brake on abuse, not an exact quota.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import delete, func, select
 
 from comms.errors import RateLimited
 from comms.form_models import FormHit
+from comms.messaging import write_unit
 from comms.models import utcnow
 from comms.services import Services
 
@@ -37,7 +39,7 @@ async def admit(services: Services, addr: str | None, *, upload: bool = False) -
     now = utcnow()
     window = dt.timedelta(seconds=forms.rate_window_seconds)
     key = _key(addr)
-    async with services.unit() as unit:
+    async with write_unit(services) as unit:
         s = unit.session
         rows = await s.execute(
             select(FormHit.kind, func.count(), func.min(FormHit.at))
@@ -59,12 +61,12 @@ async def admit(services: Services, addr: str | None, *, upload: bool = False) -
 
 async def bad_link(services: Services, addr: str | None) -> None:
     """A request came with a link that is not valid: it counts towards the tighter limit."""
-    async with services.unit() as unit:
+    async with write_unit(services) as unit:
         unit.session.add(FormHit(addr=_key(addr), kind="bad_link", at=utcnow()))
 
 
 async def prune(services: Services) -> None:
     """Drop the rows no window counts any more."""
     cutoff = utcnow() - dt.timedelta(seconds=services.settings.forms.rate_window_seconds)
-    async with services.unit() as unit:
+    async with write_unit(services) as unit:
         await unit.session.execute(delete(FormHit).where(FormHit.at <= cutoff))
