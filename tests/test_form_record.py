@@ -12,7 +12,9 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from comms.models import AuditEntry, Contact, ContactEmail
+from comms.access import Actor
+from comms.contacts_merge import merge_contacts
+from comms.models import AuditEntry, Contact, ContactEmail, StaffUser
 from tests.carrier import Carrier, start_pair
 from tests.form_answers import RECORD_FORM, record_answers
 from tests.forms_rig import JPEG, link_of, png, published_template
@@ -190,3 +192,34 @@ async def test_staff_edit_the_address_and_insurance_and_fields_too_long_are_refu
         assert r.status == 422
     record = await staff.api("GET", url)
     assert record["insurance"]["member_id"] == "" and record["address"]["city"] == "Bethesda"
+
+
+async def test_merging_a_duplicate_brings_its_address_and_insurance_whole_when_the_record_has_none(
+    carrier: Carrier,
+) -> None:
+    services = carrier.app[SERVICES]
+    pid = carrier.practice.practice_id
+    async with services.unit() as unit:
+        kept = Contact(practice_id=pid, first_name="Ana", last_name="Ng", address_city="Kept City")
+        duplicate = Contact(
+            practice_id=pid,
+            first_name="Ana",
+            last_name="Ng",
+            address_line1="12 Elm Street",
+            address_city="Washington",
+            insurance_carrier="Delta Dental",
+            insurance_member_id="DD-1",
+            insurance_card_upload_id=77,
+        )
+        unit.session.add_all([kept, duplicate])
+        await unit.session.flush()
+        kept_id, duplicate_id = kept.id, duplicate.id
+    async with services.read() as s:
+        admin_id = await s.scalar(select(StaffUser.id).where(StaffUser.email == carrier.practice.admin))
+    assert admin_id is not None
+    admin = Actor(admin_id, pid, "admin", None, "test")
+    result = await merge_contacts(services, admin, kept_id, duplicate_id)
+    # The kept record had part of an address: it keeps its own (two halves make no address).
+    assert result.contact.address.city == "Kept City" and result.contact.address.line1 == ""
+    assert result.contact.insurance.carrier == "Delta Dental" and result.contact.insurance.member_id == "DD-1"
+    assert result.contact.insurance.card_url == "/api/v1/form-uploads/77"
