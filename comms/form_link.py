@@ -214,6 +214,20 @@ async def submit(services: Services, token: str, answers: dict[str, Answer]) -> 
         return AnswersOut(status="completed", errors={})
 
 
+async def link_location(services: Services, token: str) -> str:
+    """The office a valid link belongs to (NotFound otherwise), changing nothing."""
+    async with services.read() as s:
+        name = await s.scalar(
+            select(Location.name)
+            .join(FormRequest, FormRequest.location_id == Location.id)
+            .join(FormLink, FormLink.request_id == FormRequest.id)
+            .where(FormLink.token_sha256 == token_hash(token))
+        )
+    if name is None:
+        raise NotFound(INVALID)
+    return name
+
+
 async def stop_reminders(services: Services, token: str) -> str:
     """The patient asked for no more reminders about this form (an e-mail reminder's stop link): none
     is sent again for it, and the thread says so once. Returns the office's name for the page."""

@@ -34,6 +34,7 @@ WIDTHS = {
 }
 FONTS = {"F1": "Helvetica", "F2": "Helvetica-Bold"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_PIXELS = 30_000_000  # a phone camera's photo fits; a picture claiming more is named, not drawn
 
 
 def char_width(ch: str, font: str) -> int:
@@ -151,7 +152,7 @@ def png_image(data: bytes) -> Image | None:
     if len(header) != 13 or not idat:
         return None
     width, height, bits, color, _, _, interlace = struct.unpack(">IIBBBBB", header)
-    if interlace or not width or not height:
+    if interlace or not width or not height or width * height > MAX_PIXELS:
         return None
     stream = b"".join(idat)
     if color in (0, 2) and bits in (1, 2, 4, 8, 16):
@@ -172,7 +173,10 @@ def png_image(data: bytes) -> Image | None:
         )
         return Image(width, height, entries, stream)
     if color in (4, 6) and bits == 8:
-        return _split_alpha(width, height, 2 if color == 4 else 4, zlib.decompress(stream))
+        channels = 2 if color == 4 else 4
+        # Never more than the picture's own size: a small file that inflates without end is refused.
+        raw = zlib.decompressobj().decompress(stream, (1 + width * channels) * height)
+        return _split_alpha(width, height, channels, raw)
     return None
 
 

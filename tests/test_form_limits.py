@@ -185,9 +185,12 @@ async def test_a_form_sent_by_e_mail_is_reminded_by_e_mail_until_the_patient_say
 
     status, _, page = await _call("GET", stop.group(0))
     assert status == 200 and "No more reminders" in page and 'method="post"' in page
+    assert "<h1>North</h1>" in page
     async with services.read() as s:
         row = await s.get(FormRequest, request_id)
         assert row is not None and row.reminders_sent == 1  # looking at the page stops nothing
+    status, _, page = await _call("GET", stop.group(0).replace("/stop", "x/stop"))
+    assert status == 404 and "not valid" in page
     status, _, page = await _call("POST", stop.group(0).replace("/stop", "x/stop"))
     assert status == 404 and "not valid" in page  # a tampered stop link stops nothing
     async with services.read() as s:

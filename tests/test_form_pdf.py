@@ -135,6 +135,12 @@ def test_an_rgb_png_goes_in_as_it_is_and_what_cannot_be_drawn_is_refused() -> No
     interlaced = bytearray(small)
     interlaced[8 + 8 + 12] = 1  # IHDR's interlace byte
     assert png_image(bytes(interlaced)) is None
+    huge = bytearray(_rgba_png(2, 2)[0])
+    huge[16:24] = struct.pack(">II", 6000, 6000)  # claims 36 megapixels: named, never inflated
+    assert png_image(bytes(huge)) is None
+    short = bytearray(_rgba_png(2, 2)[0])
+    short[16:24] = struct.pack(">II", 200, 200)  # claims more rows than its data holds
+    assert png_image(bytes(short)) is None
 
 
 def _jpeg(width: int, height: int) -> bytes:

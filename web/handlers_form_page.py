@@ -270,8 +270,13 @@ async def stop_page(request: web.Request) -> web.Response:
     token = await _page_token(request)
     if isinstance(token, web.Response):
         return token
+    try:
+        location = await form_link.link_location(request.app[SERVICES], token)
+    except NotFound:
+        await form_limits.bad_link(request.app[SERVICES], client_addr(request, request.app[SETTINGS]))
+        return _invalid()
     body = (
-        "<h1>Form reminders</h1><p>Do you want no more reminders about this form? You can still fill it "
+        f"<h1>{escape(location)}</h1><p>Do you want no more reminders about this form? You can still fill it "
         "in with the link you were sent.</p>"
         f'<form method="post" action="/f/{token}/stop">'
         '<button type="submit">No more reminders</button></form>'
