@@ -20,7 +20,9 @@ def record(
     *,
     remote_addr: str | None = None,
 ) -> None:
-    """Add an audit row to the caller's transaction; detail holds ids and field names, never PHI."""
+    """Add an audit row to the caller's transaction; detail holds ids and field names, never message
+    bodies (a patient's form that changed their record keeps the values it replaced here: the record's
+    history, readable by administrators only)."""
     session.add(
         AuditEntry(
             actor_id=actor.user_id if actor else None,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit
 from comms.access import Actor
-from comms.contacts_read import contact_out, conversations_of, load_contact
+from comms.contacts_read import ADDRESS_PARTS, INSURANCE_PARTS, contact_out, conversations_of, load_contact
 from comms.errors import InvalidRequest, NotFound
 from comms.inbox import publish_state
 from comms.models import Contact, ContactEmail, ContactPhone, Household, Practice
@@ -315,6 +315,21 @@ async def announce(unit: Unit, contact_ids: Iterable[int]) -> None:
             await publish_state(unit, conversation)
 
 
+def _set_parts(contact: Contact, fields: ContactUpdate) -> list[str]:
+    """Apply a staff edit's address and insurance (each given as a whole); the columns that changed."""
+    given = [("address", fields.address, ADDRESS_PARTS), ("insurance", fields.insurance, INSURANCE_PARTS)]
+    changed = []
+    for prefix, value, parts in given:
+        if value is None:
+            continue
+        for part in parts:
+            attr, new = f"{prefix}_{part}", " ".join(getattr(value, part).split())
+            if getattr(contact, attr) != new:
+                setattr(contact, attr, new)
+                changed.append(attr)
+    return changed
+
+
 async def update_contact(
     services: Services, actor: Actor, contact_id: int, fields: ContactUpdate
 ) -> ContactOut:
@@ -341,6 +356,7 @@ async def update_contact(
         if identified:
             contact.is_unknown = False
             changed.append("is_unknown")
+        changed += _set_parts(contact, fields)
         if numbers is not None and await _replace_phones(unit, contact, numbers):
             changed.append("phones")
         if addresses is not None and await _replace_emails(unit, contact, addresses):

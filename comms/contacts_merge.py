@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from comms import audit
 from comms.access import Actor
 from comms.contacts import announce, prune_household, rehouse
-from comms.contacts_read import contact_out, conversations_of, may_see
+from comms.contacts_read import ADDRESS_PARTS, INSURANCE_PARTS, contact_out, conversations_of, may_see
 from comms.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from comms.models import Contact, Conversation, ConversationRead, TimelineItem
 from comms.regroup import first_unread, move_notifications, readers, resummarize
@@ -117,6 +117,14 @@ def _adopt_identity(kept: Contact, merged: Contact) -> None:
         kept.first_name, kept.last_name, kept.is_unknown = merged.first_name, merged.last_name, False
     if kept.date_of_birth is None:
         kept.date_of_birth = merged.date_of_birth
+    # An address and an insurance move as a whole: parts of two different addresses are neither.
+    for prefix, parts in (("address", ADDRESS_PARTS), ("insurance", INSURANCE_PARTS)):
+        attrs = [f"{prefix}_{part}" for part in parts]
+        if not any(getattr(kept, a) for a in attrs):
+            for a in attrs:
+                setattr(kept, a, getattr(merged, a))
+    if kept.insurance_card_upload_id is None:
+        kept.insurance_card_upload_id = merged.insurance_card_upload_id
 
 
 async def _move_details(session: AsyncSession, kept: Contact, merged: Contact) -> tuple[int, int]:

@@ -16,10 +16,12 @@ from comms.errors import NotFound
 from comms.models import Contact, Conversation, Household
 from comms.services import Services
 from schemas.contacts import (
+    Address,
     ContactConversation,
     ContactOut,
     HouseholdMember,
     HouseholdOut,
+    InsuranceOut,
     PhoneOut,
 )
 
@@ -70,6 +72,14 @@ async def household_out(session: AsyncSession, household_id: int | None) -> Hous
     )
 
 
+ADDRESS_PARTS = ("line1", "line2", "city", "region", "postal_code")
+INSURANCE_PARTS = ("carrier", "member_id", "group_number")
+
+
+def address_of(contact: Contact) -> Address:
+    return Address(**{part: getattr(contact, f"address_{part}") for part in ADDRESS_PARTS})
+
+
 async def contact_out(
     session: AsyncSession, actor: Actor, contact: Contact, conversations: list[Conversation]
 ) -> ContactOut:
@@ -83,6 +93,17 @@ async def contact_out(
         is_unknown=contact.is_unknown,
         phones=[PhoneOut(e164=p.e164, label=p.label) for p in contact.phones],
         emails=[e.address for e in contact.emails],
+        address=address_of(contact),
+        insurance=InsuranceOut(
+            carrier=contact.insurance_carrier,
+            member_id=contact.insurance_member_id,
+            group_number=contact.insurance_group_number,
+            card_url=(
+                f"/api/v1/form-uploads/{contact.insurance_card_upload_id}"
+                if contact.insurance_card_upload_id
+                else None
+            ),
+        ),
         household=await household_out(session, contact.household_id),
         conversations=[
             ContactConversation(id=c.id, location_id=c.location_id)

@@ -1,9 +1,10 @@
 """Time-driven changes to form requests: links that run out are marked expired (posted live), and
-unfinished forms are reminded on forms.reminder_days, each reminder with a fresh link of its own.
+unfinished forms are reminded on forms.reminder_days, each reminder with a fresh link of its own, by
+text or by e-mail as the form itself was sent.
 
 Every node runs a sweeper. A reminder is claimed by one conditional UPDATE of the request's reminder
-count, so when every node looks at once exactly one sends it; reminders stop at completion, expiry
-or STOP (said in the thread).
+count, so when every node looks at once exactly one sends it; reminders stop at completion, expiry,
+STOP (said in the thread) or the patient following an e-mail reminder's stop link.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from comms import audit
+from comms.email_actions import queue_email
 from comms.errors import InvalidRequest, OptedOut
+from comms.form_limits import prune
 from comms.form_models import OPEN_STATUSES, FormRequest
 from comms.forms import add_link, form_url, set_status
 from comms.logsafe import log_failure
@@ -37,6 +40,14 @@ def due_count(created_at: dt.datetime, days: tuple[int, ...], now: dt.datetime) 
 
 def reminder_text(location: str, url: str) -> str:
     return f"{location}: a reminder to fill in your forms before your visit: {url}"
+
+
+def reminder_email(location: str, url: str) -> str:
+    """An e-mail reminder, with the link that stops them (as the patient may ask of any e-mail)."""
+    return (
+        f"{reminder_text(location, url)}\n\n"
+        f"To get no more reminders about this form, open this link: {url}/stop"
+    )
 
 
 async def expire_due(services: Services, now: dt.datetime | None = None) -> list[int]:
@@ -76,13 +87,21 @@ async def _remind_one(services: Services, request_id: int, sent: int, due: int, 
             return False
         try:
             url = form_url(services, add_link(s, request))
-            await queue_sms(
-                unit,
-                conversation,
-                reminder_text(location.name, url),
-                author_id=None,
-                meta={"form_request_id": request.id, "followup": "reminder"},
-            )
+            meta = {"form_request_id": request.id, "followup": "reminder"}
+            if request.channel == "email":  # the reminder goes the way the form went
+                await queue_email(
+                    services,
+                    unit,
+                    conversation,
+                    reminder_email(location.name, url),
+                    subject=f"{location.name}: a reminder about your forms",
+                    author_id=None,
+                    meta=meta,
+                )
+            else:
+                await queue_sms(
+                    unit, conversation, reminder_text(location.name, url), author_id=None, meta=meta
+                )
             ok = True
         except (OptedOut, InvalidRequest) as exc:
             why = "the patient replied STOP" if isinstance(exc, OptedOut) else exc.message
@@ -96,7 +115,7 @@ async def _remind_one(services: Services, request_id: int, sent: int, due: int, 
                     meta={"action": "form_reminder_skipped", "form_request_id": request.id},
                 ),
             )
-            request.reminders_sent = len(days)  # STOP or no number: no more reminders for this request
+            request.reminders_sent = len(days)  # STOP, no number or no address: no more for this request
             ok = False
         await set_status(unit, request, request.status)  # the card shows the reminder count
         audit.record(s, None, "remind" if ok else "remind_skipped", "form_request", request.id)
@@ -142,6 +161,7 @@ class FormSweeper:
 
     async def sweep(self) -> None:
         await expire_due(self.services)
+        await prune(self.services)
         if await remind_due(self.services):
             self.on_queued()  # the sender looks now rather than at its next poll
 

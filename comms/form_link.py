@@ -22,12 +22,15 @@ from comms.form_models import (
     FormTemplateVersion,
     FormUpload,
 )
+from comms.form_pdf_store import store_pdf
+from comms.form_record import RecordChange, apply_answers
 from comms.form_validate import all_fields, check_answers, contact_fields
 from comms.forms import contact_of, set_status, token_hash
 from comms.media import store_bytes
 from comms.messaging import write_unit
-from comms.models import ContactEmail, Location, utcnow
+from comms.models import Conversation, Location, TimelineItem, utcnow
 from comms.services import Services, Unit
+from comms.timeline import add_item
 from schemas.forms import Answer, AnswersOut, FormDefinition
 
 MAX_UPLOADS = 40  # per request: a patient re-taking a photo a few times, not a file store
@@ -172,8 +175,8 @@ async def add_upload(services: Services, token: str, field_key: str, data: bytes
 async def submit(services: Services, token: str, answers: dict[str, Answer]) -> AnswersOut:
     """The patient's final answers: all fit, or nothing changes and each problem is named.
 
-    Completing the form fills the contact fields the template maps (name, date of birth, e-mail) and
-    posts the completed card and the changed record live.
+    Completing the form fills the contact fields the template maps (name, date of birth, e-mail,
+    address, insurance) and posts the completed card and the changed record live.
     """
     async with write_unit(services) as unit:
         s = unit.session
@@ -191,35 +194,65 @@ async def submit(services: Services, token: str, answers: dict[str, Answer]) -> 
         if stale:
             await s.execute(delete(FormUpload).where(FormUpload.id.in_(stale)))
         contact = await contact_of(s, request.contact_id)
-        changed: list[str] = []
+        change = RecordChange()
         if contact is not None:
-            for name, value in contact_fields(definition, checked.answers).items():
-                if name == "email":
-                    if value not in [e.address for e in contact.emails]:
-                        contact.emails.append(ContactEmail(address=value))
-                        changed.append("emails")
-                elif name == "date_of_birth":
-                    day = dt.date.fromisoformat(value)
-                    if contact.date_of_birth != day:
-                        contact.date_of_birth = day
-                        changed.append(name)
-                elif getattr(contact, name) != value:
-                    setattr(contact, name, value)
-                    changed.append(name)
-            if contact.is_unknown and (contact.first_name or contact.last_name):
-                contact.is_unknown = False
-                changed.append("is_unknown")
-        request.contact_updates = changed
+            change = await apply_answers(s, contact, contact_fields(definition, checked.answers))
+        request.contact_updates = change.fields
+        await s.flush()  # the stale uploads are gone before the PDF lists what the form keeps
+        await store_pdf(services, unit, request, definition, contact.display_name if contact else "")
         await set_status(unit, request, "completed")
         # Field names only: the values are PHI.
-        audit.record(s, None, "submit", "form_request", request.id, {"contact_fields": changed})
-        if contact is not None and changed:
-            audit.record(
-                s, None, "update", "contact", contact.id, {"fields": changed, "form_request": request.id}
-            )
+        audit.record(s, None, "submit", "form_request", request.id, {"contact_fields": change.fields})
+        if contact is not None and change.fields:
+            # What the patient's answers replaced stays here (the record's history), never in a log.
+            detail: dict[str, object] = {"fields": change.fields, "form_request": request.id}
+            if change.previous:
+                detail["previous"] = change.previous
+            audit.record(s, None, "update", "contact", contact.id, detail)
             await s.flush()
             await announce(unit, [contact.id])
         return AnswersOut(status="completed", errors={})
+
+
+async def link_location(services: Services, token: str) -> str:
+    """The office a valid link belongs to (NotFound otherwise), changing nothing."""
+    async with services.read() as s:
+        name = await s.scalar(
+            select(Location.name)
+            .join(FormRequest, FormRequest.location_id == Location.id)
+            .join(FormLink, FormLink.request_id == FormRequest.id)
+            .where(FormLink.token_sha256 == token_hash(token))
+        )
+    if name is None:
+        raise NotFound(INVALID)
+    return name
+
+
+async def stop_reminders(services: Services, token: str) -> str:
+    """The patient asked for no more reminders about this form (an e-mail reminder's stop link): none
+    is sent again for it, and the thread says so once. Returns the office's name for the page."""
+    async with write_unit(services) as unit:
+        s = unit.session
+        request = await _load(unit, token)
+        location = await s.get(Location, request.location_id)
+        planned = len(services.settings.forms.reminder_days)
+        if request.status in OPEN_STATUSES and request.reminders_sent < planned:
+            request.reminders_sent = planned  # what the sweeper reads as "no more" (as after a STOP)
+            conversation = await s.get(Conversation, request.conversation_id)
+            if conversation is not None:
+                await add_item(
+                    unit,
+                    conversation,
+                    TimelineItem(
+                        kind="activity",
+                        direction="internal",
+                        body="The patient asked for no more reminders about this form.",
+                        meta={"action": "form_reminders_stopped", "form_request_id": request.id},
+                    ),
+                )
+            await set_status(unit, request, request.status)  # the card shows the reminders are done
+            audit.record(s, None, "stop_reminders", "form_request", request.id)
+        return location.name if location else ""
 
 
 class Incomplete(InvalidRequest):

@@ -69,6 +69,9 @@ class FormRequest(Base):
     completed_at: Mapped[dt.datetime | None]
     expires_at: Mapped[dt.datetime]
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str] = mapped_column(String(8), default="sms")  # how the link went: its reminders too
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))  # the completed form's PDF, in media storage
+    pdf_size: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     __table_args__ = (
@@ -97,3 +100,15 @@ class FormUpload(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FormHit(Base):
+    """One request to a patient form endpoint from one address, kept for a few minutes: the rate limit
+    every node shares (kind: request, upload, bad_link)."""
+
+    __tablename__ = "form_hits"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    addr: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(12))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    __table_args__ = (Index("ix_form_hits_addr_kind_at", "addr", "kind", "at"),)

@@ -22,8 +22,35 @@ EARLIEST = dt.date(1900, 1, 1)
 LATEST = dt.date(2100, 12, 31)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Which kind of field may fill which contact field.
-MAPS = {"first_name": "text", "last_name": "text", "date_of_birth": "date", "email": "email"}
+# Which kinds of field may fill which contact field (a state or an insurer may be picked from a list).
+MAPS: dict[str, frozenset[str]] = {
+    "first_name": frozenset({"text"}),
+    "last_name": frozenset({"text"}),
+    "date_of_birth": frozenset({"date"}),
+    "email": frozenset({"email"}),
+    "address_line1": frozenset({"text"}),
+    "address_line2": frozenset({"text"}),
+    "address_city": frozenset({"text"}),
+    "address_region": frozenset({"text", "choice"}),
+    "address_postal_code": frozenset({"text"}),
+    "insurance_carrier": frozenset({"text", "choice"}),
+    "insurance_member_id": frozenset({"text"}),
+    "insurance_group_number": frozenset({"text"}),
+    "insurance_card": frozenset({"file"}),
+}
+# The contact record's column sizes: a longer answer is refused as the patient types it.
+LIMITS = {
+    "first_name": NAME_MOST,
+    "last_name": NAME_MOST,
+    "address_line1": 200,
+    "address_line2": 200,
+    "address_city": 100,
+    "address_region": 100,
+    "address_postal_code": 20,
+    "insurance_carrier": 200,
+    "insurance_member_id": 64,
+    "insurance_group_number": 64,
+}
 REQUIRED = "This is required."
 
 
@@ -57,7 +84,7 @@ def check_definition(definition: FormDefinition) -> None:
             if target.kind in ("signature", "file"):
                 raise InvalidRequest(f"{f.key!r} cannot depend on an upload")
         if f.maps_to is not None:
-            if MAPS[f.maps_to] != f.kind:
+            if f.kind not in MAPS[f.maps_to]:
                 raise InvalidRequest(f"{f.key!r} is a {f.kind} and cannot fill {f.maps_to}")
             if f.maps_to in mapped:
                 raise InvalidRequest(f"two fields fill {f.maps_to}")
@@ -102,7 +129,7 @@ def _date(value: Answer, f: FormField, today: dt.date) -> str:
 def check_value(f: FormField, value: Answer, uploads: Mapping[int, str], today: dt.date) -> Answer:
     """The stored form of one non-empty answer, or FieldError saying what to fix."""
     if f.kind == "text":
-        return _text(value, NAME_MOST if f.maps_to in ("first_name", "last_name") else MAX_TEXT)
+        return _text(value, LIMITS.get(f.maps_to or "", MAX_TEXT))
     if f.kind == "date":
         return _date(value, f, today)
     if f.kind == "phone":
@@ -118,6 +145,8 @@ def check_value(f: FormField, value: Answer, uploads: Mapping[int, str], today: 
     if f.kind == "choice":
         if value not in f.options:
             raise FieldError("Please pick one of the options.")
+        if f.maps_to is not None and len(str(value)) > LIMITS.get(f.maps_to, MAX_TEXT):
+            raise FieldError("This option cannot be saved: please tell the office.")
         return value
     if f.kind == "checkbox":
         if not isinstance(value, bool):
@@ -180,11 +209,14 @@ def check_answers(
     return out
 
 
-def contact_fields(definition: FormDefinition, answers: Mapping[str, Answer]) -> dict[str, str]:
-    """Contact field → value, for the answers of fields that fill one (checked answers only)."""
-    out: dict[str, str] = {}
+def contact_fields(definition: FormDefinition, answers: Mapping[str, Answer]) -> dict[str, str | int]:
+    """Contact field → value, for the answers of fields that fill one (checked answers only): text, or
+    the card photo's upload id. An empty answer fills nothing (it never clears what the record has)."""
+    out: dict[str, str | int] = {}
     for f in all_fields(definition):
         value = answers.get(f.key)
-        if f.maps_to is not None and isinstance(value, str) and value:
+        if f.maps_to is None or isinstance(value, bool) or value is None or value == "":
+            continue
+        if isinstance(value, int) == (f.maps_to == "insurance_card"):
             out[f.maps_to] = value
     return out

@@ -65,6 +65,7 @@ def item_meta(
         "completed_at": request.completed_at.isoformat() if request.completed_at else None,
         "contact_updates": list(request.contact_updates or []),
         "reminders_sent": request.reminders_sent,
+        "pdf": request.pdf_sha256 is not None,  # the completed form's stored PDF (staff-only URL)
     }
 
 
@@ -155,6 +156,7 @@ async def _create(
         answers={},
         contact_updates=[],
         reminders_sent=0,
+        channel=channel,
         expires_at=utcnow() + dt.timedelta(days=days),
     )
     s.add(request)

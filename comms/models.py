@@ -165,13 +165,25 @@ class Contact(Base):
     date_of_birth: Mapped[dt.date | None]
     is_unknown: Mapped[bool] = mapped_column(Boolean, default=False)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    # Postal address and insurance, as the patient (an intake form) or staff gave them; "" when unknown.
+    address_line1: Mapped[str] = mapped_column(String(200), default="")
+    address_line2: Mapped[str] = mapped_column(String(200), default="")
+    address_city: Mapped[str] = mapped_column(String(100), default="")
+    address_region: Mapped[str] = mapped_column(String(100), default="")
+    address_postal_code: Mapped[str] = mapped_column(String(20), default="")
+    insurance_carrier: Mapped[str] = mapped_column(String(200), default="")
+    insurance_member_id: Mapped[str] = mapped_column(String(64), default="")
+    insurance_group_number: Mapped[str] = mapped_column(String(64), default="")
+    # The card photo stays a form upload (served through its form's authorization); no foreign key,
+    # as form uploads already depend on contacts through their request.
+    insurance_card_upload_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     phones: Mapped[list[ContactPhone]] = relationship(
-        back_populates="contact", lazy="selectin", cascade="all, delete-orphan"
+        back_populates="contact", lazy="selectin", cascade="all, delete-orphan", order_by="ContactPhone.id"
     )
     emails: Mapped[list[ContactEmail]] = relationship(
-        back_populates="contact", lazy="selectin", cascade="all, delete-orphan"
+        back_populates="contact", lazy="selectin", cascade="all, delete-orphan", order_by="ContactEmail.id"
     )
 
     @property

@@ -220,6 +220,14 @@ class FormSettings(_Section):
         max_length=200,
         description="the form (by name) a new patient's first booking sends",
     )
+    requests_per_address: int = Field(
+        600, ge=10, description="patient form requests (open, save, upload, submit) per address per window"
+    )
+    uploads_per_address: int = Field(60, ge=1, description="patient form uploads per address per window")
+    bad_links_per_address: int = Field(
+        30, ge=1, description="requests with a link that is not valid, per address per window"
+    )
+    rate_window_seconds: int = Field(600, ge=10, le=86400, description="the window those limits count in")
 
     @field_validator("reminder_days")
     @classmethod

@@ -38,6 +38,30 @@ class ContactConversation(_Strict):
     location_id: int
 
 
+class Address(_Strict):
+    """A postal address; "" for a part nobody gave."""
+
+    line1: str = Field("", max_length=200)
+    line2: str = Field("", max_length=200)
+    city: str = Field("", max_length=100)
+    region: str = Field("", max_length=100, description="state, province or county")
+    postal_code: str = Field("", max_length=20)
+
+
+class Insurance(_Strict):
+    """The patient's insurance as they or staff gave it; "" for a part nobody gave."""
+
+    carrier: str = Field("", max_length=200)
+    member_id: str = Field("", max_length=64)
+    group_number: str = Field("", max_length=64)
+
+
+class InsuranceOut(Insurance):
+    card_url: str | None = Field(
+        None, description="the card photo from an intake form (staff-only URL, each fetch audited)"
+    )
+
+
 class ContactOut(_Strict):
     id: int
     first_name: str
@@ -47,6 +71,8 @@ class ContactOut(_Strict):
     is_unknown: bool
     phones: list[PhoneOut] = Field(description="the first number is the one texts go to")
     emails: list[str]
+    address: Address
+    insurance: InsuranceOut
     household: HouseholdOut | None
     conversations: list[ContactConversation] = Field(
         description="only the conversations at locations this staff member may see"
@@ -77,6 +103,8 @@ class ContactUpdate(_Strict):
     date_of_birth: dt.date | None = Field(None, description="null clears it")
     phones: list[PhoneIn] | None = Field(None, max_length=MAX_PHONES)
     emails: list[str] | None = Field(None, max_length=MAX_EMAILS)
+    address: Address | None = Field(None, description="replaces the whole address")
+    insurance: Insurance | None = Field(None, description="replaces the insurance (the card photo stays)")
 
 
 class MergeRequest(_Strict):

@@ -11,7 +11,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 FieldKind = Literal["text", "date", "phone", "email", "choice", "checkbox", "signature", "file"]
 FormStatus = Literal["sent", "opened", "in_progress", "completed", "expired"]
 # The contact record fields an answer may fill in when the form is completed.
-ContactField = Literal["first_name", "last_name", "date_of_birth", "email"]
+ContactField = Literal[
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "email",
+    "address_line1",
+    "address_line2",
+    "address_city",
+    "address_region",
+    "address_postal_code",
+    "insurance_carrier",
+    "insurance_member_id",
+    "insurance_group_number",
+    "insurance_card",
+]
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 Answer = str | bool | int | None  # text-like kinds: str; checkbox: bool; signature and file: an upload id
 

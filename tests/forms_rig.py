@@ -42,6 +42,9 @@ INTAKE: dict[str, Any] = {
                     "maps_to": "date_of_birth",
                 },
                 {"key": "mail", "label": "E-mail", "kind": "email", "maps_to": "email"},
+                {"key": "street", "label": "Street address", "kind": "text", "maps_to": "address_line1"},
+                {"key": "city", "label": "City", "kind": "text", "maps_to": "address_city"},
+                {"key": "zip", "label": "ZIP code", "kind": "text", "maps_to": "address_postal_code"},
             ],
         },
         {
@@ -55,6 +58,14 @@ INTAKE: dict[str, Any] = {
                     "required": True,
                     "options": ["Delta", "Cigna", "Other"],
                     "show_if": {"field": "insured", "equals": True},
+                    "maps_to": "insurance_carrier",
+                },
+                {
+                    "key": "member",
+                    "label": "Member ID",
+                    "kind": "text",
+                    "show_if": {"field": "insured", "equals": True},
+                    "maps_to": "insurance_member_id",
                 },
                 {
                     "key": "card",
@@ -62,6 +73,7 @@ INTAKE: dict[str, Any] = {
                     "kind": "file",
                     "required": True,
                     "show_if": {"field": "insured", "equals": True},
+                    "maps_to": "insurance_card",
                 },
             ],
         },

@@ -65,9 +65,13 @@ async def test_patient_fills_leaves_returns_signs_and_staff_see_it_live(
             timeout=3000
         )
         await patient.get_by_label("E-mail").fill("ana@example.com")
+        await patient.get_by_label("Street address").fill("12 Elm Street")
+        await patient.get_by_label("City").fill("Washington")
+        await patient.get_by_label("ZIP code").fill("20001")
         assert await patient.get_by_label("Insurer").is_hidden()
         await patient.get_by_label("I have dental insurance").check()
         await patient.get_by_label("Insurer").select_option("Delta")
+        await patient.get_by_label("Member ID").fill("DD-4471")
         await patient.get_by_label("Photo of your insurance card").set_input_files(
             {"name": "card.jpg", "mimeType": "image/jpeg", "buffer": JPEG}
         )
@@ -110,6 +114,21 @@ async def test_patient_fills_leaves_returns_signs_and_staff_see_it_live(
         await record.filter(has_text="April 23, 1990").wait_for(timeout=10000)
         await record.filter(has_text="ana@example.com").wait_for(timeout=10000)
         await staff.locator("#contact-panel h2", has_text="Ana Ng").wait_for(timeout=10000)
+        address = staff.get_by_test_id("patient-address")
+        await address.filter(has_text="12 Elm Street").wait_for(timeout=10000)
+        assert await address.inner_text() == "12 Elm Street\nWashington, 20001"
+        insurance = staff.get_by_test_id("patient-insurance")
+        await insurance.filter(has_text="Delta · member DD-4471").wait_for(timeout=10000)
+        card_photo = insurance.get_by_role("link", name="card photo")
+        assert (await card_photo.get_attribute("href") or "").startswith("/api/v1/form-uploads/")
+        pdf_link = staff.get_by_test_id("form-pdf")
+        await pdf_link.wait_for(timeout=10000)
+        fetched = await staff.evaluate(
+            """(url) => fetch(url).then(async (r) =>
+                [r.status, r.headers.get("content-type"), (await r.text()).slice(0, 8)])""",
+            await pdf_link.get_attribute("href"),
+        )
+        assert fetched == [200, "application/pdf", "%PDF-1.4"]  # the stored PDF, through the session
         assert await staff.evaluate("() => window.__notReloaded === true")
         await staff.get_by_role("button", name="Show answers").click()
         answers = staff.get_by_test_id("form-answers")

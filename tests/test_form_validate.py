@@ -222,6 +222,12 @@ def _definition(*fields: dict[str, Any]) -> FormDefinition:
             "option",
         ),
         (({"key": "a", "label": "A", "kind": "phone", "maps_to": "email"},), "cannot fill"),
+        (({"key": "a", "label": "A", "kind": "file", "maps_to": "address_line1"},), "cannot fill"),
+        (({"key": "a", "label": "A", "kind": "text", "maps_to": "insurance_card"},), "cannot fill"),
+        (
+            ({"key": "a", "label": "A", "kind": "choice", "options": ["x"], "maps_to": "address_city"},),
+            "cannot fill",
+        ),
         (
             (
                 {"key": "a", "label": "A", "kind": "text", "maps_to": "first_name"},
@@ -267,3 +273,42 @@ def test_naughty_strings_in_every_kind_of_field_never_break_the_check() -> None:
         out = check({s: "x"}, final=False)
         assert s not in out.answers
     assert kept > 400  # ordinary unicode, scripts and quotes are answers like any other
+
+
+def test_address_and_insurance_answers_fit_the_records_columns_and_the_card_maps_by_its_upload() -> None:
+    definition = _definition(
+        {"key": "street", "label": "Street", "kind": "text", "maps_to": "address_line1"},
+        {"key": "zip", "label": "ZIP", "kind": "text", "maps_to": "address_postal_code"},
+        {
+            "key": "state",
+            "label": "State",
+            "kind": "choice",
+            "options": ["DC", "MD"],
+            "maps_to": "address_region",
+        },
+        {"key": "member", "label": "Member ID", "kind": "text", "maps_to": "insurance_member_id"},
+        {"key": "card", "label": "Card", "kind": "file", "maps_to": "insurance_card"},
+        {"key": "unit", "label": "Unit", "kind": "text", "maps_to": "address_line2"},
+    )
+    check_definition(definition)
+    answers = {
+        "street": " 12 Elm St ",
+        "zip": "20001",
+        "state": "DC",
+        "member": "M" * 64,
+        "card": 5,
+        "unit": "",
+    }
+    out = check_answers(definition, answers, {5: "card"}, final=True, today=TODAY)
+    assert out.errors == {}
+    assert contact_fields(definition, out.answers) == {
+        "address_line1": "12 Elm St",
+        "address_postal_code": "20001",
+        "address_region": "DC",
+        "insurance_member_id": "M" * 64,
+        "insurance_card": 5,
+    }  # an empty answer fills nothing
+    too_long = check_answers(
+        definition, {**answers, "zip": "2" * 21, "member": "M" * 65}, {5: "card"}, final=True, today=TODAY
+    )
+    assert set(too_long.errors) == {"zip", "member"} and "under 20 characters" in too_long.errors["zip"]

@@ -204,7 +204,10 @@ async def test_patient_fills_in_leaves_comes_back_submits_and_the_thread_and_rec
         "last_name",
         "date_of_birth",
         "emails",
+        "insurance_carrier",
+        "insurance_card_upload_id",
     }
+    assert completed["item"]["meta"]["pdf"] is True
     updated = await staff.event(
         lambda e: e.get("type") == "conversation.updated" and e["conversation"]["contact"]["name"] == "Ana Ng"
     )

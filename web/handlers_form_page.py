@@ -10,10 +10,11 @@ from html import escape
 
 from aiohttp import web
 
-from comms import form_link
-from comms.errors import FrontdeskError, NotFound
+from comms import form_limits, form_link
+from comms.errors import FrontdeskError, NotFound, RateLimited
 from schemas.forms import AnswersIn, FormField
 from web.api import parse_body
+from web.client import client_addr
 from web.keys import SERVICES, SETTINGS
 from web.middleware import error_response
 
@@ -32,6 +33,11 @@ AUTOCOMPLETE = {
     "last_name": "family-name",
     "date_of_birth": "bday",
     "email": "email",
+    "address_line1": "address-line1",
+    "address_line2": "address-line2",
+    "address_city": "address-level2",
+    "address_region": "address-level1",
+    "address_postal_code": "postal-code",
 }
 INPUT_TYPE = {"text": "text", "date": "date", "phone": "tel", "email": "email"}
 
@@ -147,14 +153,36 @@ def _form(page: form_link.FormPage, max_upload: int) -> str:
     )
 
 
-async def form_page(request: web.Request) -> web.Response:
-    """GET /f/{token}: the form with the answers so far (marks the request opened)."""
+def _limited(exc: RateLimited) -> web.Response:
+    body = f'<h1>Please wait</h1><p class="status" data-status="limited">{escape(exc.message)}</p>'
+    response = _page("Please wait", body, status=429)
+    response.headers["Retry-After"] = str(exc.retry_after or 60)
+    return response
+
+
+async def _page_token(request: web.Request) -> str | web.Response:
+    """The link's token once this address may go on, or the page to answer with instead."""
+    services, addr = request.app[SERVICES], client_addr(request, request.app[SETTINGS])
+    try:
+        await form_limits.admit(services, addr)
+    except RateLimited as exc:
+        return _limited(exc)
     token = request.match_info["token"]
     if not _TOKEN.match(token):
+        await form_limits.bad_link(services, addr)
         return _invalid()
+    return token
+
+
+async def form_page(request: web.Request) -> web.Response:
+    """GET /f/{token}: the form with the answers so far (marks the request opened)."""
+    token = await _page_token(request)
+    if isinstance(token, web.Response):
+        return token
     try:
         page = await form_link.open_form(request.app[SERVICES], token)
     except NotFound:
+        await form_limits.bad_link(request.app[SERVICES], client_addr(request, request.app[SETTINGS]))
         return _invalid()
     if page.status == "expired":
         return _expired(page.location)
@@ -163,8 +191,10 @@ async def form_page(request: web.Request) -> web.Response:
     return _page(page.title, _form(page, request.app[SETTINGS].forms.max_upload_bytes))
 
 
-def _json_error(exc: FrontdeskError) -> web.Response:
-    response = error_response(exc.status, exc.code, exc.message)
+async def _json_error(request: web.Request, exc: FrontdeskError) -> web.Response:
+    if isinstance(exc, NotFound) and exc.message == form_link.INVALID:
+        await form_limits.bad_link(request.app[SERVICES], client_addr(request, request.app[SETTINGS]))
+    response = error_response(exc.status, exc.code, exc.message, exc.retry_after)
     if isinstance(exc, form_link.Incomplete):
         response = web.json_response(
             {"error": {"code": exc.code, "message": exc.message}, "errors": exc.errors}, status=exc.status
@@ -172,7 +202,9 @@ def _json_error(exc: FrontdeskError) -> web.Response:
     return response
 
 
-def _token(request: web.Request) -> str:
+async def _token(request: web.Request, *, upload: bool = False) -> str:
+    """The link's token, once this address may make one more request (RateLimited otherwise)."""
+    await form_limits.admit(request.app[SERVICES], client_addr(request, request.app[SETTINGS]), upload=upload)
     token = request.match_info["token"]
     if not _TOKEN.match(token):
         raise NotFound(form_link.INVALID)
@@ -182,11 +214,11 @@ def _token(request: web.Request) -> str:
 async def save_draft(request: web.Request) -> web.Response:
     """PUT /f/{token}/draft: the answers so far; those that do not fit are named (and not kept)."""
     try:
-        token = _token(request)
+        token = await _token(request)
         body = await parse_body(request, AnswersIn)
         out = await form_link.save_draft(request.app[SERVICES], token, body.answers)
     except FrontdeskError as exc:
-        return _json_error(exc)
+        return await _json_error(request, exc)
     return web.json_response(out.model_dump(mode="json"))
 
 
@@ -207,7 +239,7 @@ async def upload(request: web.Request) -> web.Response:
     """POST /f/{token}/uploads/{field}: a file or signature (the raw bytes) for one field."""
     limit = request.app[SETTINGS].forms.max_upload_bytes
     try:
-        token = _token(request)
+        token = await _token(request, upload=True)
         key = request.match_info["field"]
         if not _KEY.match(key):
             raise NotFound("this form has no such upload")
@@ -218,19 +250,55 @@ async def upload(request: web.Request) -> web.Response:
             )
         upload_id = await form_link.add_upload(request.app[SERVICES], token, key, data)
     except FrontdeskError as exc:
-        return _json_error(exc)
+        return await _json_error(request, exc)
     return web.json_response({"upload_id": upload_id}, status=201)
 
 
 async def submit(request: web.Request) -> web.Response:
     """POST /f/{token}/submit: every answer; all fit and the form completes, or each problem is named."""
     try:
-        token = _token(request)
+        token = await _token(request)
         body = await parse_body(request, AnswersIn)
         out = await form_link.submit(request.app[SERVICES], token, body.answers)
     except FrontdeskError as exc:
-        return _json_error(exc)
+        return await _json_error(request, exc)
     return web.json_response(out.model_dump(mode="json"))
+
+
+async def stop_page(request: web.Request) -> web.Response:
+    """GET /f/{token}/stop: asks the patient to confirm (a mail scanner following links stops nothing)."""
+    token = await _page_token(request)
+    if isinstance(token, web.Response):
+        return token
+    try:
+        location = await form_link.link_location(request.app[SERVICES], token)
+    except NotFound:
+        await form_limits.bad_link(request.app[SERVICES], client_addr(request, request.app[SETTINGS]))
+        return _invalid()
+    body = (
+        f"<h1>{escape(location)}</h1><p>Do you want no more reminders about this form? You can still fill it "
+        "in with the link you were sent.</p>"
+        f'<form method="post" action="/f/{token}/stop">'
+        '<button type="submit">No more reminders</button></form>'
+    )
+    return _page("Form reminders", body)
+
+
+async def stop(request: web.Request) -> web.Response:
+    """POST /f/{token}/stop: no more reminders for this form."""
+    token = await _page_token(request)
+    if isinstance(token, web.Response):
+        return token
+    try:
+        location = await form_link.stop_reminders(request.app[SERVICES], token)
+    except NotFound:
+        await form_limits.bad_link(request.app[SERVICES], client_addr(request, request.app[SETTINGS]))
+        return _invalid()
+    body = (
+        f'<h1>{escape(location)}</h1><p class="status" data-status="stopped">You will get no more '
+        "reminders about this form.</p>"
+    )
+    return _page("Reminders stopped", body)
 
 
 def add_routes(app: web.Application) -> None:
@@ -238,3 +306,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_put("/f/{token}/draft", save_draft)
     app.router.add_post("/f/{token}/uploads/{field}", upload)
     app.router.add_post("/f/{token}/submit", submit)
+    app.router.add_get("/f/{token}/stop", stop_page)
+    app.router.add_post("/f/{token}/stop", stop)

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from comms import form_templates, forms
 from comms.errors import Conflict
+from comms.form_pdf_store import pdf_for_staff
 from schemas.forms import (
     FormRequestDetail,
     FormRequestIn,
@@ -162,6 +163,26 @@ async def print_view(request: web.Request) -> web.Response:
         text=form_print.render(detail),
         content_type="text/html",
         headers={"Content-Security-Policy": form_print.POLICY, "Cache-Control": "private, no-store"},
+    )
+
+
+@router.route(
+    "GET",
+    "/api/v1/form-requests/{request_id}/pdf",
+    summary="The completed form's PDF, made when the patient submitted it (staff of its location; audited)",
+    binary_types=("application/pdf",),
+)
+async def get_pdf(request: web.Request) -> web.StreamResponse:
+    actor = await require_actor(request)
+    path, name = await pdf_for_staff(request.app[SERVICES], actor, int_param(request, "request_id"))
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "application/pdf",
+            "Content-Disposition": f'inline; filename="{name}"',
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

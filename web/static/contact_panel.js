@@ -1,6 +1,6 @@
-// The patient side panel in a thread: the record (name, phones, e-mails, date of birth, household),
-// the open balance (kept live as payment cards change), editing it, merging a duplicate record into it,
-// the patient's upcoming appointments and the thread's waitlist.
+// The patient side panel in a thread: the record (name, phones, e-mails, date of birth, address,
+// insurance, household), the open balance (kept live as payment cards change), editing it, merging a
+// duplicate record into it, the patient's upcoming appointments and the thread's waitlist.
 import { api } from "/static/api.js";
 import { clear, h } from "/static/dom.js";
 import { openMerge } from "/static/contact_merge.js";
@@ -14,6 +14,19 @@ function birthday(iso) {
   if (!iso) return "—";
   const [y, m, d] = iso.split("-").map(Number);
   return new Date(y, m - 1, d).toLocaleDateString([], { year: "numeric", month: "long", day: "numeric" });
+}
+
+/** The address as lines ("—" when none was given). */
+function addressLines(a) {
+  const lines = [a.line1, a.line2, [a.city, [a.region, a.postal_code].filter(Boolean).join(" ")].filter(Boolean).join(", ")].filter(Boolean);
+  return lines.length ? h("span", { "data-testid": "patient-address" }, ...lines.flatMap((l, i) => (i ? [h("br"), l] : [l]))) : "—";
+}
+
+function insuranceView(ins) {
+  const parts = [ins.carrier, ins.member_id && `member ${ins.member_id}`, ins.group_number && `group ${ins.group_number}`].filter(Boolean);
+  if (!parts.length && !ins.card_url) return "—";
+  return h("span", { "data-testid": "patient-insurance" }, parts.join(" · "),
+    ins.card_url ? [parts.length ? " · " : "", h("a", { href: ins.card_url, target: "_blank", rel: "noopener" }, "card photo")] : null);
 }
 
 export class ContactPanel {
@@ -99,6 +112,8 @@ export class ContactPanel {
         row("Date of birth", birthday(c.date_of_birth)),
         row("Phones", phones),
         row("E-mails", emails),
+        row("Address", addressLines(c.address)),
+        row("Insurance", insuranceView(c.insurance)),
         row(c.household ? c.household.name : "Household", household),
         row("Open balance", h("span", { "data-testid": "patient-balance" }, "…"))),
       this.appointments = appointmentsSection(c.id, { onReschedule: this.onReschedule }),
@@ -132,6 +147,15 @@ export class ContactPanel {
     const dob = h("input", { name: "date_of_birth", type: "date", value: c.date_of_birth || "" });
     const phones = h("ul", { class: "rows", "aria-label": "Phone numbers" }, c.phones.map((p) => this.phoneRow(p)));
     const emails = h("ul", { class: "rows", "aria-label": "E-mail addresses" }, c.emails.map((e) => this.emailRow(e)));
+    const part = (group, key, label, value, max) => h("label", {}, `${label} `, h("input", { name: `${group}_${key}`, value, maxlength: max, dataset: { group, key } }));
+    const address = h("fieldset", {}, h("legend", {}, "Address"),
+      part("address", "line1", "Address line 1", c.address.line1, 200), part("address", "line2", "Address line 2", c.address.line2, 200),
+      part("address", "city", "City", c.address.city, 100), part("address", "region", "State / region", c.address.region, 100),
+      part("address", "postal_code", "Postal code", c.address.postal_code, 20));
+    const insurance = h("fieldset", {}, h("legend", {}, "Insurance"),
+      part("insurance", "carrier", "Carrier", c.insurance.carrier, 200), part("insurance", "member_id", "Member ID", c.insurance.member_id, 64),
+      part("insurance", "group_number", "Group number", c.insurance.group_number, 64));
+    const group = (el) => Object.fromEntries([...el.querySelectorAll("input")].map((i) => [i.dataset.key, i.value.trim()]));
     const error = h("p", { class: "error", role: "alert" });
     const form = h("form", { class: "contact-edit", "aria-label": "Edit the patient record", onsubmit: async (e) => {
       e.preventDefault();
@@ -143,6 +167,8 @@ export class ContactPanel {
           .map((r) => ({ number: r.querySelector("[name=phone]").value.trim(), label: r.querySelector("[name=phone_label]").value }))
           .filter((p) => p.number),
         emails: [...emails.querySelectorAll("[name=email]")].map((i) => i.value.trim()).filter(Boolean),
+        address: group(address),
+        insurance: group(insurance),
       };
       try {
         this.contact = await api("PATCH", `/api/v1/contacts/${c.id}`, body);
@@ -158,6 +184,7 @@ export class ContactPanel {
       h("button", { type: "button", onclick: () => { const r = this.phoneRow(null); phones.append(r); r.querySelector("input").focus(); } }, "Add a phone")),
     h("fieldset", {}, h("legend", {}, "E-mails"), emails,
       h("button", { type: "button", onclick: () => { const r = this.emailRow(""); emails.append(r); r.querySelector("input").focus(); } }, "Add an e-mail")),
+    address, insurance,
     error,
     h("div", { class: "actions" },
       h("button", { type: "submit" }, "Save"),

@@ -94,7 +94,10 @@ function saveSoon() {
 async function saveNow() {
   const { status, data } = await send("PUT", "/draft", { answers: answers() });
   if (closed(status, data)) return;
-  if (status !== 200) { saved.textContent = "Could not save just now; we will try again."; return; }
+  if (status !== 200) {
+    saved.textContent = status === 429 && data.error ? data.error.message : "Could not save just now; we will try again.";
+    return;
+  }
   for (const field of fields) {
     const server = data.errors[field.dataset.key];
     if (server) showError(field, server);

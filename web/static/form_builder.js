@@ -7,7 +7,11 @@ import { openDialog } from "/static/dialog.js";
 
 const KINDS = [["text", "Text"], ["date", "Date"], ["phone", "Phone"], ["email", "E-mail"], ["choice", "Choice"],
   ["checkbox", "Checkbox"], ["signature", "Signature"], ["file", "File upload"]];
-const MAPS = [["", "—"], ["first_name", "First name"], ["last_name", "Last name"], ["date_of_birth", "Date of birth"], ["email", "E-mail"]];
+const MAPS = [["", "—"], ["first_name", "First name"], ["last_name", "Last name"], ["date_of_birth", "Date of birth"], ["email", "E-mail"],
+  ["address_line1", "Address line 1"], ["address_line2", "Address line 2"], ["address_city", "City"],
+  ["address_region", "State / region"], ["address_postal_code", "Postal code"], ["insurance_carrier", "Insurance carrier"],
+  ["insurance_member_id", "Insurance member ID"], ["insurance_group_number", "Insurance group number"],
+  ["insurance_card", "Insurance card photo"]];
 
 /** A field key from its label: lower case, letters, digits and underscores, starting with a letter. */
 export function keyFrom(label, taken) {

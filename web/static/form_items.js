@@ -9,12 +9,14 @@ const WORDS = {
   sent: "sent to the patient", opened: "opened by the patient", in_progress: "being filled in",
   completed: "completed", expired: "link expired",
 };
-const RECORD_WORDS = { first_name: "first name", last_name: "last name", date_of_birth: "date of birth", emails: "e-mail", is_unknown: "identified" };
+const RECORD_WORDS = { first_name: "first name", last_name: "last name", date_of_birth: "date of birth", emails: "e-mail", is_unknown: "identified",
+  address_line1: "address", address_line2: "address", address_city: "city", address_region: "state", address_postal_code: "postal code",
+  insurance_carrier: "insurance carrier", insurance_member_id: "member ID", insurance_group_number: "group number", insurance_card_upload_id: "insurance card" };
 
 export function formBody(item, { onError }) {
   const m = item.meta || {};
   const answers = h("div", { class: "form-answers", "data-testid": "form-answers" });
-  const updates = (m.contact_updates || []).map((f) => RECORD_WORDS[f] || f);
+  const updates = [...new Set((m.contact_updates || []).map((f) => RECORD_WORDS[f] || f))];
   const show = item.status === "completed"
     ? h("button", { type: "button", class: "link", onclick: () => showAnswers(m.form_request_id, answers).catch(onError) }, "Show answers")
     : null;
@@ -25,6 +27,9 @@ export function formBody(item, { onError }) {
     show,
     item.status === "completed"
       ? h("a", { class: "link", href: `/api/v1/form-requests/${m.form_request_id}/print`, target: "_blank", rel: "noopener", "data-testid": "form-print" }, "Printable view")
+      : null,
+    item.status === "completed" && m.pdf
+      ? h("a", { class: "link", href: `/api/v1/form-requests/${m.form_request_id}/pdf`, target: "_blank", rel: "noopener", "data-testid": "form-pdf" }, "PDF")
       : null,
     answers);
 }
