@@ -2,8 +2,8 @@
 out (its reminders go the same way), the stored PDF of a completed form, and the patient form
 endpoints' rate-limit hits.
 
-Revision ID: 0014_contact_address_insurance
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_contact_address_insurance"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
