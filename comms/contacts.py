@@ -152,6 +152,20 @@ class NewContact:
     emails: list[str] = field(default_factory=list)
     date_of_birth: dt.date | None = None
     is_unknown: bool = False
+    details: dict[str, str] = field(default_factory=dict)  # address and insurance columns, by name
+
+
+# The record's address and insurance columns (text), as an import or a form fills them.
+DETAIL_COLUMNS = (
+    "address_line1",
+    "address_line2",
+    "address_city",
+    "address_region",
+    "address_postal_code",
+    "insurance_carrier",
+    "insurance_member_id",
+    "insurance_group_number",
+)
 
 
 HOLDER_BATCH = 500  # numbers per IN list, well under every backend's parameter limit
@@ -184,6 +198,7 @@ async def insert_contacts(
             merged_into_id=None,
             phones=[ContactPhone(e164=number) for number in spec.phones],
             emails=[ContactEmail(address=address) for address in spec.emails],
+            **{column: spec.details.get(column, "") for column in DETAIL_COLUMNS},
         )
         contacts.append(contact)
     session.add_all(contacts)
@@ -194,7 +209,13 @@ async def insert_contacts(
         for number in spec.phones:
             holders.setdefault(number, {})[contact.id] = contact
         # Counts and ids only: names, numbers and addresses are PHI and stay out of the audit log.
-        detail = {"phones": len(spec.phones), "emails": len(spec.emails), "household_id": household_id}
+        detail: dict[str, object] = {
+            "phones": len(spec.phones),
+            "emails": len(spec.emails),
+            "household_id": household_id,
+        }
+        if spec.details:
+            detail["details"] = sorted(spec.details)
         if spec.is_unknown:
             detail["unknown"] = True
         audit.record(session, actor, "create", "contact", contact.id, detail)

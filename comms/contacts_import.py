@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit, contacts
 from comms.access import Actor
-from comms.contacts import MAX_NAME, normalize_email
+from comms.contacts import DETAIL_COLUMNS, MAX_NAME, normalize_email
 from comms.errors import FrontdeskError, InvalidRequest, NotFound
 from comms.models import Contact, ContactPhone
 from comms.phones import to_e164
@@ -43,7 +43,20 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "phone2": ("phone2", "phone_2", "second_phone", "other_phone", "alt_phone", "home_phone"),
     "email": ("email", "e_mail", "email_address", "e_mail_address"),
     "date_of_birth": ("date_of_birth", "dob", "d_o_b", "birth_date", "birthdate", "birthday"),
-}
+    "address_line1": ("address", "address1", "address_1", "address_line1", "address_line_1", "street",
+                      "street_address"),
+    "address_line2": ("address2", "address_2", "address_line2", "address_line_2", "apt", "suite", "unit"),
+    "address_city": ("city", "town", "address_city"),
+    "address_region": ("state", "region", "province", "address_state", "address_region"),
+    "address_postal_code": ("zip", "zip_code", "zipcode", "postal_code", "postcode", "address_zip",
+                            "address_postal_code"),
+    "insurance_carrier": ("insurance", "insurance_carrier", "carrier", "insurance_company", "payer",
+                          "primary_insurance"),
+    "insurance_member_id": ("member_id", "insurance_id", "subscriber_id", "insurance_member_id",
+                            "policy_number"),
+    "insurance_group_number": ("group_number", "group_no", "group", "insurance_group",
+                               "insurance_group_number"),
+}  # fmt: skip
 _FIELD_OF = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _US = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
@@ -72,6 +85,7 @@ class Row:
     phones: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
     dob: dt.date | None = None
+    details: dict[str, str] = field(default_factory=dict)
 
 
 def decode(data: bytes | str) -> tuple[str, str]:
@@ -214,6 +228,13 @@ def check_row(parsed: ParsedCsv, line: int, cells: list[str]) -> tuple[Row, list
             row.emails.append(normalize_email(raw))
         except InvalidRequest:
             reasons.append("bad e-mail")
+    for name in DETAIL_COLUMNS:
+        if value := " ".join(cell(name).split()):
+            limit: int | None = getattr(Contact.__table__.c[name].type, "length", None)
+            if limit is not None and len(value) > limit:
+                reasons.append(f"{name} is longer than {limit} characters")
+            else:
+                row.details[name] = value
     if raw := cell("date_of_birth"):
         try:
             row.dob = parse_date(raw)
@@ -325,7 +346,10 @@ async def import_csv(
         accepted, rejected = validate(parsed, existing)
         created = 0
         if not dry_run:
-            new = [contacts.NewContact(r.first, r.last, r.phones, r.emails, r.dob) for r in accepted]
+            new = [
+                contacts.NewContact(r.first, r.last, r.phones, r.emails, r.dob, details=r.details)
+                for r in accepted
+            ]
             created = len(await contacts.insert_contacts(s, actor, practice_id, new))
         report = ImportReport(
             dry_run=dry_run,

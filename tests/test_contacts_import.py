@@ -104,6 +104,38 @@ async def test_report_lists_rejected_rows_by_line_and_reason(services: Services,
     assert again.created == 0 and {2, 3, 11} <= {r.line for r in again.rejected}
 
 
+async def test_address_and_insurance_columns_fill_the_record(services: Services, admin: Actor) -> None:
+    data = (
+        "First,Last,Cell,Street Address,Apt,City,State,ZIP,Insurance Company,Member ID,Group #\n"
+        "Ana,Silva,617-555-0150,12  Elm St,Apt 3,Boston,MA,02118,Delta Dental,XJ-449,G-7\n"
+        f"Ben,Okafor,617-555-0151,1 Main St,,Salem,MA,{'9' * 21},,,\n"
+    )
+    report = await import_csv(services, admin, admin.practice_id, data)
+    assert report.columns["address_line1"] == "Street Address"
+    assert report.columns["insurance_group_number"] == "Group #"
+    assert report.ignored_columns == []
+    assert [(r.line, r.reasons) for r in report.rejected] == [
+        (3, ["address_postal_code is longer than 20 characters"])
+    ]
+    async with services.read() as session:
+        ana = await session.scalar(select(Contact).where(Contact.first_name == "Ana"))
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "create", AuditEntry.record_type == "contact")
+        )
+    assert ana is not None
+    assert (ana.address_line1, ana.address_line2, ana.address_city, ana.address_region) == (
+        "12 Elm St",
+        "Apt 3",
+        "Boston",
+        "MA",
+    )
+    assert (ana.address_postal_code, ana.insurance_carrier) == ("02118", "Delta Dental")
+    assert (ana.insurance_member_id, ana.insurance_group_number) == ("XJ-449", "G-7")
+    # The audit entry names which columns were filled, never their values.
+    assert entry is not None and "address_city" in entry.detail["details"]
+    assert "Boston" not in json.dumps(entry.detail) and "XJ-449" not in report.model_dump_json()
+
+
 async def test_a_dry_run_reports_and_stores_nothing(services: Services, admin: Actor) -> None:
     report = await import_csv(services, admin, admin.practice_id, GOOD_AND_BAD, dry_run=True)
     assert report.dry_run and report.accepted == 4 and report.created == 0
