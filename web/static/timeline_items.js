@@ -45,6 +45,19 @@ function textBody(item) {
   return h("div", { class: "body" }, item.body);
 }
 
+// How the patient's answer to a reminder was read; the two that need staff stand out.
+const REPLY_WORDS = {
+  confirm: ["Patient confirmed by reply", false],
+  reschedule: ["Patient asks to reschedule: needs a look", true],
+  alert: ["Patient's reply needs a look", true],
+};
+
+function reminderReply(item) {
+  const [words, attention] = REPLY_WORDS[((item.meta || {}).reminder || {}).reply] || [];
+  if (!words) return null;
+  return h("div", { class: `reminder-reply${attention ? " attention" : ""}`, "data-testid": "reminder-reply", role: attention ? "status" : null }, words);
+}
+
 function failure(item) {
   const meta = item.meta || {};
   const why = meta.error || (item.error_code ? `The carrier reported error ${item.error_code}.` : "");
@@ -73,5 +86,6 @@ export function itemEl(item, { staff, onError, household }) {
     body,
     OWN_MEDIA.has(item.kind) ? null : mediaEls(item),
     failed ? failure(item) : null,
+    meta.reminder ? reminderReply(item) : null,
     household ? householdChooser(item, household) : null);
 }
