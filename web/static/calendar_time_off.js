@@ -28,6 +28,10 @@ function wallText(iso, timeZone) {
     hour: "numeric", minute: "2-digit" });
 }
 
+function labelled(text, input) {
+  return h("label", {}, `${text} `, input);
+}
+
 function removeButton(label, action, error) {
   return h("button", { type: "button", class: "link", "aria-label": label, onclick: async () => {
     error.textContent = "";
@@ -38,9 +42,9 @@ function removeButton(label, action, error) {
 /** A provider's time off still to come, at the wall clock of `location` (their first location). */
 export function timeOffPanel(provider, location) {
   const list = h("ul", { class: "setup-list", "data-testid": "time-off-list" });
-  const starts = h("input", { type: "datetime-local", "aria-label": "Away from" });
-  const ends = h("input", { type: "datetime-local", "aria-label": "Back at" });
-  const reason = h("input", { maxlength: 80, "aria-label": "Reason", placeholder: "optional" });
+  const starts = h("input", { type: "datetime-local" });
+  const ends = h("input", { type: "datetime-local" });
+  const reason = h("input", { maxlength: 80, placeholder: "optional" });
   const error = h("p", { class: "error", role: "alert" });
   const tz = location.timezone;
   async function draw() {
@@ -63,7 +67,8 @@ export function timeOffPanel(provider, location) {
       form.reset();
       await draw();
     } catch (err) { error.textContent = err.message; }
-  } }, starts, ends, reason, h("button", { type: "submit" }, "Add time off"), error);
+  } }, labelled("Away from", starts), labelled("Back at", ends), labelled("Reason", reason),
+  h("button", { type: "submit" }, "Add time off"), error);
   const el = h("div", { class: "time-off", role: "group", "aria-label": `Time off for ${provider.name}` },
     h("p", { class: "hint" }, `Times at ${location.name} (${tz}). Visits already booked then stay; new ones are refused.`),
     list, form);
@@ -76,8 +81,8 @@ export function holidaysSection(locations) {
   const el = h("section", { "aria-label": "Holidays" }, h("h3", {}, "Holidays"));
   for (const location of locations) {
     const list = h("ul", { class: "setup-list", "data-testid": `holidays-${location.id}` });
-    const date = h("input", { type: "date", "aria-label": "Date" });
-    const name = h("input", { maxlength: 80, value: "Holiday", "aria-label": "Holiday name" });
+    const date = h("input", { type: "date" });
+    const name = h("input", { maxlength: 80, value: "Holiday" });
     const error = h("p", { class: "error", role: "alert" });
     async function draw() {
       const rows = await api("GET", `/api/v1/locations/${location.id}/holidays`);
@@ -97,7 +102,7 @@ export function holidaysSection(locations) {
         date.value = "";
         await draw();
       } catch (err) { error.textContent = err.message; }
-    } }, date, name, h("button", { type: "submit" }, "Add holiday"), error);
+    } }, labelled("Date", date), labelled("Holiday name", name), h("button", { type: "submit" }, "Add holiday"), error);
     el.append(h("div", { role: "group", "aria-label": `Holidays at ${location.name}` }, h("h4", {}, location.name), list, form));
     draw().catch((err) => { error.textContent = err.message; });
   }
