@@ -44,6 +44,7 @@ async def test_unclear_reply_to_a_reminder_rings_the_bell_live(served_on_port: A
             .filter(has_text="Patient's reply needs a look")
             .wait_for(timeout=3000)
         )
+        await page.locator("li.item.kind-activity.alert", has_text="needs a look").wait_for(timeout=3000)
         await page.get_by_test_id("bell").click()
         await page.get_by_role("button", name="Reply to a reminder needs a look").click()
         await page.wait_for_function(

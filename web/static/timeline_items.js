@@ -78,7 +78,8 @@ export function itemEl(item, { staff, onError, household }) {
     ? h("button", { class: "link", onclick: () => api("POST", `/api/v1/items/${item.id}/cancel`).catch(onError) }, "Cancel")
     : null;
   const body = (BODY_BY_KIND[item.kind] || textBody)(item, { staff, onError });
-  return h("li", { class: `item ${item.direction} kind-${item.kind}${failed ? " failed" : ""}`, dataset: { item: item.id, status: item.status || "" } },
+  const alert = item.kind === "activity" && meta.alert ? " alert" : ""; // a patient's reply staff must act on
+  return h("li", { class: `item ${item.direction} kind-${item.kind}${failed ? " failed" : ""}${alert}`, dataset: { item: item.id, status: item.status || "" } },
     h("div", { class: "item-meta" }, label, author ? ` · ${author.name}` : "",
       h("time", { datetime: item.created_at }, ` ${when(item.created_at)}`),
       meta.send_at && item.status === "scheduled" ? ` · goes ${when(meta.send_at)} ${new Date(meta.send_at).toLocaleTimeString([], { hour: "numeric", minute: "2-digit" })}` : "",
