@@ -20,21 +20,34 @@ BATCH_LIMIT = 100  # entries expired per sweep
 
 async def expire_due(services: Services, now: dt.datetime) -> int:
     """Mark waiting entries past their expiry as expired, with a line in each thread; how many."""
-    async with write_unit(services) as unit:
-        s = unit.session
+    async with services.read() as s:  # most sweeps find nothing: no write transaction for them
         candidates = list(
             await s.scalars(
                 select(WaitlistEntry.id)
                 .where(WaitlistEntry.state == "waiting", WaitlistEntry.expires_at <= now)
-                .order_by(WaitlistEntry.expires_at, WaitlistEntry.id)
+                .order_by(WaitlistEntry.id)
                 .limit(BATCH_LIMIT)
             )
         )
-        if not candidates:
+    if not candidates:
+        return 0
+    async with write_unit(services) as unit:
+        s = unit.session
+        # Locked in id order, skipping rows another node (or an offer being sent) holds: no deadlock,
+        # and what is skipped here is that node's to finish or the next sweep's.
+        locked = list(
+            await s.scalars(
+                select(WaitlistEntry.id)
+                .where(WaitlistEntry.id.in_(candidates), WaitlistEntry.state == "waiting")
+                .order_by(WaitlistEntry.id)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not locked:
             return 0
-        due = (  # conditional: an entry another node expired (or an offer took) meanwhile is left alone
+        due = (  # still conditional: on SQLite there are no row locks, only one writer at a time
             update(WaitlistEntry)
-            .where(WaitlistEntry.id.in_(candidates), WaitlistEntry.state == "waiting")
+            .where(WaitlistEntry.id.in_(locked), WaitlistEntry.state == "waiting")
             .values(state="expired", updated_at=now)
             .returning(WaitlistEntry.id)
             .execution_options(synchronize_session=False)
