@@ -1,5 +1,6 @@
 """Patients answering a reminder by text: a yes confirms the visit, a reschedule-like reply raises a
-request for staff, anything else raises an alert in the thread.
+request for staff, anything else raises an alert in the inbox (a notification to whoever should act,
+and a mark on the reminder in the thread; the reply itself reopens the thread and counts as unread).
 
 Only the first reply after a reminder is read this way (the reminder's `reply` records it), and only
 while its visit is still to come; other texts are ordinary messages. It runs inside the transaction
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from comms.appointments import confirm_by_reply
 from comms.logsafe import log_failure
 from comms.models import Conversation, Location, TimelineItem, utcnow
+from comms.reply_alerts import mark_reminder, raise_alert
 from comms.reply_intent import classify
 from comms.schedule_models import Appointment, AppointmentReminder
 from comms.services import Unit
@@ -63,12 +65,13 @@ async def _understand(unit: Unit, conversation: Conversation, item: TimelineItem
         return None  # that reminder was answered already: this is an ordinary message
     intent = classify(item.body)
     reminder.reply = intent
+    await mark_reminder(unit, conversation, reminder.item_id, intent)
     if intent == "confirm":
         await confirm_by_reply(unit, appointment, conversation, item.id)  # a confirmed one stays so
         return intent
     location = await s.get(Location, appointment.location_id)
     when = local_text(appointment.starts_at, ZoneInfo(location.timezone)) if location else "the visit"
-    await add_item(
+    activity = await add_item(
         unit,
         conversation,
         TimelineItem(
@@ -83,4 +86,5 @@ async def _understand(unit: Unit, conversation: Conversation, item: TimelineItem
             },
         ),
     )
+    await raise_alert(unit, conversation, intent, activity.id)
     return intent

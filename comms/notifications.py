@@ -1,4 +1,5 @@
-"""Notifications (mentions, hand-offs): one row per recipient and one event shape for all producers."""
+"""Notifications (mentions, hand-offs, replies to reminders that need staff): one row per recipient and one
+event shape for all producers."""
 
 from __future__ import annotations
 

@@ -4,13 +4,16 @@ two local dates, see a thread's entries, take someone off. Offers of freed slots
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit
 from comms.access import Actor
-from comms.errors import Conflict, NotFound
-from comms.models import Conversation, TimelineItem
+from comms.errors import Conflict, InvalidRequest, NotFound
+from comms.models import Conversation, Location, TimelineItem, utcnow
 from comms.schedule_models import AppointmentType, Provider
 from comms.schedule_setup import provider_of, type_of
 from comms.services import Services, Unit
@@ -22,9 +25,18 @@ from schemas.waitlist import WaitlistEntryOut, WaitlistIn
 OPEN = ("waiting", "offered")
 
 
+def expiry_for(created_at: dt.datetime, latest: dt.date, timezone: str, days: int) -> dt.datetime:
+    """When an entry made at `created_at`, wanting dates up to `latest` (local), stops being offered."""
+    after_last = dt.datetime.combine(latest + dt.timedelta(days=1), dt.time(), tzinfo=ZoneInfo(timezone))
+    return min(created_at + dt.timedelta(days=days), after_last.astimezone(dt.UTC))
+
+
 async def entry_out(s: AsyncSession, entry: WaitlistEntry) -> WaitlistEntryOut:
     kind = await s.get(AppointmentType, entry.type_id)
     provider = await s.get(Provider, entry.provider_id) if entry.provider_id else None
+    location = await s.get(Location, entry.location_id)
+    zone = ZoneInfo(location.timezone) if location else dt.UTC
+    last_day = (entry.expires_at - dt.timedelta(microseconds=1)).astimezone(zone).date()
     return WaitlistEntryOut(
         id=entry.id,
         conversation_id=entry.conversation_id,
@@ -36,6 +48,8 @@ async def entry_out(s: AsyncSession, entry: WaitlistEntry) -> WaitlistEntryOut:
         earliest=entry.earliest,
         latest=entry.latest,
         state=entry.state,
+        expires_at=entry.expires_at,
+        last_day=last_day,
         created_at=entry.created_at,
     )
 
@@ -75,6 +89,13 @@ async def add_entry(
         )
         if twin is not None:
             raise Conflict("this patient is already on the waitlist for that type")
+        location = await s.get(Location, conversation.location_id)
+        if location is None:
+            raise NotFound("no such location")
+        now = utcnow()
+        expires_at = expiry_for(now, body.latest, location.timezone, services.settings.waitlist.entry_days)
+        if expires_at <= now:
+            raise InvalidRequest("the latest date has already passed")
         entry = WaitlistEntry(
             contact_id=conversation.contact_id,
             conversation_id=conversation.id,
@@ -85,6 +106,8 @@ async def add_entry(
             latest=body.latest,
             created_by_id=actor.user_id,
             state="waiting",
+            expires_at=expires_at,
+            created_at=now,
         )
         s.add(entry)
         await s.flush()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from comms.models import Base, BigId, utcnow
 
-ENTRY_STATES = ("waiting", "offered", "booked", "removed")
+ENTRY_STATES = ("waiting", "offered", "booked", "removed", "expired")
 OFFER_STATES = ("sent", "taken", "gone", "expired")
 
 
@@ -33,9 +33,15 @@ class WaitlistEntry(Base):
     latest: Mapped[dt.date] = mapped_column(Date)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
     state: Mapped[str] = mapped_column(String(12), default="waiting")
+    # The earlier of `entry_days` after it was made and the end of `latest` at the location: past it the
+    # entry is offered nothing, and the sweeper marks it expired.
+    expires_at: Mapped[dt.datetime]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    __table_args__ = (Index("ix_waitlist_entries_location_state", "location_id", "state"),)
+    __table_args__ = (
+        Index("ix_waitlist_entries_location_state", "location_id", "state"),
+        Index("ix_waitlist_entries_state_expires", "state", "expires_at"),
+    )
 
 
 class WaitlistOffer(Base):

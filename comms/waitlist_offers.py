@@ -30,6 +30,7 @@ from comms.schedule_models import ACTIVE_STATUSES, Appointment, AppointmentType,
 from comms.services import Services, Unit
 from comms.slots import local_text
 from comms.waitlist import note
+from comms.waitlist_expiry import expire_due
 from comms.waitlist_models import WaitlistEntry, WaitlistOffer
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ async def send_batch(services: Services, unit: Unit, slot: Slot, batch: int, now
         select(WaitlistEntry)
         .where(
             WaitlistEntry.state == "waiting",
+            WaitlistEntry.expires_at > now,  # an expired entry is offered nothing
             WaitlistEntry.location_id == slot.location_id,
             WaitlistEntry.type_id == slot.type_id,
             (WaitlistEntry.provider_id.is_(None)) | (WaitlistEntry.provider_id == slot.provider_id),
@@ -312,8 +314,10 @@ async def next_batch(services: Services, provider_id: int, starts_at: dt.datetim
 
 
 async def run_once(services: Services, now: dt.datetime | None = None) -> int:
-    """Move every lapsed slot on to its next batch; returns how many patients were texted."""
+    """Expire entries that are due, then move every lapsed slot on to its next batch; returns how many
+    patients were texted."""
     now = now or utcnow()
+    await expire_due(services, now)
     texted = 0
     for provider_id, starts_at in await _lapsed(services, now):
         texted += max(await next_batch(services, provider_id, starts_at, now), 0)

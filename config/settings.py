@@ -245,6 +245,15 @@ class WaitlistSettings(_Section):
         30, ge=1, le=24 * 60, description="minutes a batch has to take the slot before the next is texted"
     )
     sweep_seconds: float = Field(30.0, gt=0, description="how often lapsed offers are looked at")
+    entry_days: int = Field(
+        90, ge=1, le=730, description="days an entry stays on the waitlist (it also ends after its last date)"
+    )
+    link_requests_per_address: int = Field(
+        30, ge=1, le=10_000, description="offer-link requests one address may make per link window"
+    )
+    link_window_minutes: int = Field(
+        10, ge=1, le=24 * 60, description="the window those requests are counted in"
+    )
 
 
 class Settings(_Section):

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-EntryState = Literal["waiting", "offered", "booked", "removed"]
+EntryState = Literal["waiting", "offered", "booked", "removed", "expired"]
 
 
 class WaitlistIn(BaseModel):
@@ -39,4 +39,8 @@ class WaitlistEntryOut(BaseModel):
     earliest: dt.date
     latest: dt.date
     state: EntryState
+    expires_at: dt.datetime = Field(
+        description="after this the entry is offered nothing (and is marked expired)"
+    )
+    last_day: dt.date = Field(description="the last local date at the location before it expires")
     created_at: dt.datetime

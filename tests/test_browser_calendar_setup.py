@@ -1,12 +1,19 @@
 """Calendar set-up in the browser (admins): add an appointment type, a provider with a working week,
-a reminder with a preview of its text, and a provider's calendar-feed link; staff do not see it."""
+a reminder with a preview of its text, and a provider's calendar-feed link; staff do not see it. Time
+off per provider and holidays per location: listed, added (with validation), removed, slots following."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.browser import chromium, signed_in_page
 from tests.helpers import PASSWORD
+from tests.schedule_helpers import next_weekday, seed_calendar
+from web.keys import SERVICES
+
+NY = ZoneInfo("America/New_York")
 
 
 async def _get(page: Any, path: str) -> Any:
@@ -81,4 +88,76 @@ async def test_admin_sets_up_the_calendar(served_on_port: Any) -> None:
         assert [(r["minutes_before"], r["quiet_from"], r["quiet_until"]) for r in rules] == [
             (120, "20:00:00", "08:00:00")
         ]
+        assert page.errors == [] and page.dialogs == []
+
+
+async def _slots(page: Any, location_id: int, type_id: int, day: dt.date, provider_id: int) -> list[str]:
+    query = f"type_id={type_id}&provider_id={provider_id}&date_from={day}&date_to={day}"
+    return [
+        s["local_start"][11:16] for s in await _get(page, f"/api/v1/locations/{location_id}/slots?{query}")
+    ]
+
+
+async def test_admin_sets_time_off_and_holidays(served_on_port: Any) -> None:
+    server, p = served_on_port, served_on_port.practice
+    cal = await seed_calendar(server.app[SERVICES], p)
+    monday, tuesday = next_weekday(0), next_weekday(1)
+    async with chromium() as browser:
+        page = await signed_in_page(browser, server.base, p.admin, PASSWORD)
+        await page.get_by_role("button", name="Calendar set-up").click()
+        dialog = page.get_by_test_id("calendar-setup")
+        assert "09:00" in await _slots(page, p.loc_a, cal.type_id, monday, cal.provider_id)
+
+        # Time off for Dr Rivera, on North's wall clock: wrong entries are explained, not sent.
+        await dialog.get_by_role("button", name="Time off for Dr Rivera").click()
+        away = dialog.get_by_role("group", name="Time off for Dr Rivera")
+        await away.get_by_text("No time off coming up.").wait_for(timeout=5000)
+        await away.get_by_role("button", name="Add time off").click()
+        await (
+            away.get_by_role("alert")
+            .filter(has_text="Choose when the time off starts")
+            .wait_for(timeout=3000)
+        )
+        await away.get_by_label("Away from").fill(f"{monday}T12:00")
+        await away.get_by_label("Back at").fill(f"{monday}T09:00")
+        await away.get_by_role("button", name="Add time off").click()
+        await away.get_by_role("alert").filter(has_text="must end after it starts").wait_for(timeout=3000)
+        await away.get_by_label("Away from").fill(f"{monday}T09:00")
+        await away.get_by_label("Back at").fill(f"{monday}T12:00")
+        await away.get_by_label("Reason").fill("Conference")
+        await away.get_by_role("button", name="Add time off").click()
+        row = away.get_by_test_id("time-off-list").locator("li", has_text="Conference")
+        await row.wait_for(timeout=5000)
+        assert await away.get_by_role("alert").inner_text() == ""
+        [entry] = await _get(page, f"/api/v1/providers/{cal.provider_id}/time-off")
+        starts = dt.datetime.fromisoformat(entry["starts_at"].replace("Z", "+00:00"))
+        assert starts == dt.datetime.combine(monday, dt.time(9), tzinfo=NY)
+        morning = await _slots(page, p.loc_a, cal.type_id, monday, cal.provider_id)
+        assert morning and min(morning) == "12:00"  # the slots follow at once
+        await row.get_by_role("button", name="Remove time off").click()
+        await away.get_by_text("No time off coming up.").wait_for(timeout=5000)
+        assert await _get(page, f"/api/v1/providers/{cal.provider_id}/time-off") == []
+        assert "09:00" in await _slots(page, p.loc_a, cal.type_id, monday, cal.provider_id)
+
+        # A holiday at North closes the day; the same date twice is refused in words.
+        north = dialog.get_by_role("group", name="Holidays at North")
+        await north.get_by_text("No holidays.").wait_for(timeout=5000)
+        await north.get_by_role("button", name="Add holiday").click()
+        await north.get_by_role("alert").filter(has_text="Choose the date").wait_for(timeout=3000)
+        holiday = north.get_by_test_id(f"holidays-{p.loc_a}").locator(
+            "li", has_text=f"{tuesday} · Founders' day"
+        )
+        for _ in range(2):
+            await north.get_by_label("Date").fill(str(tuesday))
+            await north.get_by_label("Holiday name").fill("Founders' day")
+            await north.get_by_role("button", name="Add holiday").click()
+            await holiday.wait_for(timeout=5000)
+        await north.get_by_role("alert").filter(has_text="already a holiday").wait_for(timeout=5000)
+        assert await holiday.count() == 1
+        assert await _slots(page, p.loc_a, cal.type_id, tuesday, cal.provider_id) == []
+        south = dialog.get_by_role("group", name="Holidays at South")
+        assert await south.get_by_text("No holidays.").count() == 1
+        await holiday.get_by_role("button", name="Remove holiday").click()
+        await north.get_by_text("No holidays.").wait_for(timeout=5000)
+        assert await _slots(page, p.loc_a, cal.type_id, tuesday, cal.provider_id) != []
         assert page.errors == [] and page.dialogs == []

@@ -1,5 +1,6 @@
 """The waitlist in the browser: staff add the thread's patient from the side panel, the entry turns
-"offered" live when a matching time is cancelled, and Remove takes them off."""
+"offered" live when a matching time is cancelled, and Remove takes them off; each entry shows the
+last day it stays on the list."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ async def test_add_to_waitlist_from_the_panel_and_see_the_offer_live(served_on_p
         await page.get_by_label("Latest date").fill(str(monday))
         await page.get_by_role("button", name="Add", exact=True).click()
         await entries.locator('li[data-state="waiting"]', has_text="Cleaning").wait_for(timeout=5000)
+        # The entry ends after its last date (well before the default 90 days): staff see when.
+        until = f"On the list until {monday:%b} {monday.day}"
+        assert await entries.get_by_test_id("waitlist-expiry").inner_text() == until
         await page.locator(".timeline .item", has_text="Added to the waitlist: Cleaning").wait_for(
             timeout=5000
         )

@@ -9,12 +9,13 @@ import itertools
 
 from sqlalchemy import select
 
-from comms import messaging, reminders
-from comms.models import TimelineItem
+from comms import inbox, messaging, notifications, reminders
+from comms.models import Notification, TimelineItem
 from comms.schedule_models import Appointment, AppointmentReminder
 from comms.services import Services
 from schemas.twilio import InboundSms
 from tests.helpers import new_conversation
+from tests.schedule_helpers import admin_actor, staff_actor
 from tests.test_reminders import _book, _setup, local
 
 NORTH = "+12025550143"
@@ -111,3 +112,48 @@ async def test_stop_is_never_read_as_an_answer(services: Services) -> None:
         assert [r.reply for r in await s.scalars(select(AppointmentReminder))] == [None]
     actions = [i.meta.get("action") for i in await _thread(services, p.conv_a, "activity")]
     assert actions == ["sms_stop"]
+
+
+async def _notifications(services: Services) -> list[tuple[int, str, int | None, int | None]]:
+    async with services.read() as s:
+        rows = await s.scalars(select(Notification).order_by(Notification.id))
+        return [(n.user_id, n.kind, n.conversation_id, n.item_id) for n in rows]
+
+
+async def test_unclear_and_reschedule_replies_notify_who_should_act(services: Services) -> None:
+    p, cal, monday = await _setup(services)
+    admin = await admin_actor(services, p)
+    nora = await staff_actor(services, p, p.staff_a, p.loc_a)
+    south = await staff_actor(services, p, p.staff_b, p.loc_b)
+    hal = await new_conversation(services, p.practice_id, p.loc_a, "Hal Huh", "+12025550182")
+    rae = await new_conversation(services, p.practice_id, p.loc_a, "Rae Resched", "+12025550181")
+    await _book(services, p, cal, hal, local(monday, 9))
+    await _book(services, p, cal, rae, local(monday, 10))
+    await _book(services, p, cal, p.conv_a, local(monday, 11))
+    await inbox.assign(services, admin, rae, nora.user_id)
+    await inbox.set_status(services, nora, hal, "closed", None)
+    await inbox.mark_read(services, nora, hal, 10**9)
+    assert await reminders.run_once(services, local(monday - dt.timedelta(days=2), 12)) == 3
+    before = len(await _notifications(services))
+
+    await _text(services, "+12025550182", "who is this?")  # unassigned: everyone who sees North
+    await _text(services, "+12025550181", "can we do another day")  # assigned to Nora: Nora alone
+    await _text(services, "+12025550170", "C")  # a yes needs nobody
+    [alert] = (await _thread(services, hal, "activity"))[-1:]
+    [asked] = (await _thread(services, rae, "activity"))[-1:]
+    assert alert.meta["action"] == "reminder_alert" and asked.meta["action"] == "reminder_reschedule"
+    assert (await _notifications(services))[before:] == [
+        (admin.user_id, "reminder_reply", hal, alert.id),
+        (nora.user_id, "reminder_reply", hal, alert.id),
+        (nora.user_id, "reschedule_ask", rae, asked.id),
+    ]
+    assert [n.kind for n in await notifications.list_for(services, south)] == []  # South sees no North
+
+    # The closed thread is open again and unread for Nora; each reminder says how its reply was read.
+    summary = await inbox.get_conversation(services, nora, hal)
+    assert summary.status == "open" and summary.unread == 1
+    marks = {}
+    for conversation in (hal, rae, p.conv_a):
+        [sms] = [i for i in await _thread(services, conversation, "sms") if "reminder" in i.meta]
+        marks[conversation] = sms.meta["reminder"]["reply"]
+    assert marks == {hal: "alert", rae: "reschedule", p.conv_a: "confirm"}

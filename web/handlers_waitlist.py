@@ -1,5 +1,6 @@
 """The waitlist: staff REST from a thread, and the patient's one-tap page (`/w/<token>`, no login: the
-unguessable link is the key; reading it changes nothing, only its button takes the slot)."""
+unguessable link is the key; reading it changes nothing, only its button takes the slot; each address
+may make a limited number of requests to these links, see comms/waitlist_limits.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from html import escape
 
 from aiohttp import web
 
-from comms import waitlist, waitlist_offers
-from comms.errors import NotFound
+from comms import waitlist, waitlist_limits, waitlist_offers
+from comms.errors import NotFound, RateLimited
 from schemas.waitlist import WaitlistEntryOut, WaitlistIn
 from web.api import ApiRouter, int_param, parse_body, reply
 from web.carrier import wake_sender
-from web.client import origin_allowed
+from web.client import client_addr, origin_allowed
 from web.keys import SERVICES, SETTINGS
 from web.staff_auth import require_actor
 
@@ -83,6 +84,23 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
     )
 
 
+def _too_many(exc: RateLimited) -> web.Response:
+    body = f"<h1>Please wait a little</h1><p>{escape(exc.message)}</p>"
+    response = _page("Please wait a little", body, status=429)
+    response.headers["Retry-After"] = str(exc.retry_after or 60)
+    return response
+
+
+async def _admitted(request: web.Request) -> web.Response | None:
+    """None when this address may use a link now; else the 429 page (per address, across nodes)."""
+    try:
+        remote = client_addr(request, request.app[SETTINGS])
+        await waitlist_limits.admit(request.app[SERVICES], remote, request.method)
+    except RateLimited as exc:
+        return _too_many(exc)
+    return None
+
+
 def _invalid() -> web.Response:
     body = "<h1>Link not valid</h1><p>This waitlist link is not valid. Please contact the office.</p>"
     return _page("Link not valid", body, status=404)
@@ -110,6 +128,8 @@ def _render(token: str, page: waitlist_offers.OfferPage, refused: bool = False) 
 
 async def offer_page(request: web.Request) -> web.Response:
     """GET /w/{token}: the offered time and one button (looking takes nothing)."""
+    if refused := await _admitted(request):
+        return refused
     token = request.match_info["token"]
     if not _TOKEN.match(token):
         return _invalid()
@@ -122,6 +142,8 @@ async def offer_page(request: web.Request) -> web.Response:
 
 async def take_offer(request: web.Request) -> web.Response:
     """POST /w/{token}: take the time; the first to tap is booked, later taps are told it has gone."""
+    if refused := await _admitted(request):
+        return refused
     token = request.match_info["token"]
     if not _TOKEN.match(token):
         return _invalid()

@@ -1,6 +1,7 @@
-// Calendar set-up for admins: appointment types, providers with their working week, reminder rules
-// (with a preview of the text), and each provider's private calendar-feed link.
+// Calendar set-up for admins: appointment types, providers with their working week and time off,
+// holidays, reminder rules (with a preview of the text), and each provider's private calendar-feed link.
 import { api } from "/static/api.js";
+import { holidaysSection, timeOffPanel } from "/static/calendar_time_off.js";
 import { clear, h } from "/static/dom.js";
 import { openDialog } from "/static/dialog.js";
 
@@ -76,13 +77,21 @@ function providersSection(locations, redraw) {
       const names = new Map(locations.map((l) => [l.id, l.name]));
       clear(list).append(...(providers.length ? providers.map((p) => {
         const feed = h("span", { class: "feed" });
+        const away = h("div", { hidden: true });
+        const home = locations.find((l) => l.id === p.location_ids[0]) || locations[0];
+        const awayButton = h("button", { type: "button", class: "link", "aria-expanded": "false", onclick: () => {
+          const opening = away.hidden;
+          if (opening && !away.firstChild) away.append(timeOffPanel(p, home));
+          away.hidden = !opening;
+          awayButton.setAttribute("aria-expanded", String(opening));
+        } }, `Time off for ${p.name}`);
         return h("li", {}, `${p.name} · ${p.location_ids.map((id) => names.get(id) || id).join(", ")} `,
           h("button", { type: "button", class: "link", onclick: async () => {
             try {
               const made = await api("POST", `/api/v1/providers/${p.id}/feed`);
               clear(feed).append(h("input", { readonly: true, value: made.url, "aria-label": `Calendar feed for ${p.name}`, size: 40 }));
             } catch (err) { feed.textContent = err.message; }
-          } }, "New calendar link"), feed);
+          } }, "New calendar link"), feed, " ", awayButton, away);
       }) : [h("li", { class: "muted" }, "None yet.")]));
     } };
 }
@@ -138,7 +147,7 @@ export async function openCalendarSetup() {
   }
   const sections = { types: typesSection(redraw), providers: providersSection(locations, redraw), reminders: remindersSection(redraw) };
   const dialog = openDialog({ title: "Calendar set-up", className: "setup-dialog", testId: "calendar-setup",
-    content: [sections.types.el, sections.providers.el, sections.reminders.el] });
+    content: [sections.types.el, sections.providers.el, holidaysSection(locations), sections.reminders.el] });
   await redraw();
   return dialog.done;
 }

@@ -1,4 +1,4 @@
-// The bell: mentions and hand-offs for me, live; opening one goes to its thread or channel.
+// The bell: mentions, hand-offs and replies to reminders that need me, live; opening one goes to its thread or channel.
 import { api } from "/static/api.js";
 import { clear, h, when } from "/static/dom.js";
 
@@ -33,6 +33,8 @@ export class Notifications {
   describe(n) {
     const who = this.staff.get(n.actor_id)?.name || "Someone";
     if (n.kind === "assigned") return `${who} assigned you a conversation`;
+    if (n.kind === "reminder_reply") return "Reply to a reminder needs a look";
+    if (n.kind === "reschedule_ask") return "A patient asks to reschedule";
     if (n.chat_channel_id) return `${who} mentioned you in team chat`;
     return `${who} mentioned you in a note`;
   }

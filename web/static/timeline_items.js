@@ -45,6 +45,19 @@ function textBody(item) {
   return h("div", { class: "body" }, item.body);
 }
 
+// How the patient's answer to a reminder was read; the two that need staff stand out.
+const REPLY_WORDS = {
+  confirm: ["Patient confirmed by reply", false],
+  reschedule: ["Patient asks to reschedule: needs a look", true],
+  alert: ["Patient's reply needs a look", true],
+};
+
+function reminderReply(item) {
+  const [words, attention] = REPLY_WORDS[((item.meta || {}).reminder || {}).reply] || [];
+  if (!words) return null;
+  return h("div", { class: `reminder-reply${attention ? " attention" : ""}`, "data-testid": "reminder-reply", role: attention ? "status" : null }, words);
+}
+
 function failure(item) {
   const meta = item.meta || {};
   const why = meta.error || (item.error_code ? `The carrier reported error ${item.error_code}.` : "");
@@ -82,7 +95,8 @@ export function itemEl(item, { staff, onError, household }) {
     ? h("button", { class: "link", onclick: () => api("POST", `/api/v1/items/${item.id}/cancel`).catch(onError) }, "Cancel")
     : null;
   const body = (BODY_BY_KIND[item.kind] || textBody)(item, { staff, onError });
-  return h("li", { class: `item ${item.direction} kind-${item.kind}${failed ? " failed" : ""}`, dataset: { item: item.id, status: item.status || "" } },
+  const alert = item.kind === "activity" && meta.alert ? " alert" : ""; // a patient's reply staff must act on
+  return h("li", { class: `item ${item.direction} kind-${item.kind}${failed ? " failed" : ""}${alert}`, dataset: { item: item.id, status: item.status || "" } },
     h("div", { class: "item-meta" }, label, author ? ` · ${author.name}` : "",
       h("time", { datetime: item.created_at }, ` ${when(item.created_at)}`),
       meta.send_at && item.status === "scheduled" ? ` · goes ${when(meta.send_at)} ${new Date(meta.send_at).toLocaleTimeString([], { hour: "numeric", minute: "2-digit" })}` : "",
@@ -91,5 +105,6 @@ export function itemEl(item, { staff, onError, household }) {
     OWN_MEDIA.has(item.kind) ? null : mediaEls(item),
     failed ? failure(item) : null,
     retry ? retrying(item) : null,
+    meta.reminder ? reminderReply(item) : null,
     household ? householdChooser(item, household) : null);
 }

@@ -1,5 +1,6 @@
-// The thread's waitlist in the patient side panel: the patient's open entries, taking them off, and
-// "Add to waitlist" (a type, optionally a provider, and the dates they could come).
+// The thread's waitlist in the patient side panel: the patient's open entries (with the last day each
+// stays on the list), taking them off, and "Add to waitlist" (a type, optionally a provider, and the
+// dates they could come).
 import { api } from "/static/api.js";
 import { clear, h } from "/static/dom.js";
 
@@ -31,6 +32,7 @@ export function waitlistSection(conversationId) {
       h("strong", {}, e.type_name), e.provider_name ? ` with ${e.provider_name}` : " with anyone",
       `, ${shortDate(e.earliest)} to ${shortDate(e.latest)} `,
       h("span", { class: "tag" }, STATE_WORDS[e.state] || e.state),
+      h("div", { class: "muted", "data-testid": "waitlist-expiry" }, `On the list until ${shortDate(e.last_day)}`),
       h("div", { class: "actions" }, h("button", { type: "button", class: "link",
         "aria-label": `Remove from the waitlist: ${e.type_name}`, onclick: () => remove(e) }, "Remove"))))
       : [h("li", { class: "muted" }, "Not on the waitlist.")]));
