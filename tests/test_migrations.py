@@ -58,7 +58,7 @@ async def test_waitlist_expiry_is_backfilled_for_entries_made_before_it(settings
     engine = make_engine(settings.database)
     made = dt.datetime(2027, 3, 1, 15, tzinfo=dt.UTC)
     try:
-        await migrate.upgrade(engine, "0012")
+        await migrate.upgrade(engine, "0014")
         async with AsyncSession(engine) as s, s.begin():
             practice = Practice(name="Old Dental")
             s.add(practice)
