@@ -17,8 +17,9 @@ from comms import call_transfer
 from comms.access import Actor
 from comms.errors import Conflict, Unavailable
 from comms.services import Services
-from schemas.voice import ControlResult, identity
+from schemas.voice import ControlResult, VoiceConfig, identity
 from telephony import voice_twiml as twiml
+from telephony.voice_steps import effective
 from telephony.voice_twiml import LEG_EVENTS, Urls
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,9 @@ class VoiceControl:
         """Move the patient into the call's conference, on hold. The hold is recorded first: the
         conference's join event may come back before the carrier's answer, and must find it."""
         await call_transfer.record_hold(self.services, actor, plan.call_id, plan.conference, True)
-        document = twiml.conference(plan.config, Urls(self.base, plan.call_id), plan.conference, staff=False)
+        document = twiml.conference(
+            self._config(plan), Urls(self.base, plan.call_id), plan.conference, staff=False
+        )
         try:
             await self._carrier(self.client.calls(plan.patient_leg).update_async(twiml=document))
         except Unavailable:
@@ -76,7 +79,7 @@ class VoiceControl:
         urls = Urls(self.base, plan.call_id)
         if mode == "cold" and not plan.in_conference:
             params = {"call_id": str(plan.call_id)}
-            document = twiml.ring(plan.config, urls, [to_user_id], params)
+            document = twiml.ring(self._config(plan), urls, [to_user_id], params)
             await self._carrier(self.client.calls(plan.patient_leg).update_async(twiml=document))
         else:
             if not plan.in_conference:
@@ -120,6 +123,10 @@ class VoiceControl:
             await self._participant(plan, **changes)
         except (Unavailable, Conflict) as exc:
             log.warning("could not %s call %s: %s", "hold" if hold else "release", call_id, exc.message)
+
+    def _config(self, plan: call_transfer.Plan) -> VoiceConfig:
+        """The location's set-up with the practice's recording choice (a moved call stays recorded)."""
+        return effective(plan.config, self.services.settings.recording)
 
     async def _staff_in_conference(self, plan: call_transfer.Plan) -> bool:
         assert plan.conference_sid is not None
