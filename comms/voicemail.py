@@ -26,11 +26,12 @@ async def _ensure(unit: Unit, call: Call, recording_sid: str, kind: str) -> tupl
     s = unit.session
     rec = await s.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
     if rec is not None and rec.item_id is not None:
-        item = await s.get(TimelineItem, rec.item_id)
+        item = await s.get(TimelineItem, rec.item_id, with_for_update=True, populate_existing=True)
         if item is not None:
             return rec, item
     if kind == "call" and call.item_id is not None:
-        item = await s.get(TimelineItem, call.item_id)
+        # Locked and read afresh: the media fetcher may be marking this item's other recording stored.
+        item = await s.get(TimelineItem, call.item_id, with_for_update=True, populate_existing=True)
         if item is None:
             raise LookupError("the call's item is gone")
     else:

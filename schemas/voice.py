@@ -176,6 +176,16 @@ class CompleteTransferIn(_Strict):
 ControlResult = Literal["held", "resumed", "join", "ringing", "transferred", "ended"]
 
 
+class RecordingControlIn(_Strict):
+    """Pause the call's recording (a card number, say, is not kept) or go on recording."""
+
+    action: Literal["pause", "resume"]
+
+
+class RecordingControlOut(BaseModel):
+    recording: Literal["paused", "in-progress"]
+
+
 class CallControlOut(BaseModel):
     """What happened: held, resumed, join (rejoin the call from the softphone first), ringing, ended."""
 

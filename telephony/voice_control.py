@@ -24,6 +24,7 @@ from telephony.voice_twiml import LEG_EVENTS, Urls
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+CURRENT_RECORDING = "Twilio.CURRENT"  # Twilio's name for a call's (or conference's) recording in progress
 
 
 class VoiceControl:
@@ -123,6 +124,34 @@ class VoiceControl:
             await self._participant(plan, **changes)
         except (Unavailable, Conflict) as exc:
             log.warning("could not %s call %s: %s", "hold" if hold else "release", call_id, exc.message)
+
+    async def recording(self, actor: Actor, call_id: int, action: str) -> str:
+        """Pause or resume the call's recording where it is made now: the <Dial>'s (on the leg that
+        dialled) or, once the call has moved there, the conference's. Returns the recording's state."""
+        plan = await call_transfer.plan(self.services, actor, call_id)
+        if not self._config(plan).record_calls:
+            raise Conflict("this call is not being recorded")
+        status = "paused" if action == "pause" else "in-progress"
+        changes: dict[str, object] = {"status": status}
+        if status == "paused":
+            changes["pause_behavior"] = "skip"  # the paused stretch is left out, not kept as silence
+        if plan.in_conference:
+            # Our record of the conference's sid may lag its first event (a pause just after rejoining).
+            conference_sid = plan.conference_sid or await self._live_conference_sid(plan.conference)
+            if conference_sid is None:
+                raise Conflict("the call's conference has not started yet; try again in a moment")
+            target = self.client.conferences(conference_sid).recordings(CURRENT_RECORDING)
+        else:
+            target = self.client.calls(plan.call_sid or plan.patient_leg).recordings(CURRENT_RECORDING)
+        await self._carrier(target.update_async(**changes))
+        await call_transfer.record_recording(self.services, actor, call_id, status)
+        return status
+
+    async def _live_conference_sid(self, name: str) -> str | None:
+        rooms = await self._carrier(
+            self.client.conferences.list_async(friendly_name=name, status="in-progress", limit=1)
+        )
+        return str(rooms[0].sid) if rooms else None
 
     def _config(self, plan: call_transfer.Plan) -> VoiceConfig:
         """The location's set-up with the practice's recording choice (a moved call stays recorded)."""

@@ -18,6 +18,7 @@ from telephony import voice_twiml as twiml
 from telephony.sandbox import SANDBOX_VOICE
 from telephony.voice_steps import effective
 from tests.carrier import Carrier
+from tests.helpers import ORIGIN
 from tests.test_call_routing import assert_twiml
 from tests.test_voice_calls import (  # the same whole-call rig (sandbox, softphones, patient phones)
     NORTH,
@@ -28,7 +29,7 @@ from tests.test_voice_calls import (  # the same whole-call rig (sandbox, softph
     _softphone,
     carrier,
 )
-from tests.voice import hook, open_desk, until
+from tests.voice import Desk, hook, open_desk, until
 from web.keys import SERVICES
 
 __all__ = ["carrier"]  # the fixture, imported for this module's tests
@@ -332,12 +333,98 @@ async def test_a_held_call_goes_on_recorded_in_its_conference(carrier: Carrier) 
             return any(len(c.participants) == 2 and c.recording is not None for c in rooms)
 
         await until(together, 10)
+        control = f"{carrier.base}/api/v1/calls/{call_id}/recording"
+        assert await north.api("POST", control, {"action": "pause"}) == {"recording": "paused"}
+        rooms = [c for c in carrier.sandbox_app[SANDBOX_VOICE].conferences.values() if c.recording]
+        assert rooms[-1].recording.status == "paused"  # the conference's recording, not the old Dial's
+        assert await north.api("POST", control, {"action": "resume"}) == {"recording": "in-progress"}
+        assert rooms[-1].recording.status == "in-progress"
         await phone.send("hangup", call_sid=rejoined["call_sid"])  # staff end it: the conference ends
         await _ended(carrier)
         item = await _recorded_item(carrier, call_id, count=2)  # before the hold, then the conference
         sources = sorted(r.source for r in carrier.sandbox_app[SANDBOX_VOICE].recordings.values())
         assert sources == ["Conference", "DialVerb"]
         assert len(item.meta["media"]) == 2
+    finally:
+        await admin.close()
+        await north.close()
+
+
+async def _post(desk: Desk, url: str, body: Any) -> int:
+    headers = {"Origin": ORIGIN, "X-CSRF-Token": desk.csrf}
+    async with desk.http.post(url, json=body, headers=headers) as resp:
+        return resp.status
+
+
+async def test_staff_pause_and_resume_the_recording_mid_call(carrier: Carrier) -> None:
+    p = carrier.practice
+    admin, north, south = (
+        await open_desk(carrier.base, p.admin),
+        await open_desk(carrier.base, p.staff_a),
+        await open_desk(carrier.base, p.staff_b),
+    )
+    try:
+        await _configure(carrier, admin, record_calls=True)
+        await admin.api("PUT", f"{carrier.base}/api/v1/phone/duty", {"on_duty": False})
+        phone = await _softphone(carrier, north)
+        sid = (await _sandbox(carrier, "POST", f"/sandbox/phones/{PATIENT}/calls", {"to": NORTH}))["call_sid"]
+        ring = await phone.next("incoming")
+        await phone.send("accept", call_sid=ring["call_sid"])
+        await phone.next("connected")
+        call_id = int(ring["params"]["call_id"])
+        await north.event(
+            lambda e: e["type"] == "call.updated" and e["call"]["answered_by_id"] == north.user_id
+        )
+        voice = carrier.sandbox_app[SANDBOX_VOICE]
+
+        async def recording_now() -> Any:
+            return voice.recording_now.get(sid)
+
+        take = await until(recording_now, 10)  # the <Dial> records from the answer
+        control = f"{carrier.base}/api/v1/calls/{call_id}/recording"
+        assert await _post(south, control, {"action": "pause"}) == 404  # not their location's call
+        assert await _post(north, control, {"action": "stop"}) == 422
+        assert take.status == "in-progress"
+        assert await north.api("POST", control, {"action": "pause"}) == {"recording": "paused"}
+        assert take.status == "paused" and take.skip_pause
+        assert await north.api("POST", control, {"action": "resume"}) == {"recording": "in-progress"}
+        assert take.status == "in-progress" and take.skipped > 0
+        await _sandbox(carrier, "POST", f"/sandbox/calls/{sid}/hangup", {})
+        await _recorded_item(carrier, call_id)
+        call = await _ended(carrier)
+        steps = [(s["step"], s.get("status")) for s in call.route if s["step"] == "recording"]
+        assert steps == [("recording", "paused"), ("recording", "in-progress")]
+        async with carrier.app[SERVICES].read() as s:
+            changes = list(
+                await s.scalars(
+                    select(AuditEntry).where(AuditEntry.record_type == "call", AuditEntry.action == "change")
+                )
+            )
+        assert [(a.actor_id, a.detail) for a in changes] == [
+            (north.user_id, {"recording": "paused"}),
+            (north.user_id, {"recording": "in-progress"}),
+        ]
+    finally:
+        for desk in (admin, north, south):
+            await desk.close()
+
+
+async def test_an_unrecorded_call_cannot_be_paused(carrier: Carrier) -> None:
+    p = carrier.practice
+    admin, north = await open_desk(carrier.base, p.admin), await open_desk(carrier.base, p.staff_a)
+    try:
+        await _configure(carrier, admin)
+        await admin.api("PUT", f"{carrier.base}/api/v1/phone/duty", {"on_duty": False})
+        phone = await _softphone(carrier, north)
+        sid = (await _sandbox(carrier, "POST", f"/sandbox/phones/{PATIENT}/calls", {"to": NORTH}))["call_sid"]
+        ring = await phone.next("incoming")
+        await phone.send("accept", call_sid=ring["call_sid"])
+        await phone.next("connected")
+        await north.event(lambda e: e["type"] == "call.updated" and e["call"]["stage"] == "connected")
+        control = f"{carrier.base}/api/v1/calls/{ring['params']['call_id']}/recording"
+        assert await _post(north, control, {"action": "pause"}) == 409
+        await _sandbox(carrier, "POST", f"/sandbox/calls/{sid}/hangup", {})
+        await _ended(carrier)
     finally:
         await admin.close()
         await north.close()

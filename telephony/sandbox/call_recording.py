@@ -9,6 +9,11 @@ AccountSid, CallSid (the Dial's parent leg; for a conference, the participant th
 RecordingUrl, RecordingDuration, RecordingChannels (2 for -dual, else 1), RecordingStartTime,
 RecordingSource (DialVerb or Conference), RecordingTrack (both) and, for a conference, ConferenceSid.
 The callback is signed as every other sandbox callback is (telephony.sandbox.signing).
+
+REST `POST Calls/{CA}/Recordings/{RE or Twilio.CURRENT}.json` (the Dial's parent leg) and
+`POST Conferences/{CF}/Recordings/{...}.json` pause (Status=paused, PauseBehavior skip or silence, the
+default), resume (Status=in-progress) or stop (Status=stopped) the recording in progress; a paused
+stretch with skip is left out of the file's length.
 """
 
 from __future__ import annotations
@@ -48,6 +53,20 @@ class Take:
     started: float = field(default_factory=time.monotonic)
     started_at: datetime = field(default_factory=now)
     done: bool = False
+    status: str = "in-progress"  # or "paused"
+    paused_at: float | None = None
+    skip_pause: bool = False
+    skipped: float = 0.0  # real seconds left out (paused with PauseBehavior=skip)
+
+    def pause(self, skip: bool) -> None:
+        if self.status == "in-progress":
+            self.status, self.paused_at, self.skip_pause = "paused", time.monotonic(), skip
+
+    def resume(self) -> None:
+        if self.status == "paused" and self.paused_at is not None:
+            if self.skip_pause:
+                self.skipped += time.monotonic() - self.paused_at
+            self.status, self.paused_at = "in-progress", None
 
 
 def wants(node: Node, modes: tuple[str, ...]) -> bool:
@@ -79,6 +98,8 @@ def start(
     )
     if "in-progress" in take.events:
         _status(engine, take, "in-progress", 0)
+    if conference_sid is None:
+        engine.voice.recording_now[call_sid] = take
     return take
 
 
@@ -86,12 +107,13 @@ def finish(engine: CallEngine, take: Take | None) -> None:
     """Stop recording: keep the file, and report it shortly after (as Twilio does, once)."""
     if take is None or take.done:
         return
+    take.resume()  # a pause still open at the end counts as it was asked to
     take.done = True
     recording = Recording(
         sid=take.sid,
         account_sid=take.account_sid,
         call_sid=take.call_sid,
-        duration=max(1, round(engine.simulated_since(take.started))),
+        duration=max(1, round(engine.simulated_since(take.started + take.skipped))),
         transcript="",
         date_created=take.started_at,
         source=take.source,
@@ -103,6 +125,9 @@ def finish(engine: CallEngine, take: Take | None) -> None:
     if call is not None:
         engine.voice.event(call, "recorded", recording_sid=recording.sid, duration=recording.duration)
     engine.spawn(_completed(engine, take, recording.duration))
+    current = engine.voice.recording_now
+    if current.get(recording.call_sid) is take:
+        del current[recording.call_sid]
 
 
 async def _completed(engine: CallEngine, take: Take, duration: int) -> None:

@@ -318,6 +318,7 @@ class VoiceStore:
         self.conferences: dict[str, Conference] = {}
         self.queues: dict[str, Queue] = {}
         self.recordings: dict[str, Recording] = {}
+        self.recording_now: dict[str, Any] = {}  # a call's <Dial> recording in progress (call_recording.Take)
         self.twiml_log: list[dict[str, Any]] = []
         self.twiml_errors: list[dict[str, Any]] = []
         self._seq = 0
