@@ -451,3 +451,22 @@ async def test_an_unrecorded_call_says_nothing_of_recording_and_keeps_nothing(ca
     finally:
         await admin.close()
         await north.close()
+
+
+def test_a_conference_recording_callback_without_a_call_sid_is_read() -> None:
+    from comms.errors import InvalidRequest
+    from telephony.voice_normalize import voice_webhook
+
+    conference, recording = "CF" + "c" * 32, "RE" + "d" * 32
+    form = {
+        "AccountSid": "AC" + "1" * 32,
+        "ConferenceSid": conference,
+        "RecordingSid": recording,
+        "RecordingStatus": "completed",
+        "RecordingDuration": "12",
+        "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC/Recordings/" + recording,
+    }
+    hook_ = voice_webhook(form)
+    assert (hook_.call_sid, hook_.recording_sid, hook_.recording_duration) == (conference, recording, 12)
+    with pytest.raises(InvalidRequest, match="CallSid"):
+        voice_webhook({k: v for k, v in form.items() if k != "RecordingSid"})  # only a recording may
