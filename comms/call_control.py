@@ -19,6 +19,7 @@ from comms.models import Contact, Conversation, Location, StaffLocation, StaffUs
 from comms.services import Services
 from comms.timeline import add_item
 from comms.voice_models import Call
+from comms.voice_setup import config_of
 from schemas.voice import VoiceWebhook, user_of
 
 
@@ -66,7 +67,8 @@ async def _dequeue(services: Services, actor: Actor, location_id: int) -> Step:
         if location is None or location.practice_id != actor.practice_id:
             raise NotFound("no such location")
         actor.require_location(location_id)
-    return Step("dequeue", location_id=location_id, params={"by": str(actor.user_id)})
+        config = await config_of(session, location_id)  # the taken call is recorded as the location says
+    return Step("dequeue", location_id=location_id, config=config, params={"by": str(actor.user_id)})
 
 
 async def _join(services: Services, actor: Actor, call_id: int) -> Step:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from comms import audit
 from comms.access import Actor
 from comms.call_pop import caller_of
 from comms.calls import add_step, announce, call_out, finish
@@ -36,6 +37,7 @@ class Plan:
     in_conference: bool
     on_hold: bool
     config: VoiceConfig
+    call_sid: str = ""  # the leg whose <Dial> records the call (the patient's inbound, or the softphone's)
 
 
 async def plan(services: Services, actor: Actor, call_id: int) -> Plan:
@@ -80,6 +82,7 @@ async def _plan(session: AsyncSession, call: Call) -> Plan:
         call.conference is not None,
         call.on_hold,
         await config_of(session, call.location_id),
+        call.call_sid,
     )
 
 
@@ -105,6 +108,17 @@ async def record_hold(
         call.on_hold = on_hold
         call.stage = "hold" if on_hold else "connected"
         add_step(call, "hold" if on_hold else "resumed", by=actor.user_id)
+        await announce(unit, call)
+
+
+async def record_recording(services: Services, actor: Actor, call_id: int, status: str) -> None:
+    """Staff paused (or resumed) the call's recording: on its route, audited, shown live."""
+    async with services.unit() as unit:
+        call = await unit.session.get(Call, call_id, with_for_update=True)
+        if call is None or call.ended_at is not None:
+            return
+        add_step(call, "recording", status=status, by=actor.user_id)
+        audit.record(unit.session, actor, "change", "call", call.id, {"recording": status})
         await announce(unit, call)
 
 

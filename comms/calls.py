@@ -107,7 +107,12 @@ async def announce(unit: Unit, call: Call) -> CallOut:
     s = unit.session
     await s.flush()
     out = await call_out(s, call)
-    item = await s.get(TimelineItem, call.item_id) if call.item_id else None
+    # Locked and read afresh (after the call's own lock): the media fetcher rewrites its meta too.
+    item = (
+        await s.get(TimelineItem, call.item_id, with_for_update=True, populate_existing=True)
+        if call.item_id
+        else None
+    )
     if item is not None:
         item.status = display_status(call)
         item.meta = {

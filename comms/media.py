@@ -107,7 +107,8 @@ async def record(
         row = await s.get(Media, media_id, populate_existing=True)
         if row is None or state == "pending":
             return
-        item = await s.get(TimelineItem, row.item_id)
+        # Locked and read afresh: a call's callbacks rewrite the same item's meta (a second recording).
+        item = await s.get(TimelineItem, row.item_id, with_for_update=True, populate_existing=True)
         if item is not None:
             entries = [dict(e) for e in item.meta.get("media", [])]
             for entry in entries:

@@ -26,11 +26,12 @@ async def _ensure(unit: Unit, call: Call, recording_sid: str, kind: str) -> tupl
     s = unit.session
     rec = await s.scalar(select(Recording).where(Recording.recording_sid == recording_sid))
     if rec is not None and rec.item_id is not None:
-        item = await s.get(TimelineItem, rec.item_id)
+        item = await s.get(TimelineItem, rec.item_id, with_for_update=True, populate_existing=True)
         if item is not None:
             return rec, item
     if kind == "call" and call.item_id is not None:
-        item = await s.get(TimelineItem, call.item_id)
+        # Locked and read afresh: the media fetcher may be marking this item's other recording stored.
+        item = await s.get(TimelineItem, call.item_id, with_for_update=True, populate_existing=True)
         if item is None:
             raise LookupError("the call's item is gone")
     else:
@@ -60,13 +61,28 @@ async def _ensure(unit: Unit, call: Call, recording_sid: str, kind: str) -> tupl
     return rec, item
 
 
+async def _recorded_call(unit: Unit, call_id: int, call_sid: str) -> Call | None:
+    """The call a recording belongs to: by our id, the carrier's sid, or (a call taken from the queue,
+    recorded on the staff softphone's <Dial>) the leg that answered it."""
+    call = await find(unit.session, call_id, call_sid)
+    if call is None and call_sid:
+        call = await unit.session.scalar(
+            select(Call).where(Call.answered_leg_sid == call_sid).with_for_update()
+        )
+    return call
+
+
 async def recording(services: Services, call_id: int, hook: VoiceWebhook, kind: str) -> int | None:
-    """A finished recording: keep its audio (the media fetcher downloads it); returns the media id."""
+    """A finished recording: keep its audio (the media fetcher downloads it); returns the new media's id.
+
+    Repeats and late arrivals change nothing: the RecordingSid is unique, and a recording that already
+    has its media is done (an "in-progress" after "completed" only notes the step).
+    """
     if not hook.recording_sid:
         return None
     async with services.unit() as unit:
         s = unit.session
-        call = await find(s, call_id, hook.call_sid)
+        call = await _recorded_call(unit, call_id, hook.call_sid)
         if call is None:
             return None
         if hook.recording_status not in (None, "", "completed"):
@@ -74,9 +90,11 @@ async def recording(services: Services, call_id: int, hook: VoiceWebhook, kind: 
             await announce(unit, call)
             return None
         rec, item = await _ensure(unit, call, hook.recording_sid, "call" if kind == "call" else "voicemail")
+        if rec.media_id is not None:
+            return None  # Twilio's retry, or a second node's copy of the same callback
         rec.duration_seconds = hook.recording_duration
-        media_id = rec.media_id
-        if media_id is None and hook.recording_url:
+        media_id = None
+        if hook.recording_url:
             row = Media(
                 item_id=item.id,
                 position=len(item.meta.get("media", [])),
@@ -86,11 +104,14 @@ async def recording(services: Services, call_id: int, hook: VoiceWebhook, kind: 
             s.add(row)
             await s.flush()
             rec.media_id = media_id = row.id
-            entries = [
-                *item.meta.get("media", []),
-                {"id": row.id, "content_type": AUDIO_TYPE, "state": "pending"},
-            ]
-            item.meta = {**item.meta, "media": entries, "duration": hook.recording_duration}
+            entry = {"id": row.id, "content_type": AUDIO_TYPE, "state": "pending"}
+            meta = {
+                **item.meta,
+                "media": [*item.meta.get("media", []), {**entry, "duration": rec.duration_seconds}],
+            }
+            if rec.kind == "voicemail":
+                meta["duration"] = hook.recording_duration  # a call item's duration is the call's own
+            item.meta = meta
         if rec.kind == "voicemail" and call.outcome in ("missed", "abandoned"):
             call.outcome = "voicemail"  # the call ended before its recording arrived
         elif rec.kind == "call":

@@ -162,6 +162,18 @@ class StorageSettings(_Section):
     media_dir: str = "var/media"
 
 
+class RecordingSettings(_Section):
+    """Call recording for the whole practice; a location's phone set-up may turn it on or off for itself."""
+
+    enabled: bool = Field(False, description="record answered calls where the location does not say")
+    announcement: str = Field(
+        "This call may be recorded for quality and training.",
+        min_length=1,
+        max_length=300,
+        description="said to the patient before staff are connected, whenever the call is recorded",
+    )
+
+
 class StripeSettings(_Section):
     """The practice's Stripe account. Without a secret key and a webhook secret, payments are off."""
 
@@ -267,6 +279,7 @@ class Settings(_Section):
     websocket: WebSocketSettings = WebSocketSettings()
     twilio: TwilioSettings = TwilioSettings()
     storage: StorageSettings = StorageSettings()
+    recording: RecordingSettings = RecordingSettings()
     smtp: SmtpSettings = SmtpSettings()
     stripe: StripeSettings = StripeSettings()
     payments: PaymentSettings = PaymentSettings()

@@ -107,8 +107,18 @@ class VoiceConfig(_Strict):
         "Sorry we missed your call at {location}. Reply to this text and we will help you here.",
         max_length=480,
     )
-    record_calls: bool = False
-    recording_announcement: str = Field("This call may be recorded for quality and training.", max_length=300)
+    # None: as the practice's [recording] settings say (off unless turned on there).
+    record_calls: bool | None = None
+    recording_announcement: str | None = Field(None, max_length=300)
+
+    def with_recording(self, enabled: bool, announcement: str) -> VoiceConfig:
+        """This set-up with the practice's recording choice filled in where the location left it open."""
+        return self.model_copy(
+            update={
+                "record_calls": enabled if self.record_calls is None else self.record_calls,
+                "recording_announcement": (self.recording_announcement or "").strip() or announcement,
+            }
+        )
 
     @field_validator("hold_music_url")
     @classmethod
@@ -164,6 +174,16 @@ class CompleteTransferIn(_Strict):
 
 
 ControlResult = Literal["held", "resumed", "join", "ringing", "transferred", "ended"]
+
+
+class RecordingControlIn(_Strict):
+    """Pause the call's recording (a card number, say, is not kept) or go on recording."""
+
+    action: Literal["pause", "resume"]
+
+
+class RecordingControlOut(BaseModel):
+    recording: Literal["paused", "in-progress"]
 
 
 class CallControlOut(BaseModel):

@@ -17,12 +17,14 @@ from comms import call_transfer
 from comms.access import Actor
 from comms.errors import Conflict, Unavailable
 from comms.services import Services
-from schemas.voice import ControlResult, identity
+from schemas.voice import ControlResult, VoiceConfig, identity
 from telephony import voice_twiml as twiml
+from telephony.voice_steps import effective
 from telephony.voice_twiml import LEG_EVENTS, Urls
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+CURRENT_RECORDING = "Twilio.CURRENT"  # Twilio's name for a call's (or conference's) recording in progress
 
 
 class VoiceControl:
@@ -50,7 +52,9 @@ class VoiceControl:
         """Move the patient into the call's conference, on hold. The hold is recorded first: the
         conference's join event may come back before the carrier's answer, and must find it."""
         await call_transfer.record_hold(self.services, actor, plan.call_id, plan.conference, True)
-        document = twiml.conference(plan.config, Urls(self.base, plan.call_id), plan.conference, staff=False)
+        document = twiml.conference(
+            self._config(plan), Urls(self.base, plan.call_id), plan.conference, staff=False
+        )
         try:
             await self._carrier(self.client.calls(plan.patient_leg).update_async(twiml=document))
         except Unavailable:
@@ -76,7 +80,7 @@ class VoiceControl:
         urls = Urls(self.base, plan.call_id)
         if mode == "cold" and not plan.in_conference:
             params = {"call_id": str(plan.call_id)}
-            document = twiml.ring(plan.config, urls, [to_user_id], params)
+            document = twiml.ring(self._config(plan), urls, [to_user_id], params)
             await self._carrier(self.client.calls(plan.patient_leg).update_async(twiml=document))
         else:
             if not plan.in_conference:
@@ -120,6 +124,38 @@ class VoiceControl:
             await self._participant(plan, **changes)
         except (Unavailable, Conflict) as exc:
             log.warning("could not %s call %s: %s", "hold" if hold else "release", call_id, exc.message)
+
+    async def recording(self, actor: Actor, call_id: int, action: str) -> str:
+        """Pause or resume the call's recording where it is made now: the <Dial>'s (on the leg that
+        dialled) or, once the call has moved there, the conference's. Returns the recording's state."""
+        plan = await call_transfer.plan(self.services, actor, call_id)
+        if not self._config(plan).record_calls:
+            raise Conflict("this call is not being recorded")
+        status = "paused" if action == "pause" else "in-progress"
+        changes: dict[str, object] = {"status": status}
+        if status == "paused":
+            changes["pause_behavior"] = "skip"  # the paused stretch is left out, not kept as silence
+        if plan.in_conference:
+            # Our record of the conference's sid may lag its first event (a pause just after rejoining).
+            conference_sid = plan.conference_sid or await self._live_conference_sid(plan.conference)
+            if conference_sid is None:
+                raise Conflict("the call's conference has not started yet; try again in a moment")
+            target = self.client.conferences(conference_sid).recordings(CURRENT_RECORDING)
+        else:
+            target = self.client.calls(plan.call_sid or plan.patient_leg).recordings(CURRENT_RECORDING)
+        await self._carrier(target.update_async(**changes))
+        await call_transfer.record_recording(self.services, actor, call_id, status)
+        return status
+
+    async def _live_conference_sid(self, name: str) -> str | None:
+        rooms = await self._carrier(
+            self.client.conferences.list_async(friendly_name=name, status="in-progress", limit=1)
+        )
+        return str(rooms[0].sid) if rooms else None
+
+    def _config(self, plan: call_transfer.Plan) -> VoiceConfig:
+        """The location's set-up with the practice's recording choice (a moved call stays recorded)."""
+        return effective(plan.config, self.services.settings.recording)
 
     async def _staff_in_conference(self, plan: call_transfer.Plan) -> bool:
         assert plan.conference_sid is not None

@@ -57,6 +57,8 @@ def voice_webhook(form: Mapping[str, str]) -> VoiceWebhook:
             if not str(raw).isdigit() or len(str(raw)) > 9:
                 raise InvalidRequest(f"webhook field {twilio} is not a number")
             values.setdefault(ours, int(str(raw)))
+    if "call_sid" not in values and "conference_sid" in values and "recording_sid" in values:
+        values["call_sid"] = values["conference_sid"]  # a conference's recording may name no call
     if "call_sid" not in values:
         raise InvalidRequest("webhook is missing CallSid")
     values["params"] = {k: str(form[k])[:100] for k in CUSTOM_PARAMS if form.get(k)}

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from comms.call_flow import Step
+from config.settings import RecordingSettings
+from schemas.voice import VoiceConfig
 from telephony import voice_twiml as twiml
 
 
-def render(step: Step, base: str) -> str:
+def effective(config: VoiceConfig, recording: RecordingSettings) -> VoiceConfig:
+    """The location's set-up with the practice's recording choice where the location left it open."""
+    return config.with_recording(recording.enabled, recording.announcement)
+
+
+def render(step: Step, base: str, recording: RecordingSettings) -> str:
     """TwiML for one step; `base` is the public URL of the voice webhooks (…/twilio/voice)."""
     urls = twiml.Urls(base, step.call_id)
-    config = step.config
+    config = effective(step.config, recording)
     match step.kind:
         case "menu":
             return twiml.menu(config, urls, step.attempt, greet=step.greet, again=step.again)
@@ -29,7 +36,7 @@ def render(step: Step, base: str) -> str:
         case "dial":
             return twiml.dial_patient(config, urls, step.text, step.params["caller_id"])
         case "dequeue":
-            return twiml.dequeue(step.location_id, twiml.Urls(base, 0), by=int(step.params["by"]))
+            return twiml.dequeue(config, step.location_id, twiml.Urls(base, 0), by=int(step.params["by"]))
         case "join":
             return twiml.conference(config, urls, step.text, staff=True, end_on_exit=True)
         case _:

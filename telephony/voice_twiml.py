@@ -42,6 +42,24 @@ def _say(response: VoiceResponse, text: str) -> None:
         response.say(text)
 
 
+def _consent(response: VoiceResponse, config: VoiceConfig) -> None:
+    """The recording announcement, on a recorded call only (all-party consent states require it)."""
+    if config.record_calls:
+        _say(response, config.recording_announcement or "")
+
+
+def _dial_recording(config: VoiceConfig, urls: Urls) -> dict[str, str]:
+    """A <Dial>'s recording attributes: both sides from the answer, the file announced by callback."""
+    if not config.record_calls:
+        return {}
+    return {
+        "record": "record-from-answer-dual",
+        "recording_status_callback": urls.at("recording", kind="call"),
+        "recording_status_callback_method": "POST",
+        "recording_status_callback_event": "completed",
+    }
+
+
 def menu(config: VoiceConfig, urls: Urls, attempt: int, *, greet: str, again: bool) -> str:
     """The phone tree: a Gather for one key or a few words; silence comes back to the menu route."""
     response = VoiceResponse()
@@ -75,17 +93,14 @@ def ring(
     """Ring every listed softphone at once; the first to answer takes it; the Dial action decides next."""
     response = VoiceResponse()
     _say(response, greet)
-    if config.record_calls:
-        _say(response, config.recording_announcement)
+    _consent(response, config)  # the caller hears it before any softphone can pick up
     dial = response.dial(
         action=urls.at("dial"),
         method="POST",
         timeout=config.ring_seconds,
         answer_on_bridge=True,
         caller_id=caller_id,
-        record="record-from-answer-dual" if config.record_calls else None,
-        recording_status_callback=urls.at("recording", kind="call") if config.record_calls else None,
-        recording_status_callback_event="completed" if config.record_calls else None,
+        **_dial_recording(config, urls),
     )
     for user_id in staff_ids:
         client = dial.client(status_callback_event=LEG_EVENTS, status_callback=urls.at("leg"), method="POST")
@@ -186,30 +201,44 @@ def say_then_menu(text: str, urls: Urls, attempt: int) -> str:
     return str(response)
 
 
-def dial_patient(
-    config: VoiceConfig, urls: Urls, patient: str, caller_id: str, *, announce: bool = True
-) -> str:
-    """A staff member's outbound call from a thread, shown to the patient as the location's number."""
+def dial_patient(config: VoiceConfig, urls: Urls, patient: str, caller_id: str) -> str:
+    """A staff member's outbound call from a thread, shown to the patient as the location's number.
+
+    A <Say> here would be heard by the staff member (this TwiML runs on the softphone's leg): on a
+    recorded call the patient hears the announcement through <Number url>, once they answer and
+    before the two are connected.
+    """
     response = VoiceResponse()
-    if config.record_calls and announce:
-        _say(response, config.recording_announcement)
     dial = response.dial(
         action=urls.at("dial"),
         method="POST",
         caller_id=caller_id,
         answer_on_bridge=True,
-        record="record-from-answer-dual" if config.record_calls else None,
-        recording_status_callback=urls.at("recording", kind="call") if config.record_calls else None,
-        recording_status_callback_event="completed" if config.record_calls else None,
+        **_dial_recording(config, urls),
     )
-    dial.number(patient, status_callback_event=LEG_EVENTS, status_callback=urls.at("leg"), method="POST")
+    dial.number(
+        patient,
+        status_callback_event=LEG_EVENTS,
+        status_callback=urls.at("leg"),
+        status_callback_method="POST",
+        url=urls.at("consent") if config.record_calls else None,
+        method="POST" if config.record_calls else None,
+    )
     return str(response)
 
 
-def dequeue(location_id: int, urls: Urls, *, by: int) -> str:
-    """A staff softphone takes the caller waiting longest in the location's queue."""
+def consent(config: VoiceConfig) -> str:
+    """What the patient hears on answering a recorded outbound call, before staff are connected."""
     response = VoiceResponse()
-    dial = response.dial(action=urls.at("agent-done"), method="POST")
+    _consent(response, config)
+    return str(response)
+
+
+def dequeue(config: VoiceConfig, location_id: int, urls: Urls, *, by: int) -> str:
+    """A staff softphone takes the caller waiting longest in the location's queue (the caller hears
+    the recording announcement from the <Queue url> document, before the bridge)."""
+    response = VoiceResponse()
+    dial = response.dial(action=urls.at("agent-done"), method="POST", **_dial_recording(config, urls))
     dial.queue(queue_name(location_id), url=urls.at("queue-connect", by=by), method="POST")
     return str(response)
 
@@ -230,12 +259,28 @@ def conference(
         status_callback=urls.at("conference"),
         status_callback_event="join leave end",
         status_callback_method="POST",
+        # A held or transferred call goes on in the conference (the <Dial>'s recording ended with it).
+        **_conference_recording(config, urls),
     )
     return str(response)
 
 
-def say_only(text: str) -> str:
-    """Words on one leg before it is bridged (allowed in a <Queue url> document)."""
+def _conference_recording(config: VoiceConfig, urls: Urls) -> dict[str, str]:
+    if not config.record_calls:
+        return {}
+    return {
+        "record": "record-from-start",
+        "recording_status_callback": urls.at("recording", kind="call"),
+        "recording_status_callback_method": "POST",
+        "recording_status_callback_event": "completed",
+    }
+
+
+def say_only(text: str, config: VoiceConfig | None = None) -> str:
+    """Words on one leg before it is bridged (allowed in a <Queue url> document), then the recording
+    announcement if the call will be recorded."""
     response = VoiceResponse()
     _say(response, text)
+    if config is not None:
+        _consent(response, config)
     return str(response)

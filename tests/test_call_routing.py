@@ -91,6 +91,9 @@ TWIML = {
         "statusCallback",
         "statusCallbackMethod",
         "participantLabel",
+        "recordingStatusCallback",
+        "recordingStatusCallbackEvent",
+        "recordingStatusCallbackMethod",
     },
     "Enqueue": {"action", "method", "waitUrl", "waitUrlMethod", "workflowSid"},
     "Leave": set(),
@@ -214,7 +217,7 @@ def test_every_step_is_valid_twiml() -> None:
         twiml.reject(),
         twiml.say_then_menu("We are at 1 Main St.", urls, 2),
         twiml.dial_patient(config, urls, "+12025550100", "+12025550143"),
-        twiml.dequeue(3, twiml.Urls("https://fd.example/twilio/voice", 0), by=5),
+        twiml.dequeue(config, 3, twiml.Urls("https://fd.example/twilio/voice", 0), by=5),
         twiml.conference(config, urls, "call-7", staff=True, end_on_exit=True),
         twiml.say_only("Connecting you now."),
     ]

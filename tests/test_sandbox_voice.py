@@ -710,3 +710,60 @@ async def test_every_device_of_an_identity_rings_and_the_first_to_accept_wins(ma
     assert (await laptop.next("disconnected"))["call_sid"] == same["call_sid"]
     await rig.status(same["call_sid"], "completed")
     await rig.status(sid, "completed")
+
+
+async def test_dial_record_posts_a_signed_recording_callback_and_serves_the_file(make_voice: Make) -> None:
+    practice = Practice(
+        twiml={
+            "/twilio/voice": '<Response><Say>This call may be recorded.</Say><Dial action="/twilio/dialed" '
+            'record="record-from-answer-dual" recordingStatusCallback="/twilio/rec" '
+            'recordingStatusCallbackEvent="in-progress completed"><Client>alice</Client></Dial></Response>',
+            "/twilio/dialed": "<Response><Hangup/></Response>",
+        }
+    )
+    rig = await make_voice(practice)
+    alice = await rig.softphone("alice")
+    await alice.next("registered")
+    sid = await rig.call_in()
+    ring = await alice.next("incoming")
+    assert said(await rig.call(sid)) == ["This call may be recorded."]  # before anyone could answer
+    assert practice.on("/twilio/rec") == []  # nothing is recorded while it rings
+    await alice.send("accept", call_sid=ring["call_sid"])
+    await rig.until(lambda: _connected(rig, sid))
+    await rig.until(lambda: practice.on("/twilio/rec"))
+    await rig.post(f"/sandbox/calls/{sid}/hangup", {}, 200)
+    await rig.until(lambda: len(practice.on("/twilio/rec")) == 2)
+    started, done = practice.on("/twilio/rec")
+    assert (started["RecordingStatus"], done["RecordingStatus"]) == ("in-progress", "completed")
+    assert started["RecordingSid"] == done["RecordingSid"] and done["CallSid"] == sid
+    assert (done["RecordingSource"], done["RecordingChannels"], done["RecordingTrack"]) == (
+        "DialVerb",
+        "2",
+        "both",
+    )
+    assert int(done["RecordingDuration"]) >= 1 and "ConferenceSid" not in done.params
+    assert (
+        done["RecordingUrl"] == f"{rig.base}/2010-04-01/Accounts/{ACCOUNT}/Recordings/{done['RecordingSid']}"
+    )
+    assert all(h.signed() for h in practice.hits)
+    async with aiohttp.ClientSession() as plain:
+        auth = {"Authorization": aiohttp.encode_basic_auth(ACCOUNT, TOKEN)}
+        async with plain.get(done["RecordingUrl"] + ".wav", headers=auth) as audio:
+            assert audio.status == 200 and (await audio.read())[:4] == b"RIFF"
+        async with plain.get(done["RecordingUrl"] + ".json", headers=auth) as meta:
+            resource = await meta.json()
+    assert (resource["source"], resource["channels"], resource["call_sid"]) == ("DialVerb", 2, sid)
+
+
+async def test_unanswered_dial_records_nothing(make_voice: Make) -> None:
+    practice = Practice(
+        twiml={
+            "/twilio/voice": '<Response><Dial timeout="1" record="record-from-answer" '
+            'recordingStatusCallback="/twilio/rec"><Client>nobody</Client></Dial><Hangup/></Response>',
+        }
+    )
+    rig = await make_voice(practice)
+    sid = await rig.call_in()
+    await rig.until(lambda: rig.voice.calls[sid].status == "completed")
+    await rig.engine.drain()  # every callback in flight has been sent
+    assert rig.voice.recordings == {} and practice.on("/twilio/rec") == []

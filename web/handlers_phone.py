@@ -14,6 +14,8 @@ from schemas.voice import (
     CallOut,
     CompleteTransferIn,
     OnDutyIn,
+    RecordingControlIn,
+    RecordingControlOut,
     RingGroupIn,
     RingGroupOut,
     SoftphoneToken,
@@ -220,6 +222,21 @@ async def complete_transfer(request: web.Request) -> web.Response:
     body = await parse_body(request, CompleteTransferIn)
     result = await _control(request).complete(actor, int_param(request, "call_id"), body.to_user_id)
     return reply(CallControlOut(result=result))
+
+
+@router.route(
+    "POST",
+    "/api/v1/calls/{call_id}/recording",
+    summary="Pause or resume the recording of a recorded call (409 when the call is not recorded)",
+    body=RecordingControlIn,
+    response=RecordingControlOut,
+    errors=(404, 409, 503),
+)
+async def recording(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, RecordingControlIn)
+    status = await _control(request).recording(actor, int_param(request, "call_id"), body.action)
+    return reply(RecordingControlOut(recording="paused" if status == "paused" else "in-progress"))
 
 
 @router.route(

@@ -13,11 +13,11 @@ from aiohttp import web
 
 from comms import call_control, call_flow, call_transfer, voicemail
 from comms.call_flow import Step
-from schemas.voice import VoiceWebhook
+from schemas.voice import VoiceConfig, VoiceWebhook
 from telephony import voice_twiml
 from telephony.signature import verified_form
 from telephony.voice_normalize import voice_webhook
-from telephony.voice_steps import render
+from telephony.voice_steps import effective, render
 from web.carrier import wake_fetcher, wake_text_back
 from web.keys import BACKGROUND, PRESENCE, SERVICES, SETTINGS, VOICE_CONTROL
 
@@ -50,7 +50,8 @@ def _xml(document: str) -> web.Response:
 
 
 def _step(request: web.Request, step: Step) -> web.Response:
-    return _xml(render(step, request.app[SETTINGS].server.public_base_url + BASE))
+    settings = request.app[SETTINGS]
+    return _xml(render(step, settings.server.public_base_url + BASE, settings.recording))
 
 
 async def incoming(request: web.Request) -> web.Response:
@@ -103,7 +104,21 @@ async def queue_connect(request: web.Request) -> web.Response:
     """Twilio runs this on the queued caller's leg just before a softphone takes it."""
     hook = await _hook(request)
     await call_flow.queue_connect(request.app[SERVICES], hook, _query_int(request, "by"))
-    return _xml(voice_twiml.say_only("Connecting you now."))
+    config = await _config(request, hook)
+    return _xml(voice_twiml.say_only("Connecting you now.", config))
+
+
+async def consent(request: web.Request) -> web.Response:
+    """A recorded outbound call: the patient has answered and hears the announcement first."""
+    hook = await _hook(request)
+    return _xml(voice_twiml.consent(await _config(request, hook)))
+
+
+async def _config(request: web.Request, hook: VoiceWebhook) -> VoiceConfig:
+    """The call's location set-up, with the practice's recording choice filled in."""
+    services = request.app[SERVICES]
+    config = await call_flow.config_for(services, _query_int(request, "call"), hook.call_sid)
+    return effective(config, services.settings.recording)
 
 
 async def voicemail_left(request: web.Request) -> web.Response:
@@ -178,6 +193,7 @@ def add_routes(app: web.Application) -> None:
         "/queue-wait": queue_wait,
         "/queue-done": queue_done,
         "/queue-connect": queue_connect,
+        "/consent": consent,
         "/voicemail": voicemail_left,
         "/recording": recording,
         "/transcription": transcription,

@@ -19,6 +19,7 @@ from telephony.sandbox.conference_api import ConferencesApi
 from telephony.sandbox.devices import DeviceRegistry
 from telephony.sandbox.lookup import LookupApi
 from telephony.sandbox.phone_page import PhoneGateway
+from telephony.sandbox.recording_api import RecordingsApi
 from telephony.sandbox.rest import (
     ACCOUNT,
     Refused,
@@ -323,6 +324,7 @@ def create_sandbox_app(config: SandboxConfig) -> web.Application:
     app.add_routes(MessagesApi(store, carrier).routes())
     app.add_routes(CallsApi(store, voice, engine).routes())
     app.add_routes(ConferencesApi(store, voice, engine).routes())
+    app.add_routes(RecordingsApi(store, voice, engine).routes())
     app.add_routes(LookupApi(store).routes())
     app.add_routes(PhoneGateway(store, sender).routes())
     app.add_routes(VoicePhones(store, voice, engine).routes())

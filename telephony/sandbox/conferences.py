@@ -11,11 +11,13 @@ statusCallback sets the conference's; its statusCallbackEvent words (default "st
 conference-start, conference-end (ReasonConferenceEnded, CallSidEndingConference), participant-join,
 participant-leave, participant-hold/unhold, participant-mute/unmute, each with ConferenceSid,
 FriendlyName, StatusCallbackEvent, SequenceNumber, Timestamp and, for participants, CallSid, Muted,
-Hold, Coaching, EndConferenceOnExit, StartConferenceOnEnter, ParticipantLabel.
+Hold, Coaching, EndConferenceOnExit, StartConferenceOnEnter, ParticipantLabel. record="record-from-start"
+(the first participant that asks) records the conference from its start to its end (`call_recording`).
 """
 
 from __future__ import annotations
 
+from telephony.sandbox import call_recording
 from telephony.sandbox.call_engine import CallEngine
 from telephony.sandbox.dialing import dial_action
 from telephony.sandbox.flow import Fetch, Interrupted, Result, any_event
@@ -47,6 +49,8 @@ async def conference(engine: CallEngine, call: Call, dial: Node, node: Node, bas
         conf.status_callback_events = (
             frozenset(node.words("statusCallbackEvent")) or DEFAULT_CONFERENCE_EVENTS
         )
+    if call_recording.wants(node, call_recording.CONFERENCE_MODES) and conf.record_request is None:
+        conf.record_request = (node, base, call.sid)
     participant = Participant(
         call_sid=call.sid,
         conference_sid=conf.sid,
@@ -116,6 +120,17 @@ def join(engine: CallEngine, conf: Conference, participant: Participant, call: C
         conf.date_updated = now()
         conf.started.set()
         conference_event(engine, conf, "conference-start")
+    if conf.status == "in-progress" and conf.record_request is not None and conf.recording is None:
+        node, base, asked_by = conf.record_request
+        conf.recording = call_recording.start(
+            engine,
+            node,
+            base,
+            account_sid=conf.account_sid,
+            call_sid=asked_by,
+            source="Conference",
+            conference_sid=conf.sid,
+        )
 
 
 def leave(engine: CallEngine, conf: Conference, participant: Participant, call: Call) -> None:
@@ -142,6 +157,7 @@ def end_conference(engine: CallEngine, conf: Conference, reason: str, call_sid: 
     conf.status, conf.reason_ended, conf.call_sid_ending = "completed", reason, call_sid
     conf.date_updated = now()
     conf.finished.set()
+    call_recording.finish(engine, conf.recording)
     extra = [("ReasonConferenceEnded", reason)]
     if call_sid:
         extra.append(("CallSidEndingConference", call_sid))

@@ -14,13 +14,15 @@ failed, canceled), DialCallSid and DialCallDuration; without action the next ver
 hangs up, the other legs are hung up and action is still requested (CallStatus completed, its answer
 ignored); a REST redirect of the caller hangs up the other legs and does NOT request action. A REST
 redirect of the bridged child takes it out of the bridge to run its new TwiML; the caller's Dial then
-ends completed. <Conference> and <Queue> are in `conferences` and `queues`.
+ends completed. `record` records from the ringing or the answer until the Dial ends (`call_recording`).
+<Conference> and <Queue> are in `conferences` and `queues`.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from telephony.sandbox import call_recording
 from telephony.sandbox.call_engine import CallEngine
 from telephony.sandbox.flow import HANGUP, ApplicationError, Fetch, Interrupted, Result, any_event
 from telephony.sandbox.twiml import Node, client_identity, client_parameters
@@ -81,6 +83,29 @@ async def ring_group(
     engine: CallEngine, call: Call, node: Node, nouns: list[Node], base: str | None
 ) -> Result:
     """Ring every noun at once; bridge the first to answer."""
+    take: call_recording.Take | None = None
+    if node.get("record", "").startswith("record-from-ringing"):
+        take = _take(engine, call, node, base)
+    try:
+        return await _ring_and_bridge(engine, call, node, nouns, base, take)
+    finally:
+        call_recording.finish(engine, take)
+
+
+def _take(engine: CallEngine, call: Call, node: Node, base: str | None) -> call_recording.Take:
+    return call_recording.start(
+        engine, node, base, account_sid=call.account_sid, call_sid=call.sid, source="DialVerb"
+    )
+
+
+async def _ring_and_bridge(
+    engine: CallEngine,
+    call: Call,
+    node: Node,
+    nouns: list[Node],
+    base: str | None,
+    take: call_recording.Take | None,
+) -> Result:
     timeout = node.number("timeout", DEFAULT_TIMEOUT)
     legs = [(noun, _child(engine, call, node, noun, base)) for noun in nouns]
     rings = {asyncio.ensure_future(engine.ring(child, timeout)): (noun, child) for noun, child in legs}
@@ -115,7 +140,12 @@ async def ring_group(
     noun, child = winner
     if noun.get("url") and not await _whisper(engine, call, child, noun, base):
         return dial_action(engine, node, base, "no-answer", child)
-    return await bridge(engine, call, child, node, base)
+    if take is None and node.get("record", "").startswith("record-from-answer"):
+        take = _take(engine, call, node, base)
+    try:
+        return await bridge(engine, call, child, node, base)
+    finally:
+        call_recording.finish(engine, take)  # before the action request, as Twilio ends it with the Dial
 
 
 async def _stop_ringing(

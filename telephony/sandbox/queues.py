@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 
+from telephony.sandbox import call_recording
 from telephony.sandbox.call_engine import CallEngine
 from telephony.sandbox.dialing import MAX_TIME_LIMIT, dial_action
 from telephony.sandbox.flow import ApplicationError, Fetch, Interrupted, Result, any_event
@@ -120,6 +121,7 @@ async def dequeue(engine: CallEngine, call: Call, dial: Node, node: Node, base: 
     timeout, started = dial.number("timeout", 30), time.monotonic()
     waiting: Call | None = None
     member: QueueMember | None = None
+    take: call_recording.Take | None = None  # <Dial record> on the dequeuing leg
     try:
         while not queue.members:
             left = timeout - engine.simulated_since(started)
@@ -139,8 +141,13 @@ async def dequeue(engine: CallEngine, call: Call, dial: Node, node: Node, base: 
         if member.ready.is_set() and not member.bridge_over.is_set():
             call.connected_to = waiting.sid
             engine.voice.event(call, "bridged", peer=waiting.sid)
+            if dial.get("record", "").startswith(("record-from-answer", "record-from-ringing")):
+                take = call_recording.start(
+                    engine, dial, base, account_sid=call.account_sid, call_sid=call.sid, source="DialVerb"
+                )
             await engine.wait(call, member.bridge_over.wait(), dial.number("timeLimit", MAX_TIME_LIMIT))
     except Interrupted as stopped:
+        call_recording.finish(engine, take)
         call.connected_to = None
         if member is not None:
             member.bridge_over.set()
@@ -149,6 +156,7 @@ async def dequeue(engine: CallEngine, call: Call, dial: Node, node: Node, base: 
             if action is not None:
                 await engine.tell(call, action)
         raise
+    call_recording.finish(engine, take)
     member.bridge_over.set()
     call.connected_to = None
     engine.voice.event(call, "unbridged")

@@ -203,6 +203,10 @@ class Conference:
     date_updated: datetime = field(default_factory=now)
     started: asyncio.Event = field(default_factory=asyncio.Event)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    # <Conference record>: the first participant's request, then the recording in progress
+    # (telephony.sandbox.call_recording; typed loosely, as that module builds on this one).
+    record_request: Any = None
+    recording: Any = None
 
     def resource(self) -> dict[str, object]:
         """The Conference resource JSON."""
@@ -258,7 +262,8 @@ class Queue:
 
 @dataclass
 class Recording:
-    """A <Record>ing: its length in simulated seconds and the words the caller said during it."""
+    """A recording (<Record>, <Dial record>, <Conference record>): its length in simulated seconds and,
+    for <Record>, the words the caller said during it."""
 
     sid: str
     account_sid: str
@@ -267,6 +272,9 @@ class Recording:
     transcript: str
     status: str = "completed"
     date_created: datetime = field(default_factory=now)
+    source: str = "RecordVerb"  # DialVerb, Conference: see telephony.sandbox.call_recording
+    channels: int = 1
+    conference_sid: str | None = None
 
     @property
     def uri(self) -> str:
@@ -279,8 +287,8 @@ class Recording:
             "account_sid": self.account_sid,
             "api_version": API_VERSION,
             "call_sid": self.call_sid,
-            "channels": 1,
-            "conference_sid": None,
+            "channels": self.channels,
+            "conference_sid": self.conference_sid,
             "date_created": rfc2822(self.date_created),
             "date_updated": rfc2822(self.date_created),
             "duration": str(self.duration),
@@ -290,7 +298,7 @@ class Recording:
             "price": None,
             "price_unit": "USD",
             "sid": self.sid,
-            "source": "RecordVerb",
+            "source": self.source,
             "start_time": rfc2822(self.date_created),
             "status": self.status,
             "subresource_uris": {
@@ -310,6 +318,7 @@ class VoiceStore:
         self.conferences: dict[str, Conference] = {}
         self.queues: dict[str, Queue] = {}
         self.recordings: dict[str, Recording] = {}
+        self.recording_now: dict[str, Any] = {}  # a call's <Dial> recording in progress (call_recording.Take)
         self.twiml_log: list[dict[str, Any]] = []
         self.twiml_errors: list[dict[str, Any]] = []
         self._seq = 0
