@@ -64,7 +64,8 @@ async def _setup(services: Services) -> tuple[Practice, Seeded, Actor]:
         for n, (row, state) in enumerate(((a3, "taken"), (a1, "taken"), (a5, "gone"))):
             entry = WaitlistEntry(contact_id=1, conversation_id=row.conversation_id, location_id=p.loc_a,
                                   type_id=kind.id, earliest=dt.date(2026, 3, 1), latest=dt.date(2026, 3, 31),
-                                  state="booked" if state == "taken" else "offered")  # fmt: skip
+                                  state="booked" if state == "taken" else "offered",
+                                  expires_at=utc("2026-04-01 04:00"))  # fmt: skip
             s.add(entry)
             await s.flush()
             s.add(WaitlistOffer(entry_id=entry.id, provider_id=provider.id, type_id=kind.id,

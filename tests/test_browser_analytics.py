@@ -162,6 +162,7 @@ async def _waitlist_fill(services: Any, p: Any, conversation_id: int) -> None:
             earliest=dt.date(2026, 3, 1),
             latest=dt.date(2026, 3, 31),
             state="booked",
+            expires_at=utc("2026-04-01 04:00"),
         )
         s.add_all([booked, entry])
         await s.flush()
