@@ -92,3 +92,14 @@ async def no_horizontal_overflow(page: Any) -> None:
         "() => [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
     )
     assert max(widths[0], widths[1]) <= widths[2], widths
+
+
+def admin_menu(page: Any) -> Any:
+    """The top bar's Admin menu button (administrators only), behind which the admin tools sit."""
+    return page.get_by_role("button", name="Admin", exact=True)
+
+
+async def open_admin_tool(page: Any, name: str) -> None:
+    """Open one of the admin tools (Calendar set-up, Forms, Import patients) through the Admin menu."""
+    await admin_menu(page).click()
+    await page.get_by_role("menu", name="Admin tools").get_by_role("menuitem", name=name, exact=True).click()

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.browser import chromium, signed_in_page
+from tests.browser import admin_menu, chromium, open_admin_tool, signed_in_page
 from tests.helpers import PASSWORD
 from tests.schedule_helpers import next_weekday, seed_calendar
 from web.keys import SERVICES
@@ -24,9 +24,10 @@ async def test_admin_sets_up_the_calendar(served_on_port: Any) -> None:
     server, p = served_on_port, served_on_port.practice
     async with chromium() as browser:
         staff = await signed_in_page(browser, server.base, p.staff_a, PASSWORD)
-        assert await staff.get_by_role("button", name="Calendar set-up").count() == 0
+        assert await admin_menu(staff).count() == 0
+        assert await staff.locator("button.calendar-setup").count() == 0
         page = await signed_in_page(browser, server.base, p.admin, PASSWORD)
-        await page.get_by_role("button", name="Calendar set-up").click()
+        await open_admin_tool(page, "Calendar set-up")
         dialog = page.get_by_test_id("calendar-setup")
         await dialog.get_by_test_id("setup-types").get_by_text("None yet.").wait_for(timeout=5000)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from comms import form_templates
 from comms.access import Actor
 from comms.form_models import FormRequest, FormUpload
-from tests.browser import chromium, no_horizontal_overflow, signed_in_page
+from tests.browser import admin_menu, chromium, no_horizontal_overflow, open_admin_tool, signed_in_page
 from tests.carrier import start_pair
 from tests.forms_rig import JPEG, link_of, published_template
 from tests.helpers import PASSWORD
@@ -148,9 +148,10 @@ async def test_admin_builds_and_publishes_a_form_with_a_condition_in_the_builder
     p = carrier.practice
     async with chromium() as browser:
         staff = await signed_in_page(browser, carrier.base, p.staff_a, PASSWORD)
-        assert await staff.get_by_test_id("open-forms").count() == 0  # administrators only
+        assert await admin_menu(staff).count() == 0  # administrators only
+        assert await staff.get_by_test_id("open-forms").count() == 0
         admin = await signed_in_page(browser, carrier.base, p.admin, PASSWORD)
-        await admin.get_by_test_id("open-forms").click()
+        await open_admin_tool(admin, "Forms")
         builder = admin.get_by_test_id("form-builder")
         await builder.get_by_role("button", name="New form").click()
         await builder.get_by_label("Form name").fill("Consent")

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.browser import DESKTOP, TABLETS, chromium, no_horizontal_overflow, post_json, signed_in_page
+from tests.browser import (
+    DESKTOP,
+    TABLETS,
+    admin_menu,
+    chromium,
+    no_horizontal_overflow,
+    post_json,
+    signed_in_page,
+)
 from tests.helpers import PASSWORD
 
 
@@ -93,3 +101,66 @@ async def test_desktop_and_tablet_layouts_keep_inbox_and_chat_usable(served_on_p
             await no_horizontal_overflow(page)
             assert page.errors == []
             await page.context.close()
+
+
+FRONT_DESK = {"width": 1366, "height": 768}
+
+
+async def _header_spread(page: Any) -> float:
+    """How far apart (px) the middles of the top bar's visible controls are: small on one row."""
+    middles = await page.evaluate(
+        """() => [...document.querySelector('header.top').children]
+            .filter((el) => el.offsetParent !== null && el.getBoundingClientRect().width > 0)
+            .map((el) => { const r = el.getBoundingClientRect(); return r.top + r.height / 2; })"""
+    )
+    return float(max(middles) - min(middles))
+
+
+async def test_top_bar_fits_one_row_at_1366_and_admin_menu_works_by_keyboard(served_on_port: Any) -> None:
+    server, p = served_on_port, served_on_port.practice
+    async with chromium() as browser:
+        staff = await signed_in_page(browser, server.base, p.staff_a, PASSWORD, viewport=FRONT_DESK)
+        assert await _header_spread(staff) < 12
+        assert await admin_menu(staff).count() == 0  # staff have no admin tools
+        page = await signed_in_page(browser, server.base, p.admin, PASSWORD, viewport=FRONT_DESK)
+        assert await _header_spread(page) < 12
+        await no_horizontal_overflow(page)
+        button = admin_menu(page)
+        menu = page.get_by_role("menu", name="Admin tools")
+        assert await button.get_attribute("aria-haspopup") == "menu"
+        assert await button.get_attribute("aria-expanded") == "false"
+        assert not await menu.is_visible()
+
+        focused = "el => el === document.activeElement"
+        for key in ("Enter", " "):  # Enter and Space open it, on the first tool; Escape shuts it
+            await button.focus()
+            await page.keyboard.press(key)
+            await menu.wait_for(state="visible", timeout=2000)
+            assert await button.get_attribute("aria-expanded") == "true"
+            assert await menu.get_by_role("menuitem", name="Calendar set-up").evaluate(focused)
+            await page.keyboard.press("ArrowDown")
+            assert await menu.get_by_role("menuitem", name="Forms").evaluate(focused)
+            await page.keyboard.press("Escape")
+            await menu.wait_for(state="hidden", timeout=2000)
+            assert await button.get_attribute("aria-expanded") == "false"
+            assert await button.evaluate(focused)
+
+        # Arrow keys wrap; a chosen tool opens its dialog, and closing it gives focus back to the menu button.
+        await page.keyboard.press("Enter")
+        await page.keyboard.press("ArrowUp")
+        assert await menu.get_by_role("menuitem", name="Import patients").evaluate(focused)
+        await page.keyboard.press("Enter")
+        dialog = page.get_by_role("dialog", name="Import patients from CSV")
+        await dialog.wait_for(timeout=2000)
+        assert not await menu.is_visible()
+        await page.keyboard.press("Escape")
+        await dialog.wait_for(state="hidden", timeout=2000)
+        assert await button.evaluate(focused)
+
+        # A click elsewhere shuts the menu too.
+        await button.click()
+        await menu.wait_for(state="visible", timeout=2000)
+        await page.locator("ul.conversations").click()
+        await menu.wait_for(state="hidden", timeout=2000)
+        assert page.errors == []
+        await page.context.close()

@@ -4,6 +4,7 @@ import { api, setCsrf } from "/static/api.js";
 import { Chat } from "/static/chat.js";
 import { ChatDrawer } from "/static/chat_drawer.js";
 import { openImport } from "/static/contact_import.js";
+import { adminMenu } from "/static/admin_menu.js";
 import { clear, h } from "/static/dom.js";
 import { Inbox } from "/static/inbox.js";
 import { LiveSocket } from "/static/live.js";
@@ -36,9 +37,10 @@ function showLogin(message) {
     }
   } },
   h("h1", {}, "Frontdesk"),
-  h("label", {}, "E-mail ", email),
-  h("label", {}, "Password ", password),
-  h("button", { type: "submit" }, "Sign in"), error);
+  h("p", { class: "hint" }, "Sign in to your practice's inbox."),
+  h("label", {}, "E-mail", email),
+  h("label", {}, "Password", password),
+  h("button", { type: "submit", class: "primary" }, "Sign in"), error);
   clear(app).append(form);
   email.focus();
 }
@@ -118,21 +120,19 @@ async function showInbox(session) {
     if (on) dashboard.show().catch(() => {});
   };
   reportsButton.addEventListener("click", () => showReports(reportsRoot.hidden));
-  const formsButton = session.role === "admin"
-    ? h("button", { type: "button", class: "forms", "data-testid": "open-forms", onclick: () => openFormBuilder() }, "Forms")
-    : null;
   const paymentsButton = h("button", { type: "button", class: "open-payments", "data-testid": "open-payments-button",
     onclick: () => openPayments({ onOpen: (id) => inbox.open(id) }) }, "Payments");
-  const setupButton = session.role === "admin"
-    ? h("button", { type: "button", class: "calendar-setup", onclick: () => openCalendarSetup() }, "Calendar set-up")
-    : null;
-  const importButton = session.role === "admin"
-    ? h("button", { type: "button", class: "import", onclick: () => openImport() }, "Import patients")
+  const adminTools = session.role === "admin"
+    ? adminMenu([
+      { label: "Calendar set-up", className: "calendar-setup", open: () => openCalendarSetup() },
+      { label: "Forms", className: "forms", testId: "open-forms", open: () => openFormBuilder() },
+      { label: "Import patients", className: "import", open: () => openImport() },
+    ])
     : null;
   clear(app).append(
-    h("header", { class: "top" }, h("strong", {}, "Frontdesk"), status, search.el,
-      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, paymentsButton, reportsButton, setupButton,
-        formsButton, importButton, drawer.button, bell, help, logout),
+    h("header", { class: "top" }, h("strong", { class: "brand" }, "Frontdesk"), status, search.el,
+      h("span", { class: "who" }, session.name), phoneRoot, scheduleButton, paymentsButton, reportsButton, adminTools,
+        drawer.button, bell, help, logout),
     bellPanel,
     panes,
     reportsRoot,
