@@ -11,6 +11,7 @@ from tests.browser import (
     admin_menu,
     chromium,
     no_horizontal_overflow,
+    open_admin_tool,
     post_json,
     signed_in_page,
 )
@@ -162,5 +163,48 @@ async def test_top_bar_fits_one_row_at_1366_and_admin_menu_works_by_keyboard(ser
         await menu.wait_for(state="visible", timeout=2000)
         await page.locator("ul.conversations").click()
         await menu.wait_for(state="hidden", timeout=2000)
+        assert page.errors == []
+        await page.context.close()
+
+
+STRAY_WORDS = """() => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent;
+    const stray = /^\\s*(null|undefined|NaN|\\[object Object\\])\\s*$/;
+    if (stray.test(text)) found.push(node.parentElement.outerHTML);
+  }
+  return found;
+}"""
+
+
+async def test_no_tool_prints_null_or_undefined(served_on_port: Any) -> None:
+    """A null handed to the DOM's own append() prints as the word; every tool's first screen is free of it."""
+    server, p = served_on_port, served_on_port.practice
+    async with chromium() as browser:
+        page = await signed_in_page(browser, server.base, p.admin, PASSWORD, viewport=FRONT_DESK)
+        assert await page.evaluate(STRAY_WORDS) == []
+        for opener, dialog_name in (
+            ("Schedule", None),
+            ("Payments", None),
+            ("Calendar set-up", "admin"),
+            ("Forms", "admin"),
+            ("Import patients", "admin"),
+        ):
+            if dialog_name == "admin":
+                await open_admin_tool(page, opener)
+            else:
+                await page.locator("header.top").get_by_role("button", name=opener, exact=True).click()
+            dialog = page.locator("dialog[open]").last
+            await dialog.wait_for(timeout=3000)
+            await page.wait_for_timeout(300)  # its first fetch drawn
+            assert await page.evaluate(STRAY_WORDS) == [], opener
+            await page.keyboard.press("Escape")
+            await dialog.wait_for(state="hidden", timeout=3000)
+        await page.locator("header.top").get_by_role("button", name="Reports", exact=True).click()
+        await page.locator("section.reports").wait_for(timeout=3000)
+        await page.wait_for_timeout(500)
+        assert await page.evaluate(STRAY_WORDS) == []
         assert page.errors == []
         await page.context.close()

@@ -136,7 +136,7 @@ async function listing(root) {
       return h("li", {}, h("strong", {}, t.name), ` · version ${v.version} ${v.status}`,
         h("button", { type: "button", class: "link", onclick: () => editor(root, t, () => listing(root)) }, `Edit ${t.name}`));
     })),
-    templates.length ? null : h("p", { class: "muted" }, "No forms yet."),
+    templates.length ? "" : h("p", { class: "muted" }, "No forms yet."),
     h("button", { type: "button", onclick: () => editor(root, null, () => listing(root)) }, "New form"));
 }
 

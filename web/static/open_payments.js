@@ -24,7 +24,7 @@ export async function openPayments({ onOpen }) {
           h("tbody", {}, rows.map((r) => h("tr", { dataset: { request: r.id } },
             h("td", {}, r.contact_name || "—"), h("td", {}, r.description), h("td", {}, money(r.balance_cents, r.currency)),
             h("td", {}, WORDS[r.status] || r.status), h("td", {}, when(r.expires_at)),
-            h("td", {}, h("button", { type: "button", class: "link", onclick: () => { dialog.close(); onOpen(r.conversation_id); } }, "Open thread")))))) : null);
+            h("td", {}, h("button", { type: "button", class: "link", onclick: () => { dialog.close(); onOpen(r.conversation_id); } }, "Open thread")))))) : "");
     } catch (err) {
       clear(body).append(h("p", { class: "error", role: "alert" }, err.message));
     }
