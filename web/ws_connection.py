@@ -29,13 +29,15 @@ BATCH_MOST = 256
 # Bytes the socket may hold unsent before events stop going straight to it and queue (the writer
 # task then waits for the client to read); a stalled client fills its outbox and is closed.
 DIRECT_BUFFER_MOST = 64 * 1024
-_wire: tuple[int, bytes] = (-1, b"")  # the last event's WebSocket frame, shared by every socket
+# The last event's WebSocket frame, shared by every socket it goes to; keyed by the event itself
+# (two apps in one process, as in tests, may each have an event with the same id).
+_wire: tuple[BusEvent | None, bytes] = (None, b"")
 
 
 def event_frame(event: BusEvent) -> bytes:
     """An event as one unmasked WebSocket text frame (RFC 6455 5.2), built once for all recipients."""
     global _wire
-    if _wire[0] != event.id:
+    if _wire[0] is not event:
         payload = event.frame.encode()
         size = len(payload)
         if size < 126:
@@ -44,7 +46,7 @@ def event_frame(event: BusEvent) -> bytes:
             header = struct.pack("!BBH", 0x81, 126, size)
         else:
             header = struct.pack("!BBQ", 0x81, 127, size)
-        _wire = (event.id, header + payload)
+        _wire = (event, header + payload)
     return _wire[1]
 
 
