@@ -10,9 +10,11 @@ that stores the inbound text, in a savepoint, so a fault here can never lose the
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms.appointments import confirm_by_reply
 from comms.logsafe import log_failure
@@ -31,6 +33,29 @@ WORDS = {
 }
 
 
+def _open_reminders(conversation_ids: Collection[int]) -> Select[AppointmentReminder, Appointment]:
+    """Queued reminders of visits still to come in these threads: the ones a reply may answer."""
+    return (
+        select(AppointmentReminder, Appointment)
+        .join(Appointment, Appointment.id == AppointmentReminder.appointment_id)
+        .where(
+            Appointment.conversation_id.in_(conversation_ids),
+            Appointment.status.in_(("scheduled", "confirmed")),
+            Appointment.starts_at > utcnow(),
+            AppointmentReminder.state == "queued",
+        )
+    )
+
+
+async def awaiting_reply(s: AsyncSession, conversation_ids: Collection[int]) -> set[int]:
+    """Which of these threads a text could be an answer in, in one query for a batch of texts; the
+    others need no `understand` (and no savepoint, which costs an inbound text more than its insert)."""
+    if not conversation_ids:
+        return set()
+    found = _open_reminders(conversation_ids).with_only_columns(Appointment.conversation_id).distinct()
+    return set(await s.scalars(found))
+
+
 async def understand(unit: Unit, conversation: Conversation, item: TimelineItem) -> str | None:
     """Read an inbound text as an answer to the latest unanswered reminder in this thread, if any."""
     s = unit.session
@@ -46,14 +71,7 @@ async def _understand(unit: Unit, conversation: Conversation, item: TimelineItem
     s = unit.session
     found = (
         await s.execute(
-            select(AppointmentReminder, Appointment)
-            .join(Appointment, Appointment.id == AppointmentReminder.appointment_id)
-            .where(
-                Appointment.conversation_id == conversation.id,
-                Appointment.status.in_(("scheduled", "confirmed")),
-                Appointment.starts_at > utcnow(),
-                AppointmentReminder.state == "queued",
-            )
+            _open_reminders([conversation.id])
             .order_by(AppointmentReminder.created_at.desc(), AppointmentReminder.id.desc())
             .limit(1)
         )

@@ -234,18 +234,20 @@ async def _store(services: Services, batch: list[_Inbound]) -> list[Received | E
             first[sid] = position
             fresh.append((position, b, item, conversation, contact, practice_id))
         await s.flush()  # every new text in one INSERT
+        answering = await appointment_replies.awaiting_reply(s, {f[3].id for f in fresh})
+        received: list[tuple[int, dict[str, object]]] = []  # audit rows, written in one INSERT
         for position, b, item, conversation, contact, practice_id in fresh:
             media_ids = await _add_media(unit, item, b.message)
             _announce(unit, conversation, contact, item)
             reply = await _apply_keyword(
                 unit, services, b.message, practice_id, b.from_number, conversation, item.id
             )
-            if keyword(b.message) not in ("stop", "help"):  # "YES" may answer a reminder
+            # "YES" may answer a reminder; only threads with one waiting are read for it.
+            if conversation.id in answering and keyword(b.message) not in ("stop", "help"):
                 await appointment_replies.understand(unit, conversation, item)
-            audit.record(
-                s, None, "receive", "timeline_item", item.id, {"kind": item.kind, "media": len(media_ids)}
-            )
+            received.append((item.id, {"kind": item.kind, "media": len(media_ids)}))
             results[position] = Received(item.id, duplicate=False, reply=reply, media_ids=media_ids)
+        await audit.record_many(s, None, "receive", "timeline_item", received)
         done: list[Received | Exception] = []
         for b, result in zip(batch, results, strict=True):
             if result is None:

@@ -61,22 +61,26 @@ async def search(services: Services, actor: Actor, q: str, limit: int = 20) -> S
     verbatim (it may be a patient's name), only that a search was made and how much it found."""
     q = q.strip()
     tokens = words(q)
-    async with services.unit() as unit:
-        s = unit.session
+    # Read outside the audit's write transaction: on SQLite that one holds the database's write lock,
+    # and a search over every patient would keep texts and notes waiting for it.
+    async with services.read() as s:
         contact_rows = await s.execute(
             _scoped(
-                select(Conversation, Contact)
+                select(Conversation, Contact, TimelineItem)
                 .join(Contact, Contact.id == Conversation.contact_id)
-                .where(contact_match(q), Contact.merged_into_id.is_(None))
+                .outerjoin(TimelineItem, TimelineItem.id == Conversation.last_item_id)  # not one get each
+                # Matching patients first (one pass over contacts), then their threads by contact id.
+                .where(
+                    Conversation.contact_id.in_(
+                        select(Contact.id).where(contact_match(q), Contact.merged_into_id.is_(None))
+                    )
+                )
                 .order_by(Conversation.last_item_at.desc())
                 .limit(limit),
                 actor,
             )
         )
-        conversations = []
-        for conv, contact in contact_rows:
-            last = await s.get(TimelineItem, conv.last_item_id) if conv.last_item_id else None
-            conversations.append(conversation_state(conv, contact, last))
+        conversations = [conversation_state(conv, contact, last) for conv, contact, last in contact_rows]
 
         hits: list[MessageHit] = []
         if tokens:
@@ -85,7 +89,9 @@ async def search(services: Services, actor: Actor, q: str, limit: int = 20) -> S
                     select(literal_column("rowid"))
                     .select_from(text("timeline_fts"))
                     .where(text("timeline_fts MATCH :fts"))
-                    .order_by(text("rank"))
+                    # The newest matches, as PostgreSQL's branch finds them; ranking every match
+                    # (tens of thousands for a common word) cost more than the rest of the search.
+                    .order_by(literal_column("rowid").desc())
                     .limit(500)
                 )
                 condition: ColumnElement[bool] = TimelineItem.id.in_(matched)
@@ -121,8 +127,9 @@ async def search(services: Services, actor: Actor, q: str, limit: int = 20) -> S
                         ),
                     )
                 )
+    async with services.unit() as unit:
         audit.record(
-            s,
+            unit.session,
             actor,
             "search",
             "conversation",

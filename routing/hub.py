@@ -84,6 +84,9 @@ class Subscriber:
         self.viewer = viewer
         self.outbox = Outbox(limit)
         self.live = False
+        # Set once the socket is streaming: writes an event straight to an idle socket (True), or
+        # declines (False) and the event queues in the outbox, which keeps order behind what waits.
+        self.deliver_now: Callable[[BusEvent], bool] | None = None
         self._close = close
         self._closing = False
 
@@ -152,7 +155,9 @@ class Hub:
         for sub in list(self._candidates(event)):
             if not sub.live or not event.audience.admits(sub.viewer):
                 continue
-            if sub.outbox.put(event.id, event.frame):
+            if sub.deliver_now is not None and sub.deliver_now(event):
+                self.delivered += 1
+            elif sub.outbox.put(event.id, event.frame):
                 self.delivered += 1
             else:
                 self.dropped_slow += 1

@@ -263,6 +263,9 @@ class FanoutBench:
             f'public_base_url = "http://127.0.0.1:{port}"\n'
             "[database]\n"
             f'url = "sqlite+aiosqlite:///{self.db_path}"\n'
+            # The SMTP listener on a free port: another server on this machine may hold 2525.
+            "[smtp]\n"
+            "listen_port = 0\n"
         )
         return path
 

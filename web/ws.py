@@ -37,7 +37,9 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         heartbeat=cfg.heartbeat_seconds, max_msg_size=cfg.max_message_bytes, compress=False
     )
     await ws.prepare(request)
-    conn = WsConnection(ws, info, request.app[SERVICES], request.app[PRESENCE], cfg.queue_limit)
+    conn = WsConnection(
+        ws, info, request.app[SERVICES], request.app[PRESENCE], cfg.queue_limit, request.transport
+    )
     hub = request.app[HUB]
     hub.add(conn.subscriber)
     writer = asyncio.create_task(conn.write_forever(), name="ws-writer")

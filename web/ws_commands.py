@@ -57,7 +57,9 @@ async def subscribe(conn: WsConnection, msg: Subscribe) -> object:
         raise Conflict("already subscribed on this socket")
     sub.live = True  # from here on live events queue up; the replay below is merged in before them
     if msg.last_event_id is None:
-        return {"last_event_id": await conn.bus.latest_id(), "replayed": 0}
+        latest = await conn.bus.latest_id()
+        conn.start_streaming()  # nothing awaits between here and the result being queued
+        return {"last_event_id": latest, "replayed": 0}
     missed = await conn.bus.since(msg.last_event_id)
     if missed is None:
         latest = await conn.bus.latest_id()
@@ -67,6 +69,7 @@ async def subscribe(conn: WsConnection, msg: Subscribe) -> object:
             ).model_dump_json()
         )
         conn.send_now(Resync(last_event_id=latest).model_dump_json())
+        conn.start_streaming()
         return NO_REPLY
     mine = [e for e in missed if e.audience.admits(sub.viewer) and e.type not in NOT_REPLAYED]
     last = missed[-1].id if missed else msg.last_event_id
@@ -75,6 +78,7 @@ async def subscribe(conn: WsConnection, msg: Subscribe) -> object:
         ResultOk(id=msg.id, result={"last_event_id": last, "replayed": len(mine)}).model_dump_json()
     )
     sub.outbox.replace_with_replay(mine)
+    conn.start_streaming()  # live events now queue behind the replay until it has gone out
     return NO_REPLY
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import struct
 
 from aiohttp import web
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from comms.errors import NotFound
 from comms.models import Conversation
 from comms.services import Services
 from routing.audience import Audience
-from routing.bus import Bus
+from routing.bus import Bus, BusEvent
 from routing.hub import CLOSE_SESSION_ENDED, Subscriber
 from routing.presence import PRESENCE, PresenceTable
 
@@ -25,6 +26,28 @@ log = logging.getLogger(__name__)
 NO_REPLY = object()
 # Frames sent in one message at most; bounds a message's size while a long replay drains.
 BATCH_MOST = 256
+# Bytes the socket may hold unsent before events stop going straight to it and queue (the writer
+# task then waits for the client to read); a stalled client fills its outbox and is closed.
+DIRECT_BUFFER_MOST = 64 * 1024
+# The last event's WebSocket frame, shared by every socket it goes to; keyed by the event itself
+# (two apps in one process, as in tests, may each have an event with the same id).
+_wire: tuple[BusEvent | None, bytes] = (None, b"")
+
+
+def event_frame(event: BusEvent) -> bytes:
+    """An event as one unmasked WebSocket text frame (RFC 6455 5.2), built once for all recipients."""
+    global _wire
+    if _wire[0] is not event:
+        payload = event.frame.encode()
+        size = len(payload)
+        if size < 126:
+            header = struct.pack("!BB", 0x81, size)
+        elif size < 65536:
+            header = struct.pack("!BBH", 0x81, 126, size)
+        else:
+            header = struct.pack("!BBQ", 0x81, 127, size)
+        _wire = (event, header + payload)
+    return _wire[1]
 
 
 class WsConnection:
@@ -37,6 +60,7 @@ class WsConnection:
         services: Services,
         presence: PresenceTable,
         queue_limit: int,
+        transport: asyncio.Transport | None = None,
     ):
         self.ws = ws
         self.info = info
@@ -47,6 +71,9 @@ class WsConnection:
         self.last_command_id = 0
         self.connection_id = secrets.token_hex(8)
         self.reported_presence = False
+        self.transport = transport
+        self.last_sent = 0  # the last event id on the wire: a replay never sends one twice
+        self._writer_idle = False  # the writer task waits on an empty outbox, nothing half-sent
 
     async def require_conversation(self, conversation_id: int) -> None:
         """Presence may only name threads this staff member may open."""
@@ -83,21 +110,48 @@ class WsConnection:
         with contextlib.suppress(Exception):
             await self.ws.close(code=code, message=reason.encode())
 
+    def start_streaming(self) -> None:
+        """From now on live events may skip the outbox (the subscribe result and replay are queued)."""
+        if self.transport is not None:
+            self.subscriber.deliver_now = self.deliver_now
+
+    def deliver_now(self, event: BusEvent) -> bool:
+        """Write a live event to the socket at once, as the hub dispatches it (no task wake-up, no
+        per-socket encoding); False when something still waits in the outbox or the client is
+        behind, and the event queues after it instead."""
+        transport = self.transport
+        if (
+            transport is None
+            or not self._writer_idle
+            or len(self.subscriber.outbox)
+            or self.ws.closed
+            or transport.is_closing()
+            or transport.get_write_buffer_size() > DIRECT_BUFFER_MOST
+        ):
+            return False
+        if event.id > self.last_sent:
+            self.last_sent = event.id
+            transport.write(event_frame(event))
+        return True
+
     async def write_forever(self) -> None:
         """Drain the outbox in order, skipping event ids already sent; frames that queued up together
         go out as one JSON array in one WebSocket message (one write instead of many)."""
-        last_sent = 0
         outbox = self.subscriber.outbox
         while not self.ws.closed:
-            batch = await outbox.get_batch(BATCH_MOST)
+            self._writer_idle = not len(outbox)
+            try:
+                batch = await outbox.get_batch(BATCH_MOST)
+            finally:
+                self._writer_idle = False
             if outbox.closed:
                 return
             frames = []
             for event_id, frame in batch:
                 if event_id is not None:
-                    if event_id <= last_sent:
+                    if event_id <= self.last_sent:
                         continue
-                    last_sent = event_id
+                    self.last_sent = event_id
                 frames.append(frame)
             if not frames:
                 continue
