@@ -301,3 +301,25 @@ async def test_the_pdf_is_made_at_completion_stored_and_served_to_staff_only_eac
     finally:
         for desk in (admin, staff, other):
             await desk.close()
+
+
+def test_a_long_word_is_broken_in_one_pass_over_its_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A patient's 2,000-character answer with no space once took seconds of the submission to wrap."""
+    import comms.pdf_writer as writer
+
+    calls = 0
+    measure = writer.char_width
+
+    def counted(ch: str, font: str) -> int:
+        nonlocal calls
+        calls += 1
+        return measure(ch, font)
+
+    monkeypatch.setattr(writer, "char_width", counted)
+    word = "W" * 2000
+    lines = wrap(word, "F1", 10, 504)
+    assert "".join(lines) == word
+    assert all(text_width(line, "F1", 10) <= 504 for line in lines)
+    assert len(lines) > 10
+    assert calls < 50 * len(word)  # linear, not one measurement of every prefix
+
