@@ -35,6 +35,9 @@ WIDTHS = {
 FONTS = {"F1": "Helvetica", "F2": "Helvetica-Bold"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 30_000_000  # a phone camera's photo fits; a picture claiming more is named, not drawn
+# A PNG with alpha is inflated here (the others go in as they are): a signature pad's or a screenshot's
+# fits; 30 megapixels of RGBA was a 116 KB upload costing 350 MB and seconds inside the submission.
+MAX_DECODED_PIXELS = 8_000_000
 
 
 def char_width(ch: str, font: str) -> int:
@@ -181,7 +184,7 @@ def png_image(data: bytes) -> Image | None:
             _predictor(1, bits, width),
         )
         return Image(width, height, entries, stream)
-    if color in (4, 6) and bits == 8:
+    if color in (4, 6) and bits == 8 and width * height <= MAX_DECODED_PIXELS:
         channels = 2 if color == 4 else 4
         # Never more than the picture's own size: a small file that inflates without end is refused.
         raw = zlib.decompressobj().decompress(stream, (1 + width * channels) * height)

@@ -323,3 +323,19 @@ def test_a_long_word_is_broken_in_one_pass_over_its_characters(monkeypatch: pyte
     assert len(lines) > 10
     assert calls < 50 * len(word)  # linear, not one measurement of every prefix
 
+
+def test_a_png_with_alpha_is_inflated_only_up_to_a_signature_or_screenshot_size() -> None:
+    """12 megapixels of blank RGBA is a 47 KB upload that inflated to 48 MB (and 350 MB at 30 MP)."""
+    width, height = 4000, 3000
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (1 + width * 4)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    assert len(bomb) < 100_000
+    assert png_image(bomb) is None  # named in the PDF, never inflated
+    assert png_image(_rgba_png(600, 200)[0]) is not None  # a signature pad's picture still draws
