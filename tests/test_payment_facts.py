@@ -53,6 +53,34 @@ def test_failures_refunds_and_foreign_events() -> None:
     assert normalize({"type": "charge.refunded", "data": {"object": "not an object"}}) is None
 
 
+def test_a_signed_event_missing_or_mistyping_a_field_is_not_acted_on_and_never_raises() -> None:
+    """The webhook answers 500 on an exception, and Stripe then redelivers the event for days."""
+    delayed = session_completed(7, "pi_1", 2500, "cs_1") | {"payment_status": "unpaid"}
+    shapes = {
+        "checkout.session.completed": [session_completed(7, "pi_1", 2500, "cs_1"), delayed],
+        "checkout.session.async_payment_succeeded": [session_completed(7, "pi_1", 2500, "cs_1")],
+        "checkout.session.async_payment_failed": [delayed],
+        "payment_intent.payment_failed": [intent_failed(7, "pi_1")],
+        "charge.refunded": [charge_refunded("pi_1", "ch_1", 500, 200)],
+    }
+    odd: list[object] = ["<missing>", None, "", "abc", [], {}, 1.5, True, "x" * 1000]
+    for kind, objects in shapes.items():
+        for obj in objects:
+            for key, value in itertools.product(list(obj), odd):
+                changed = {k: v for k, v in obj.items() if k != key}
+                if value != "<missing>":
+                    changed[key] = value
+                normalize(event(kind, changed, "e"))  # a fact or None; never an exception
+    paid = session_completed(7, "pi_1", 2500, "cs_1")
+    assert (
+        normalize(event("checkout.session.completed", {k: v for k, v in paid.items() if k != "id"}, "e"))
+        is None
+    )
+    assert normalize(event("checkout.session.completed", paid | {"amount_total": "2500"}, "e")) is None
+    assert normalize(event("checkout.session.async_payment_failed", delayed | {"id": "x" * 300}, "e")) is None
+    assert normalize({"type": "charge.refunded", "data": ["not", "a", "dict"]}) is None
+
+
 def _request(**facts: object) -> PaymentRequest:
     base: dict[str, object] = {
         "amount_cents": 3000,
