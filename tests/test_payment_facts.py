@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+import pytest
+from pydantic import ValidationError
+
 from comms.payment_models import PaymentRequest
 from comms.payment_state import balance, derive
 from comms.stripe_events import normalize
-from schemas.payments import CheckoutPaid, CheckoutProcessing, PaymentFailed, RefundSeen
+from schemas.payments import CheckoutPaid, CheckoutProcessing, PaymentFailed, RefundIn, RefundSeen
 from tests.payments_rig import charge_refunded, event, intent_failed, session_completed
 
 NOW = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
@@ -156,3 +159,11 @@ def test_access_log_masks_the_patients_link_tokens() -> None:
     assert logged_path("/r/shortTok") == "/r/…"
     assert logged_path("/api/v1/payment-requests/12") == "/api/v1/payment-requests/12"
     assert logged_path("/repair/x") == "/repair/x"
+
+
+def test_a_refund_amount_is_a_whole_positive_number_of_cents_within_the_limit() -> None:
+    assert RefundIn.model_validate_json('{"amount_cents": 3000}').amount_cents == 3000
+    assert RefundIn.model_validate_json("{}").amount_cents is None
+    for raw in ("true", '"30"', "30.0", "30.5", "0", "-5", "10000001", "1e30", "[1]"):
+        with pytest.raises(ValidationError):
+            RefundIn.model_validate_json(f'{{"amount_cents": {raw}}}')
