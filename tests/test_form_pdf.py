@@ -298,6 +298,10 @@ async def test_the_pdf_is_made_at_completion_stored_and_served_to_staff_only_eac
         assert [(v.action, v.record_id, v.actor_id is not None) for v in views] == [
             ("view", str(out["id"]), True)
         ] * 2
+        # "Who looked at this patient's records" names the PDF views, with the patient.
+        report = await admin.api("GET", f"{base}/api/v1/audit?patient_id={out['contact_id']}")
+        pdf_rows = [r for r in report["entries"] if r["record_type"] == "form_pdf"]
+        assert [(r["action"], r["patient_id"]) for r in pdf_rows] == [("view", out["contact_id"])] * 2
     finally:
         for desk in (admin, staff, other):
             await desk.close()
