@@ -94,7 +94,10 @@ async def refund(request: web.Request) -> web.Response:
     try:
         for intent, cents in left:  # newest payment first
             part = min(cents, remaining)
-            refunds.append(await stripe.refund(intent, part, request_id))
+            # What is left of this payment as we know it is in the key: until Stripe's event says the
+            # first refund happened, the same refund asked again (two tabs, a double submit) is made once.
+            key = f"frontdesk-refund-{request_id}-{intent}-{cents}-{part}"
+            refunds.append(await stripe.refund(intent, part, request_id, key))
             remaining -= part
             if remaining == 0:
                 break
