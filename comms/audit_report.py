@@ -1,7 +1,7 @@
 """The audit report: for admins, who read or changed which patient's records, filtered and exported.
 
 Audit rows name a record (a contact, conversation, item, call, media, recording, appointment,
-payment, review or form request, form upload) by type and id; the patient behind each is found
+payment, review or form request, form PDF, form upload) by type and id; the patient behind each is found
 here, through the record's conversation or the patient it names. Reading the report is itself
 audited (it shows which patients were looked at).
 """
@@ -61,6 +61,7 @@ def _via_contact() -> list[tuple[str, Any]]:
         ("payment_request", select(PaymentRequest.id, PaymentRequest.contact_id)),
         ("review_request", select(ReviewRequest.id, ReviewRequest.contact_id)),
         ("form_request", select(FormRequest.id, FormRequest.contact_id)),
+        ("form_pdf", select(FormRequest.id, FormRequest.contact_id)),  # its id is the form request's
         (
             "form_upload",
             select(FormUpload.id, FormRequest.contact_id).join(

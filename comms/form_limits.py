@@ -9,6 +9,7 @@ the same moment may let a request or two past a limit: it is a brake on abuse, n
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import math
 
 from sqlalchemy import delete, func, select
@@ -27,7 +28,17 @@ MESSAGES = {
 
 
 def _key(addr: str | None) -> str:
-    return (addr or "-")[:64]
+    """The address a limit counts: an IPv6 client by its /64 (one phone or home line holds all of it and
+    may use a new address per request), an IPv4 peer seen through IPv6 as itself."""
+    try:
+        ip = ipaddress.ip_address(addr or "")
+    except ValueError:
+        return (addr or "-")[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))  # (a scope id is dropped)
+    return str(ip)
 
 
 async def admit(services: Services, addr: str | None, *, upload: bool = False) -> None:

@@ -74,15 +74,21 @@ class StripeGateway:
             raise Unavailable(f"Stripe refused the checkout: {exc.user_message or 'unknown error'}") from None
         return Checkout(session_id=str(session.id), url=str(session.url))
 
-    async def refund(self, payment_intent: str, amount_cents: int, request_id: int) -> str:
-        """Ask Stripe to refund part or all of one payment; the request follows the charge.refunded event."""
+    async def refund(
+        self, payment_intent: str, amount_cents: int, request_id: int, idempotency_key: str
+    ) -> str:
+        """Ask Stripe to refund part or all of one payment; the request follows the charge.refunded event.
+        The same key asked again (a second tab, a double submit) gets the first refund, not another."""
         params: dict[str, Any] = {
             "payment_intent": payment_intent,
             "amount": amount_cents,
             "metadata": {REQUEST_KEY: str(request_id)},
         }
         try:
-            refund = await self.client.v1.refunds.create_async(params=params)  # type: ignore[arg-type]
+            refund = await self.client.v1.refunds.create_async(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
+            )
         except stripe.StripeError as exc:
             raise Unavailable(f"Stripe refused the refund: {exc.user_message or 'unknown error'}") from None
         return str(refund.id)

@@ -67,7 +67,11 @@ class PaymentListQuery(_Strict):
 
 class RefundIn(_Strict):
     amount_cents: int | None = Field(
-        None, ge=1, le=MAX_CENTS, description="default: everything paid and not yet refunded"
+        None,
+        ge=1,
+        le=MAX_CENTS,
+        strict=True,  # a whole number of cents: true, "30" or 30.0 are not amounts anyone typed
+        description="default: everything paid and not yet refunded",
     )
 
 

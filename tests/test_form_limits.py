@@ -236,3 +236,21 @@ async def test_an_e_mail_reminder_to_a_patient_without_an_address_is_not_sent_an
         )
         sent = await s.scalar(select(func.count()).where(TimelineItem.kind.in_(("sms", "email"))))
     assert note == "Form reminder not sent: this patient has no e-mail address." and sent == 1
+
+
+async def test_an_ipv6_client_is_counted_by_its_64_prefix_not_by_each_of_its_addresses(
+    carrier: Carrier,
+) -> None:
+    """A phone or home line holds a whole /64 and may pick a new address per request (privacy addresses)."""
+    services = carrier.app[SERVICES]
+    for n in range(LIMITS["requests_per_address"]):
+        await form_limits.admit(services, f"2001:db8:1:2::{n + 1:x}")
+    with pytest.raises(RateLimited):
+        await form_limits.admit(services, "2001:db8:1:2:ffff:ffff:ffff:ffff")
+    await form_limits.admit(services, "2001:db8:1:3::1")  # the next /64 is someone else
+    await form_limits.admit(services, "::ffff:198.51.100.7")  # an IPv4 peer seen through IPv6 is itself
+    await form_limits.admit(services, "::ffff:198.51.100.8")
+    await form_limits.admit(services, "fe80::1%eth0")  # a link-local peer with its zone
+    async with services.read() as s:
+        keys = set(await s.scalars(select(FormHit.addr)))
+    assert keys == {"2001:db8:1:2::/64", "2001:db8:1:3::/64", "198.51.100.7", "198.51.100.8", "fe80::/64"}

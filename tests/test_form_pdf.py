@@ -298,6 +298,48 @@ async def test_the_pdf_is_made_at_completion_stored_and_served_to_staff_only_eac
         assert [(v.action, v.record_id, v.actor_id is not None) for v in views] == [
             ("view", str(out["id"]), True)
         ] * 2
+        # "Who looked at this patient's records" names the PDF views, with the patient.
+        report = await admin.api("GET", f"{base}/api/v1/audit?patient_id={out['contact_id']}")
+        pdf_rows = [r for r in report["entries"] if r["record_type"] == "form_pdf"]
+        assert [(r["action"], r["patient_id"]) for r in pdf_rows] == [("view", out["contact_id"])] * 2
     finally:
         for desk in (admin, staff, other):
             await desk.close()
+
+
+def test_a_long_word_is_broken_in_one_pass_over_its_characters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A patient's 2,000-character answer with no space once took seconds of the submission to wrap."""
+    import comms.pdf_writer as writer
+
+    calls = 0
+    measure = writer.char_width
+
+    def counted(ch: str, font: str) -> int:
+        nonlocal calls
+        calls += 1
+        return measure(ch, font)
+
+    monkeypatch.setattr(writer, "char_width", counted)
+    word = "W" * 2000
+    lines = wrap(word, "F1", 10, 504)
+    assert "".join(lines) == word
+    assert all(text_width(line, "F1", 10) <= 504 for line in lines)
+    assert len(lines) > 10
+    assert calls < 50 * len(word)  # linear, not one measurement of every prefix
+
+
+def test_a_png_with_alpha_is_inflated_only_up_to_a_signature_or_screenshot_size() -> None:
+    """12 megapixels of blank RGBA is a 47 KB upload that inflated to 48 MB (and 350 MB at 30 MP)."""
+    width, height = 4000, 3000
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (1 + width * 4)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    assert len(bomb) < 100_000
+    assert png_image(bomb) is None  # named in the PDF, never inflated
+    assert png_image(_rgba_png(600, 200)[0]) is not None  # a signature pad's picture still draws

@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+import pytest
+from pydantic import ValidationError
+
 from comms.payment_models import PaymentRequest
 from comms.payment_state import balance, derive
 from comms.stripe_events import normalize
-from schemas.payments import CheckoutPaid, CheckoutProcessing, PaymentFailed, RefundSeen
+from schemas.payments import CheckoutPaid, CheckoutProcessing, PaymentFailed, RefundIn, RefundSeen
 from tests.payments_rig import charge_refunded, event, intent_failed, session_completed
 
 NOW = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
@@ -51,6 +54,34 @@ def test_failures_refunds_and_foreign_events() -> None:
     assert normalize(event("checkout.session.completed", injected, "e")) is None
     assert normalize(event("customer.created", {"id": "cus_1"}, "e")) is None
     assert normalize({"type": "charge.refunded", "data": {"object": "not an object"}}) is None
+
+
+def test_a_signed_event_missing_or_mistyping_a_field_is_not_acted_on_and_never_raises() -> None:
+    """The webhook answers 500 on an exception, and Stripe then redelivers the event for days."""
+    delayed = session_completed(7, "pi_1", 2500, "cs_1") | {"payment_status": "unpaid"}
+    shapes = {
+        "checkout.session.completed": [session_completed(7, "pi_1", 2500, "cs_1"), delayed],
+        "checkout.session.async_payment_succeeded": [session_completed(7, "pi_1", 2500, "cs_1")],
+        "checkout.session.async_payment_failed": [delayed],
+        "payment_intent.payment_failed": [intent_failed(7, "pi_1")],
+        "charge.refunded": [charge_refunded("pi_1", "ch_1", 500, 200)],
+    }
+    odd: list[object] = ["<missing>", None, "", "abc", [], {}, 1.5, True, "x" * 1000]
+    for kind, objects in shapes.items():
+        for obj in objects:
+            for key, value in itertools.product(list(obj), odd):
+                changed = {k: v for k, v in obj.items() if k != key}
+                if value != "<missing>":
+                    changed[key] = value
+                normalize(event(kind, changed, "e"))  # a fact or None; never an exception
+    paid = session_completed(7, "pi_1", 2500, "cs_1")
+    assert (
+        normalize(event("checkout.session.completed", {k: v for k, v in paid.items() if k != "id"}, "e"))
+        is None
+    )
+    assert normalize(event("checkout.session.completed", paid | {"amount_total": "2500"}, "e")) is None
+    assert normalize(event("checkout.session.async_payment_failed", delayed | {"id": "x" * 300}, "e")) is None
+    assert normalize({"type": "charge.refunded", "data": ["not", "a", "dict"]}) is None
 
 
 def _request(**facts: object) -> PaymentRequest:
@@ -128,3 +159,11 @@ def test_access_log_masks_the_patients_link_tokens() -> None:
     assert logged_path("/r/shortTok") == "/r/…"
     assert logged_path("/api/v1/payment-requests/12") == "/api/v1/payment-requests/12"
     assert logged_path("/repair/x") == "/repair/x"
+
+
+def test_a_refund_amount_is_a_whole_positive_number_of_cents_within_the_limit() -> None:
+    assert RefundIn.model_validate_json('{"amount_cents": 3000}').amount_cents == 3000
+    assert RefundIn.model_validate_json("{}").amount_cents is None
+    for raw in ("true", '"30"', "30.0", "30.5", "0", "-5", "10000001", "1e30", "[1]"):
+        with pytest.raises(ValidationError):
+            RefundIn.model_validate_json(f'{{"amount_cents": {raw}}}')

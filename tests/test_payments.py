@@ -4,6 +4,7 @@ settle the request (once each, in any order), refunds, expiry, access and audit.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from collections.abc import AsyncIterator
@@ -512,3 +513,66 @@ async def test_two_payments_for_one_request_arriving_at_once_both_count(rig: Pay
         assert [status for status, _ in await asyncio.gather(*posts)] == [200, 200, 200]
         row = await request_row(rig.app, request_id)
         assert (row.status, row.paid_cents) == ("paid", 3000)
+
+
+async def test_a_refund_stripe_makes_is_audited_even_when_a_later_part_is_refused(rig: PayRig) -> None:
+    """A request paid in two parts is refunded newest first; the second refusal must not hide the first."""
+    desk = await open_desk(rig.base, rig.carrier.practice.staff_a, on_duty=False)
+    try:
+        out = await _ask(desk, rig, 3000, allow_partial=True)
+        link = await _link(rig, out["id"])
+        await _pay(rig, link, amount="10.00")
+        await _status(rig, out["id"], "partially_paid")
+        await _pay(rig, link)
+        await _status(rig, out["id"], "paid")
+        async with rig.app[SERVICES].read() as s:
+            older = await s.scalar(
+                select(PaymentReceived.payment_intent)
+                .where(PaymentReceived.request_id == out["id"])
+                .order_by(PaymentReceived.id)
+            )
+        # Refunded at Stripe (its dashboard, say) and not yet told to us: the older part is refused.
+        rig.stripe_app[STRIPE_ACCOUNT].refund({"payment_intent": older})
+        headers = {"Origin": ORIGIN, "X-CSRF-Token": desk.csrf}
+        url = f"{rig.base}/api/v1/payment-requests/{out['id']}/refund"
+        async with desk.http.post(url, json={}, headers=headers) as refused:
+            assert refused.status == 503
+        async with rig.app[SERVICES].read() as s:
+            rows = (
+                await s.scalars(
+                    select(AuditEntry).where(
+                        AuditEntry.record_type == "payment_request",
+                        AuditEntry.record_id == str(out["id"]),
+                        AuditEntry.action == "refund",
+                    )
+                )
+            ).all()
+        assert [(r.detail or {}).get("cents") for r in rows] == [2000]  # the newer part, which Stripe made
+    finally:
+        await desk.close()
+
+
+async def test_the_same_refund_asked_again_before_stripe_confirms_the_first_is_made_once(rig: PayRig) -> None:
+    """Two tabs (or a double submit) asking $30.00 back while Stripe's refund event is still on its way."""
+    desk = await open_desk(rig.base, rig.carrier.practice.staff_a, on_duty=False)
+    deliveries = rig.stripe_app[STRIPE_DELIVERIES]
+    endpoint = deliveries.endpoint
+    try:
+        out = await _ask(desk, rig, 8000)
+        await _pay(rig, await _link(rig, out["id"]))
+        await _status(rig, out["id"], "paid")
+        deliveries.endpoint = None  # Stripe's events are late: none arrives
+        url = f"{rig.base}/api/v1/payment-requests/{out['id']}/refund"
+        headers = {"Origin": ORIGIN, "X-CSRF-Token": desk.csrf}
+
+        async def ask() -> int:
+            async with desk.http.post(url, json={"amount_cents": 3000}, headers=headers) as resp:
+                return resp.status
+
+        statuses = [*await asyncio.gather(ask(), ask()), await ask()]
+        assert 200 in statuses and set(statuses) <= {200, 503}, statuses
+        refunds = list(rig.stripe_app[STRIPE_ACCOUNT].refunds.values())
+        assert [r["amount"] for r in refunds] == [3000]
+    finally:
+        deliveries.endpoint = endpoint
+        await desk.close()

@@ -91,13 +91,20 @@ async def refund(request: web.Request) -> web.Response:
         )
     refunds: list[str] = []
     remaining = wanted
-    for intent, cents in left:  # newest payment first
-        part = min(cents, remaining)
-        refunds.append(await stripe.refund(intent, part, request_id))
-        remaining -= part
-        if remaining == 0:
-            break
-    await payments.record_refund_asked(services, actor, request_id, wanted, refunds)
+    try:
+        for intent, cents in left:  # newest payment first
+            part = min(cents, remaining)
+            # What is left of this payment as we know it is in the key: until Stripe's event says the
+            # first refund happened, the same refund asked again (two tabs, a double submit) is made once.
+            key = f"frontdesk-refund-{request_id}-{intent}-{cents}-{part}"
+            refunds.append(await stripe.refund(intent, part, request_id, key))
+            remaining -= part
+            if remaining == 0:
+                break
+    finally:
+        # What Stripe did refund is on record even when a later part is refused.
+        if refunds:
+            await payments.record_refund_asked(services, actor, request_id, wanted - remaining, refunds)
     return reply(RefundOut(request_id=request_id, refunded_cents=wanted, refunds=refunds))
 
 

@@ -29,6 +29,7 @@ class StripeApi:
         self.deliveries = deliveries
         self.secret_key = secret_key
         self.public_url = public_url
+        self._in_flight: set[str] = set()  # idempotency keys of writes not yet answered
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -51,7 +52,12 @@ class StripeApi:
             if idem and idem in self.account.idempotent:
                 status, body = self.account.idempotent[idem]
                 return web.json_response(body, status=status, headers={"Idempotent-Replayed": "true"})
+            if idem and idem in self._in_flight:  # as Stripe answers a concurrent use of one key
+                message = "There is currently another in-progress request using this Idempotent Key."
+                return _error(409, {"type": "idempotency_error", "message": message})
             before = len(self.account.events)
+            if idem:
+                self._in_flight.add(idem)
             try:
                 body = await handler(request)
                 status = 200
@@ -59,6 +65,8 @@ class StripeApi:
                 status, body = exc.status, {"error": exc.body}
             except FormError as exc:
                 status, body = 400, {"error": {"type": "invalid_request_error", "message": str(exc)}}
+            finally:
+                self._in_flight.discard(idem or "")
             if idem and status < 500:
                 self.account.idempotent[idem] = (status, body)
             for event in self.account.events[before:]:
