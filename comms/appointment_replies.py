@@ -1,10 +1,12 @@
-"""Patients answering a reminder by text: a yes confirms the visit, a reschedule-like reply raises a
+"""Patients answering a reminder by text or e-mail: a yes confirms the visit, a reschedule-like reply raises a
 request for staff, anything else raises an alert in the inbox (a notification to whoever should act,
 and a mark on the reminder in the thread; the reply itself reopens the thread and counts as unread).
 
 Only the first reply after a reminder is read this way (the reminder's `reply` records it), and only
 while its visit is still to come; other texts are ordinary messages. It runs inside the transaction
-that stores the inbound text, in a savepoint, so a fault here can never lose the patient's message.
+that stores the inbound message, in a savepoint, so a fault here can never lose the patient's message.
+A text answers the thread's latest reminder; an e-mail answers the reminder e-mail it replies to (found
+by its In-Reply-To / References), and an auto-reply answers nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from comms.appointments import confirm_by_reply
 from comms.logsafe import log_failure
 from comms.models import Conversation, Location, TimelineItem, utcnow
 from comms.reply_alerts import mark_reminder, raise_alert
-from comms.reply_intent import classify
+from comms.reply_intent import Intent, classify, classify_email
 from comms.schedule_models import Appointment, AppointmentReminder
 from comms.services import Unit
 from comms.slots import local_text
@@ -67,6 +69,32 @@ async def understand(unit: Unit, conversation: Conversation, item: TimelineItem)
         return None
 
 
+async def understand_email(
+    unit: Unit, conversation: Conversation, item: TimelineItem, answered_item_ids: list[int], new_text: str
+) -> str | None:
+    """Read an inbound e-mail (its unquoted part) as the answer to the reminder e-mail it replies to."""
+    if not answered_item_ids:
+        return None
+    s = unit.session
+    try:
+        async with s.begin_nested():
+            found = (
+                await s.execute(
+                    _open_reminders([conversation.id])
+                    .where(AppointmentReminder.item_id.in_(answered_item_ids))
+                    .order_by(AppointmentReminder.item_id.desc())
+                    .limit(1)
+                )
+            ).first()
+            if found is None:
+                return None
+            reminder, appointment = found
+            return await _answer(unit, conversation, item, reminder, appointment, classify_email(new_text))
+    except Exception as exc:  # the patient's e-mail must be stored whatever happens here
+        log_failure(log, "reading an e-mailed reply to a reminder failed", exc=exc)
+        return None
+
+
 async def _understand(unit: Unit, conversation: Conversation, item: TimelineItem) -> str | None:
     s = unit.session
     found = (
@@ -79,9 +107,20 @@ async def _understand(unit: Unit, conversation: Conversation, item: TimelineItem
     if found is None:
         return None
     reminder, appointment = found
+    return await _answer(unit, conversation, item, reminder, appointment, classify(item.body))
+
+
+async def _answer(
+    unit: Unit,
+    conversation: Conversation,
+    item: TimelineItem,
+    reminder: AppointmentReminder,
+    appointment: Appointment,
+    intent: Intent,
+) -> str | None:
+    s = unit.session
     if reminder.reply is not None:
         return None  # that reminder was answered already: this is an ordinary message
-    intent = classify(item.body)
     reminder.reply = intent
     await mark_reminder(unit, conversation, reminder.item_id, intent)
     if intent == "confirm":

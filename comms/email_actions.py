@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from comms import audit, media
+from comms import appointment_replies, audit, media
 from comms.access import Actor
 from comms.contacts import _create as insert_contact
 from comms.email_build import OutgoingAttachment, build_email
@@ -188,6 +188,9 @@ async def _store_copy(
         if stored_item is not None and entries:
             stored_item.meta = {**stored_item.meta, "media": entries}
             await publish_update(unit, stored_item)
+        if stored_item is not None and not parsed.auto_submitted:  # an auto-reply never confirms
+            answered = await _answered_items(s, parsed, conversation)
+            await appointment_replies.understand_email(unit, conversation, stored_item, answered, new_part)
         audit.record(
             s,
             None,
@@ -197,6 +200,26 @@ async def _store_copy(
             {"kind": "email", "attachments": len(entries), "auto_reply": parsed.auto_submitted},
         )
         return out.id, False
+
+
+def _parent_keys(parsed: ParsedEmail, location_id: int) -> list[str]:
+    """How the messages this one answers would be stored at this location."""
+    parents = [m for m in (parsed.in_reply_to, *reversed(parsed.references)) if m]
+    return [k for m in parents for k in (message_key(m), message_key(m, location_id))]
+
+
+async def _answered_items(s: Any, parsed: ParsedEmail, conversation: Conversation) -> list[int]:
+    """This thread's items that the message names as its parents (a reminder it answers, say)."""
+    keys = _parent_keys(parsed, conversation.location_id)
+    if not keys:
+        return []
+    return list(
+        await s.scalars(
+            select(EmailMessage.item_id)
+            .join(TimelineItem, TimelineItem.id == EmailMessage.item_id)
+            .where(EmailMessage.message_id.in_(keys), TimelineItem.conversation_id == conversation.id)
+        )
+    )
 
 
 def _kept_references(parsed: ParsedEmail) -> list[str]:
@@ -215,9 +238,7 @@ async def _thread_for(unit: Unit, parsed: ParsedEmail, location: Location) -> Co
     mail, so threading across locations or practices would let any sender file mail into them.
     """
     s = unit.session
-    parents = [m for m in (parsed.in_reply_to, *reversed(parsed.references)) if m]
-    if parents:
-        keys = [k for m in parents for k in (message_key(m), message_key(m, location.id))]
+    if keys := _parent_keys(parsed, location.id):
         found = await s.scalar(
             select(Conversation)
             .join(TimelineItem, TimelineItem.conversation_id == Conversation.id)

@@ -17,6 +17,8 @@ from comms.models import Base, BigId, utcnow
 
 STATUSES = ("sent", "opened", "processing", "paid", "partially_paid", "failed", "expired", "refunded")
 OPEN_STATUSES = frozenset({"sent", "opened", "partially_paid", "failed"})
+# On the billing desk's open list too, marked clearing: a bank debit may yet pay it (or fail).
+LISTED_OPEN = OPEN_STATUSES | {"processing"}
 
 
 class PaymentRequest(Base):

@@ -9,8 +9,10 @@ late "failed" never undoes "paid", a refund that overtook its payment counts onc
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms.messaging import publish_update
 from comms.models import TimelineItem, utcnow
@@ -78,6 +80,27 @@ def request_out(request: PaymentRequest) -> PaymentRequestOut:
     )
 
 
+def _still_clearing() -> Any:
+    """Bank debits started and neither failed nor yet counted as paid."""
+    return (
+        PaymentProcessing.started_at.is_not(None),
+        PaymentProcessing.failed_at.is_(None),
+        ~exists().where(PaymentReceived.checkout_session == PaymentProcessing.checkout_session),
+    )
+
+
+async def clearing_by_request(s: AsyncSession, request_ids: list[int]) -> dict[int, int]:
+    """Per request, the cents of its bank debits still clearing (absent: none)."""
+    if not request_ids:
+        return {}
+    rows = await s.execute(
+        select(PaymentProcessing.request_id, func.coalesce(func.sum(PaymentProcessing.amount_cents), 0))
+        .where(PaymentProcessing.request_id.in_(request_ids), *_still_clearing())
+        .group_by(PaymentProcessing.request_id)
+    )
+    return {int(request_id): int(cents or 0) for request_id, cents in rows}
+
+
 def item_meta(request: PaymentRequest, processing_cents: int = 0) -> dict[str, object]:
     """What the thread's payment card shows; the link's token is not in it (staff never need it)."""
     return {
@@ -113,10 +136,7 @@ async def refresh(unit: Unit, request: PaymentRequest, now: dt.datetime | None =
     pending = (
         await s.execute(
             select(func.count(), func.coalesce(func.sum(PaymentProcessing.amount_cents), 0)).where(
-                PaymentProcessing.request_id == request.id,
-                PaymentProcessing.started_at.is_not(None),
-                PaymentProcessing.failed_at.is_(None),
-                ~exists().where(PaymentReceived.checkout_session == PaymentProcessing.checkout_session),
+                PaymentProcessing.request_id == request.id, *_still_clearing()
             )
         )
     ).one()

@@ -18,6 +18,7 @@ from comms.messaging import write_unit
 from comms.models import Contact, Location, TimelineItem, utcnow
 from comms.payment_followups import confirm_payment, money, send_to_patient
 from comms.payment_models import (
+    LISTED_OPEN,
     OPEN_STATUSES,
     PaymentProcessing,
     PaymentReceived,
@@ -25,7 +26,7 @@ from comms.payment_models import (
     PaymentRequest,
     PaymentWebhookEvent,
 )
-from comms.payment_state import balance, item_meta, refresh, request_out
+from comms.payment_state import balance, clearing_by_request, item_meta, refresh, request_out
 from comms.services import Services
 from comms.timeline import add_item, conversation_for
 from schemas.payments import (
@@ -155,11 +156,19 @@ async def list_for_location(
             .where(PaymentRequest.location_id == location_id)
         )
         if state == "open":
-            query = query.where(PaymentRequest.status.in_(OPEN_STATUSES)).order_by(PaymentRequest.expires_at)
+            query = query.where(PaymentRequest.status.in_(LISTED_OPEN)).order_by(PaymentRequest.expires_at)
         else:
             query = query.order_by(PaymentRequest.id.desc())
         rows = (await unit.session.execute(query.limit(500))).all()
-        out = [request_out(r).model_copy(update={"contact_name": c.display_name}) for r, c in rows]
+        clearing = await clearing_by_request(
+            unit.session, [r.id for r, _ in rows if r.status == "processing"]
+        )
+        out = [
+            request_out(r).model_copy(
+                update={"contact_name": c.display_name, "clearing_cents": clearing.get(r.id, 0)}
+            )
+            for r, c in rows
+        ]
         audit.record(unit.session, actor, "view", "location_payments", location_id, {"n": len(out)})
         return out
 
@@ -186,12 +195,29 @@ async def contact_balance(services: Services, actor: Actor, contact_id: int) -> 
             raise NotFound("no such patient")
         audit.record(unit.session, actor, "view", "balance", contact_id)
     cents, count = await open_balance(services, contact_id, actor.locations)
+    clearing_cents, clearing_count = await clearing_balance(services, contact_id, actor.locations)
     return BalanceOut(
         contact_id=contact_id,
         open_cents=cents,
         currency=services.settings.payments.currency,
         open_requests=count,
+        clearing_cents=clearing_cents,
+        clearing_requests=clearing_count,
     )
+
+
+async def clearing_balance(
+    services: Services, contact_id: int, location_ids: frozenset[int] | set[int] | None
+) -> tuple[int, int]:
+    """(cents in bank debits still clearing, requests they pay) for a patient at the given locations."""
+    async with services.read() as s:
+        query = select(PaymentRequest.id).where(
+            PaymentRequest.contact_id == contact_id, PaymentRequest.status == "processing"
+        )
+        if location_ids is not None:
+            query = query.where(PaymentRequest.location_id.in_(location_ids))
+        clearing = await clearing_by_request(s, list(await s.scalars(query)))
+    return sum(clearing.values()), len(clearing)
 
 
 # The patient's side: the link is the key (an unguessable token); no staff session, no patient data in it.

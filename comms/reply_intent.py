@@ -96,3 +96,27 @@ def classify(text: str) -> Intent:
     if any(re.fullmatch(rf"(ok |yes |)?{p}[ .!,]*(thanks?( you)?)?[ .!]*", bare) for p in YES_PHRASES[:7]):
         return "confirm"
     return "alert"
+
+
+SIGNATURE_START = re.compile(r"^(-- ?|sent from my .*|get outlook for .*)$", re.IGNORECASE)
+
+
+def classify_email(new_text: str) -> Intent:
+    """Read the unquoted part of an e-mailed reply: its first paragraph answers, the rest may only
+    withdraw a yes (a later "can we move it" or question), and a signature is not read at all."""
+    lines = []
+    for line in new_text.splitlines():
+        if SIGNATURE_START.match(line.strip()):
+            break
+        lines.append(line)
+    paragraphs = [p for p in re.split(r"\n\s*\n", "\n".join(lines).strip()) if p.strip()]
+    if not paragraphs:
+        return "alert"
+    intent = classify(paragraphs[0])
+    rest = _normal(" ".join(paragraphs[1:]))
+    if intent == "confirm" and rest:
+        if any(re.search(p, rest) for p in RESCHEDULE[1:]):
+            return "reschedule"
+        if "?" in rest:
+            return "alert"
+    return intent

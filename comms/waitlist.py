@@ -1,5 +1,6 @@
 """The waitlist, staff side: put a thread's patient on it for a type (optionally one provider) between
-two local dates, see a thread's entries, take someone off. Offers of freed slots: comms/waitlist_offers.py.
+two local dates, see a thread's entries (an expired one stays in view until renewed or replaced), renew an
+expired one, take someone off. Offers of freed slots: comms/waitlist_offers.py.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from comms.services import Services, Unit
 from comms.slots import provider_at
 from comms.timeline import add_item, conversation_for
 from comms.waitlist_models import WaitlistEntry, WaitlistOffer
-from schemas.waitlist import WaitlistEntryOut, WaitlistIn
+from schemas.waitlist import WaitlistEntryOut, WaitlistIn, WaitlistRenewIn
 
 OPEN = ("waiting", "offered")
+SHOWN = (*OPEN, "expired")
 
 
 def expiry_for(created_at: dt.datetime, latest: dt.date, timezone: str, days: int) -> dt.datetime:
@@ -117,17 +119,25 @@ async def add_entry(
         return await entry_out(s, entry)
 
 
+def _in_view(entries: list[WaitlistEntry]) -> list[WaitlistEntry]:
+    """Open entries, and an expired one only while no later entry of its type has taken its place."""
+    newest: dict[int, WaitlistEntry] = {}
+    for e in entries:  # oldest first: the last one seen per type is the newest
+        newest[e.type_id] = e
+    return [e for e in entries if e.state in OPEN or newest[e.type_id] is e]
+
+
 async def list_entries(services: Services, actor: Actor, conversation_id: int) -> list[WaitlistEntryOut]:
-    """The thread's open waitlist entries (the read is audited)."""
+    """The thread's open waitlist entries and its expired ones still to renew (the read is audited)."""
     async with services.unit() as unit:
         s = unit.session
         conversation = await conversation_for(unit, actor, conversation_id)
         rows = await s.scalars(
             select(WaitlistEntry)
-            .where(WaitlistEntry.conversation_id == conversation.id, WaitlistEntry.state.in_(OPEN))
+            .where(WaitlistEntry.conversation_id == conversation.id, WaitlistEntry.state.in_(SHOWN))
             .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
         )
-        out = [await entry_out(s, e) for e in rows]
+        out = [await entry_out(s, e) for e in _in_view(list(rows))]
         audit.record(s, actor, "view", "conversation_waitlist", conversation.id, {"entries": len(out)})
         return out
 
@@ -153,3 +163,50 @@ async def remove_entry(services: Services, actor: Actor, entry_id: int) -> Waitl
         await note(unit, actor, entry, "Removed from the waitlist", "waitlist_removed")
         audit.record(s, actor, "delete", "waitlist_entry", entry.id)
         return await entry_out(s, entry)
+
+
+async def renew_entry(
+    services: Services, actor: Actor, entry_id: int, body: WaitlistRenewIn
+) -> WaitlistEntryOut:
+    """Put an expired entry back on the list with a new expiry (and new dates, when its have passed)."""
+    async with services.unit() as unit:
+        s = unit.session
+        entry = await s.get(WaitlistEntry, entry_id, with_for_update=True)
+        if entry is None:
+            raise NotFound("no such waitlist entry")
+        actor.require_location(entry.location_id)
+        await conversation_for(unit, actor, entry.conversation_id)
+        if entry.state != "expired":
+            raise Conflict(f"only an expired entry can be renewed; this one is {entry.state}")
+        twin = await s.scalar(
+            select(WaitlistEntry.id).where(
+                WaitlistEntry.conversation_id == entry.conversation_id,
+                WaitlistEntry.type_id == entry.type_id,
+                WaitlistEntry.state.in_(OPEN),
+            )
+        )
+        if twin is not None:
+            raise Conflict("this patient is already on the waitlist for that type")
+        location = await s.get(Location, entry.location_id)
+        if location is None:
+            raise NotFound("no such location")
+        earliest, latest = body.earliest or entry.earliest, body.latest or entry.latest
+        if latest < earliest:
+            raise InvalidRequest("latest must not be before earliest")
+        now = utcnow()
+        expires_at = expiry_for(now, latest, location.timezone, services.settings.waitlist.entry_days)
+        if expires_at <= now:
+            raise InvalidRequest("the latest date has already passed: choose a later one")
+        entry.earliest, entry.latest = earliest, latest
+        entry.state, entry.expires_at = "waiting", expires_at
+        await s.flush()
+        out = await entry_out(s, entry)
+        await note(
+            unit,
+            actor,
+            entry,
+            f"Waitlist entry renewed: on the list until {out.last_day:%b %-d, %Y}",
+            "waitlist_renewed",
+        )
+        audit.record(s, actor, "renew", "waitlist_entry", entry.id, {"expires_at": expires_at.isoformat()})
+        return out

@@ -59,6 +59,7 @@ class PaymentRequestOut(_Strict):
     paid_at: dt.datetime | None
     created_at: dt.datetime
     contact_name: str | None = Field(None, description="in a location's list: whose request it is")
+    clearing_cents: int = Field(0, description="in a location's list: bank debits still clearing")
 
 
 class PaymentListQuery(_Strict):
@@ -88,6 +89,8 @@ class BalanceOut(_Strict):
     open_cents: int
     currency: str
     open_requests: int
+    clearing_cents: int = Field(0, description="bank debits still clearing (not in open_cents)")
+    clearing_requests: int = 0
 
 
 class CheckoutPaid(_Strict):

@@ -1,5 +1,5 @@
 """Waitlist contracts: staff put a thread's patient on the waitlist for a type (optionally one
-provider) between two local dates, and see or remove their entries."""
+provider) between two local dates, and see, renew (once expired) or remove their entries."""
 
 from __future__ import annotations
 
@@ -24,6 +24,21 @@ class WaitlistIn(BaseModel):
         if self.latest < self.earliest:
             raise ValueError("latest must not be before earliest")
         if (self.latest - self.earliest).days > 366:
+            raise ValueError("a waitlist entry can span at most a year")
+        return self
+
+
+class WaitlistRenewIn(BaseModel):
+    """Renewing an expired entry: new dates are needed only when its latest date has passed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    earliest: dt.date | None = Field(None, description="new first local date; default: the entry's own")
+    latest: dt.date | None = Field(None, description="new last local date; default: the entry's own")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WaitlistRenewIn:
+        if self.earliest and self.latest and (self.latest - self.earliest).days > 366:
             raise ValueError("a waitlist entry can span at most a year")
         return self
 

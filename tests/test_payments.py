@@ -146,6 +146,8 @@ async def test_staff_request_texts_the_link_patient_pays_and_the_thread_shows_it
             "open_cents": 0,
             "currency": "usd",
             "open_requests": 0,
+            "clearing_cents": 0,
+            "clearing_requests": 0,
         }
     finally:
         await desk.close()

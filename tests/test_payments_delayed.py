@@ -1,6 +1,7 @@
 """Delayed payment methods (a US bank debit): Checkout completes unpaid, the request shows "processing"
-live in the thread, and ends paid or failed when Stripe's async_payment_succeeded or
-async_payment_failed arrives; the same in any order and on duplicates."""
+live in the thread (and as clearing, apart from what is due, on the billing desk's open list and in the
+balance), and ends paid or failed when Stripe's async_payment_succeeded or async_payment_failed arrives;
+the same in any order and on duplicates."""
 
 from __future__ import annotations
 
@@ -87,11 +88,19 @@ async def test_a_bank_payment_shows_processing_live_then_paid_with_one_receipt(r
         assert "bank payment is being processed" in await _page(link)
         balance = await desk.api("GET", f"{rig.base}/api/v1/contacts/{out['contact_id']}/balance")
         assert balance["open_cents"] == 0  # nothing to chase while the bank clears it
+        assert (balance["clearing_cents"], balance["clearing_requests"]) == (9000, 1)  # said apart
+        desk_list = f"{rig.base}/api/v1/locations/{rig.carrier.practice.loc_a}/payment-requests"
+        listed = {r["id"]: r for r in await desk.api("GET", desk_list)}
+        assert (listed[out["id"]]["status"], listed[out["id"]]["clearing_cents"]) == ("processing", 9000)
+        assert listed[out["id"]]["balance_cents"] == 0
         assert await _receipts(rig) == []  # no receipt before the money is there
         await _settle(rig, session_id)
         paid = await desk.event(_item_update(out["id"], "paid"))
         assert paid["item"]["meta"]["paid_cents"] == 9000 and paid["item"]["meta"]["processing_cents"] == 0
         assert "Paid in full ($90.00)" in await _page(link)
+        assert out["id"] not in {r["id"] for r in await desk.api("GET", desk_list)}
+        balance = await desk.api("GET", f"{rig.base}/api/v1/contacts/{out['contact_id']}/balance")
+        assert (balance["open_cents"], balance["clearing_cents"]) == (0, 0)
         assert await wait_for(lambda: _receipts(rig), what="the receipt") == [
             "North: thank you, we received your payment of $90.00."
         ]

@@ -157,3 +157,43 @@ async def test_unclear_and_reschedule_replies_notify_who_should_act(services: Se
         [sms] = [i for i in await _thread(services, conversation, "sms") if "reminder" in i.meta]
         marks[conversation] = sms.meta["reminder"]["reply"]
     assert marks == {hal: "alert", rae: "reschedule", p.conv_a: "confirm"}
+
+
+async def test_marking_an_alert_handled_clears_its_notifications_for_everyone_once(
+    services: Services,
+) -> None:
+    import pytest
+
+    from comms import reply_handled
+    from comms.errors import InvalidRequest, NotFound
+    from comms.models import AuditEntry
+
+    p, cal, monday = await _setup(services)
+    admin = await admin_actor(services, p)
+    nora = await staff_actor(services, p, p.staff_a, p.loc_a)
+    south = await staff_actor(services, p, p.staff_b, p.loc_b)
+    hal = await new_conversation(services, p.practice_id, p.loc_a, "Hal Huh", "+12025550182")
+    await _book(services, p, cal, hal, local(monday, 9))
+    await reminders.run_once(services, local(monday - dt.timedelta(days=2), 12))
+    reply = await _text(services, "+12025550182", "who is this?")
+    [alert] = await _thread(services, hal, "activity")
+    assert {n.item_id for n in await notifications.list_for(services, admin)} == {alert.id}
+    assert {n.item_id for n in await notifications.list_for(services, nora)} == {alert.id}
+
+    with pytest.raises(NotFound):  # South cannot see North's thread
+        await reply_handled.mark_handled(services, south, alert.id)
+    with pytest.raises(InvalidRequest):  # the patient's text is no alert
+        await reply_handled.mark_handled(services, nora, reply or 0)
+    out = await reply_handled.mark_handled(services, nora, alert.id)
+    assert out.meta["handled"]["by"] == nora.user_id and out.meta["alert"] is True
+    assert await notifications.list_for(services, admin) == []
+    assert await notifications.list_for(services, nora) == []
+    again = await reply_handled.mark_handled(services, admin, alert.id)  # handled once, by Nora
+    assert again.meta["handled"] == out.meta["handled"]
+    async with services.read() as s:
+        audits = list(
+            await s.scalars(
+                select(AuditEntry).where(AuditEntry.action == "handle", AuditEntry.record_id == str(alert.id))
+            )
+        )
+    assert [(a.actor_id, a.detail["cleared"]) for a in audits] == [(nora.user_id, 2)]

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from comms import waitlist_limits, waitlist_offers
 from comms.errors import RateLimited
-from comms.models import TimelineItem, utcnow
+from comms.models import AuditEntry, TimelineItem, utcnow
 from comms.services import Services
 from comms.waitlist import expiry_for
 from comms.waitlist_expiry import expire_due
@@ -127,6 +127,74 @@ async def test_expired_entries_are_offered_nothing_and_expire_once(served: Any) 
                 )
             )
         assert lines == ["Waitlist entry expired: no longer offered free times"]
-        assert await api(http, "GET", f"{url}/api/v1/conversations/{stale}/waitlist", csrf) == []
-        # An expired entry no longer blocks putting the patient on the waitlist again.
-        await api(http, "POST", f"{url}/api/v1/conversations/{stale}/waitlist", csrf, span, 201)
+        # Staff still see it, tagged expired, until it is renewed or replaced.
+        listed = await api(http, "GET", f"{url}/api/v1/conversations/{stale}/waitlist", csrf)
+        assert [(e["id"], e["state"]) for e in listed] == [(entries[stale]["id"], "expired")]
+        # An expired entry no longer blocks a new one for its type, which then takes its place.
+        again = await api(http, "POST", f"{url}/api/v1/conversations/{stale}/waitlist", csrf, span, 201)
+        listed = await api(http, "GET", f"{url}/api/v1/conversations/{stale}/waitlist", csrf)
+        assert [(e["id"], e["state"]) for e in listed] == [(again["id"], "waiting")]
+        renew = f"{url}/api/v1/waitlist/{entries[stale]['id']}/renew"
+        refused = await api(http, "POST", renew, csrf, {}, 409)  # the new entry holds that type
+        assert refused["error"]["message"] == "this patient is already on the waitlist for that type"
+
+
+async def test_staff_renew_an_expired_entry_with_a_new_expiry(served: Any) -> None:
+    p, url = served.practice, base(served)
+    services: Services = served.app[SERVICES]
+    cal = await seed_calendar(services, p)
+    monday = next_weekday(0)
+    async with browser() as http:
+        csrf = (await sign_in(http, url, p.staff_a))["csrf_token"]
+        span = {"type_id": cal.type_id, "earliest": str(monday - dt.timedelta(days=3)), "latest": str(monday)}
+        entry = await api(http, "POST", f"{url}/api/v1/conversations/{p.conv_a}/waitlist", csrf, span, 201)
+        renew = f"{url}/api/v1/waitlist/{entry['id']}/renew"
+        refused = await api(http, "POST", renew, csrf, {}, 409)
+        assert refused["error"]["message"] == "only an expired entry can be renewed; this one is waiting"
+
+        # Its days ran out (as if made long ago) while its dates are still to come: renewing keeps them.
+        async with services.unit() as unit:
+            await unit.session.execute(
+                update(WaitlistEntry)
+                .where(WaitlistEntry.id == entry["id"])
+                .values(expires_at=utcnow() - dt.timedelta(minutes=1))
+            )
+        assert await expire_due(services, utcnow()) == 1
+        renewed = await api(http, "POST", renew, csrf, {}, 200)
+        assert renewed["state"] == "waiting" and renewed["earliest"] == span["earliest"]
+        assert dt.datetime.fromisoformat(renewed["expires_at"]) == dt.datetime.combine(
+            monday + dt.timedelta(days=1), dt.time(), tzinfo=NY
+        )
+        listed = await api(http, "GET", f"{url}/api/v1/conversations/{p.conv_a}/waitlist", csrf)
+        assert [(e["id"], e["state"]) for e in listed] == [(entry["id"], "waiting")]
+
+        # Expired again, now with its latest date past: it needs new dates.
+        async with services.unit() as unit:
+            await unit.session.execute(
+                update(WaitlistEntry)
+                .where(WaitlistEntry.id == entry["id"])
+                .values(state="expired", latest=dt.date(2020, 1, 2), earliest=dt.date(2020, 1, 1))
+            )
+        refused = await api(http, "POST", renew, csrf, {}, 422)
+        assert refused["error"]["message"] == "the latest date has already passed: choose a later one"
+        later = {"earliest": str(monday), "latest": str(monday + dt.timedelta(days=7))}
+        renewed = await api(http, "POST", renew, csrf, later, 200)
+        assert (renewed["state"], renewed["latest"]) == ("waiting", later["latest"])
+        async with services.read() as s:
+            lines = list(
+                await s.scalars(
+                    select(TimelineItem.body).where(
+                        TimelineItem.conversation_id == p.conv_a,
+                        TimelineItem.meta["action"].as_string() == "waitlist_renewed",
+                    )
+                )
+            )
+            audits = list(
+                await s.scalars(
+                    select(AuditEntry.action).where(
+                        AuditEntry.record_type == "waitlist_entry", AuditEntry.record_id == str(entry["id"])
+                    )
+                )
+            )
+        assert len(lines) == 2 and lines[0].startswith("Waitlist entry renewed: on the list until ")
+        assert audits.count("renew") == 2

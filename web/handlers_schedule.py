@@ -1,12 +1,13 @@
 """REST: the calendar's set-up (providers, appointment types, hours, time off, holidays), open slots,
 booking from a conversation, rescheduling and the appointment lifecycle, schedules to read, provider
-calendar feeds, and reminder rules with their preview."""
+calendar feeds, reminder rules with their preview, and alerts about replies to reminders marked handled."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from comms import appointment_reads, appointments, calendar_feed, reminders, schedule_setup
+from comms import appointment_reads, appointments, calendar_feed, reminders, reply_handled, schedule_setup
+from schemas.api import TimelineItemOut
 from schemas.schedule import (
     AppointmentOut,
     AppointmentTypeIn,
@@ -401,3 +402,17 @@ async def delete_holiday(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     await schedule_setup.remove_holiday(request.app[SERVICES], actor, int_param(request, "holiday_id"))
     return reply(None)
+
+
+@router.route(
+    "POST",
+    "/api/v1/items/{item_id}/handled",
+    summary="Mark an alert about a reply to a reminder handled; its notifications clear for everyone",
+    response=TimelineItemOut,
+    errors=(404, 422),
+)
+async def mark_reply_handled(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    return reply(
+        await reply_handled.mark_handled(request.app[SERVICES], actor, int_param(request, "item_id"))
+    )

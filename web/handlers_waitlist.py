@@ -11,7 +11,7 @@ from aiohttp import web
 
 from comms import waitlist, waitlist_limits, waitlist_offers
 from comms.errors import NotFound, RateLimited
-from schemas.waitlist import WaitlistEntryOut, WaitlistIn
+from schemas.waitlist import WaitlistEntryOut, WaitlistIn, WaitlistRenewIn
 from web.api import ApiRouter, int_param, parse_body, reply
 from web.carrier import wake_sender
 from web.client import client_addr, origin_allowed
@@ -33,7 +33,7 @@ _TAIL = "</main></body></html>"
 @router.route(
     "GET",
     "/api/v1/conversations/{conversation_id}/waitlist",
-    summary="The thread's patient's open waitlist entries",
+    summary="The thread's patient's open waitlist entries, and expired ones not yet renewed or replaced",
     response=list[WaitlistEntryOut],
 )
 async def list_entries(request: web.Request) -> web.Response:
@@ -69,6 +69,21 @@ async def remove_entry(request: web.Request) -> web.Response:
     actor = await require_actor(request)
     entry_id = int_param(request, "entry_id")
     return reply(await waitlist.remove_entry(request.app[SERVICES], actor, entry_id))
+
+
+@router.route(
+    "POST",
+    "/api/v1/waitlist/{entry_id}/renew",
+    summary="Put an expired waitlist entry back on the list with a new expiry (new dates if its passed)",
+    body=WaitlistRenewIn,
+    response=WaitlistEntryOut,
+    errors=(409,),
+)
+async def renew_entry(request: web.Request) -> web.Response:
+    actor = await require_actor(request)
+    body = await parse_body(request, WaitlistRenewIn)
+    entry_id = int_param(request, "entry_id")
+    return reply(await waitlist.renew_entry(request.app[SERVICES], actor, entry_id, body))
 
 
 def _page(title: str, body: str, status: int = 200) -> web.Response:

@@ -64,6 +64,12 @@ export class ContactPanel {
       el.textContent = b.open_cents
         ? `${money(b.open_cents, b.currency)} (${b.open_requests} open request${b.open_requests === 1 ? "" : "s"})`
         : "none";
+      // A bank debit still clearing is neither owed nor paid yet: said apart from the open balance.
+      const clearing = this.el.querySelector("[data-testid=patient-clearing]");
+      if (clearing) {
+        clearing.hidden = !b.clearing_cents;
+        clearing.textContent = b.clearing_cents ? ` · clearing: ${money(b.clearing_cents, b.currency)}` : "";
+      }
     } catch (err) {
       el.textContent = `not available: ${err.message}`;
     }
@@ -115,7 +121,8 @@ export class ContactPanel {
         row("Address", addressLines(c.address)),
         row("Insurance", insuranceView(c.insurance)),
         row(c.household ? c.household.name : "Household", household),
-        row("Open balance", h("span", { "data-testid": "patient-balance" }, "…"))),
+        row("Open balance", [h("span", { "data-testid": "patient-balance" }, "…"),
+          h("span", { class: "muted", "data-testid": "patient-clearing", hidden: true })])),
       this.appointments = appointmentsSection(c.id, { onReschedule: this.onReschedule }),
       this.conversation() ? (this.waitlist = waitlistSection(this.conversation())) : null,
       h("div", { class: "actions" },

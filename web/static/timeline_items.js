@@ -58,6 +58,17 @@ function reminderReply(item) {
   return h("div", { class: `reminder-reply${attention ? " attention" : ""}`, "data-testid": "reminder-reply", role: attention ? "status" : null }, words);
 }
 
+// An alert about a reminder reply: a button to say it is handled, then who handled it and when.
+function alertHandling(item, staff, onError) {
+  const handled = (item.meta || {}).handled;
+  if (handled) {
+    const who = staff.get(handled.by);
+    return h("span", { class: "alert-handled", "data-testid": "alert-handled" }, ` · handled${who ? ` by ${who.name}` : ""} ${when(handled.at)}`);
+  }
+  return h("button", { class: "link", "data-testid": "mark-handled",
+    onclick: () => api("POST", `/api/v1/items/${item.id}/handled`).catch(onError) }, "Mark handled");
+}
+
 function failure(item) {
   const meta = item.meta || {};
   const why = meta.error || (item.error_code ? `The carrier reported error ${item.error_code}.` : "");
@@ -95,12 +106,13 @@ export function itemEl(item, { staff, onError, household }) {
     ? h("button", { class: "link", onclick: () => api("POST", `/api/v1/items/${item.id}/cancel`).catch(onError) }, "Cancel")
     : null;
   const body = (BODY_BY_KIND[item.kind] || textBody)(item, { staff, onError });
-  const alert = item.kind === "activity" && meta.alert ? " alert" : ""; // a patient's reply staff must act on
+  const alert = item.kind === "activity" && meta.alert ? ` alert${meta.handled ? " handled" : ""}` : ""; // a patient's reply staff must act on
   return h("li", { class: `item ${item.direction} kind-${item.kind}${failed ? " failed" : ""}${alert}`, dataset: { item: item.id, status: item.status || "" } },
     h("div", { class: "item-meta" }, label, author ? ` · ${author.name}` : "",
       h("time", { datetime: item.created_at }, ` ${when(item.created_at)}`),
       meta.send_at && item.status === "scheduled" ? ` · goes ${when(meta.send_at)} ${new Date(meta.send_at).toLocaleTimeString([], { hour: "numeric", minute: "2-digit" })}` : "",
-      words ? h("span", { class: "item-status" }, ` · ${words}`) : null, cancel),
+      words ? h("span", { class: "item-status" }, ` · ${words}`) : null, cancel,
+      alert ? alertHandling(item, staff, onError) : null),
     body,
     OWN_MEDIA.has(item.kind) ? null : mediaEls(item),
     failed ? failure(item) : null,

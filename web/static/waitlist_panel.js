@@ -1,10 +1,10 @@
 // The thread's waitlist in the patient side panel: the patient's open entries (with the last day each
-// stays on the list), taking them off, and "Add to waitlist" (a type, optionally a provider, and the
+// stays on the list), expired ones (offered nothing until staff renew them), taking them off, and "Add to waitlist" (a type, optionally a provider, and the
 // dates they could come).
 import { api } from "/static/api.js";
 import { clear, h } from "/static/dom.js";
 
-const STATE_WORDS = { waiting: "waiting", offered: "offered a time" };
+const STATE_WORDS = { waiting: "waiting", offered: "offered a time", expired: "expired" };
 
 function shortDate(iso) {
   const [y, m, d] = iso.split("-").map(Number);
@@ -31,9 +31,10 @@ export function waitlistSection(conversationId) {
     clear(list).append(...(rows.length ? rows.map((e) => h("li", { dataset: { entry: e.id, state: e.state } },
       h("strong", {}, e.type_name), e.provider_name ? ` with ${e.provider_name}` : " with anyone",
       `, ${shortDate(e.earliest)} to ${shortDate(e.latest)} `,
-      h("span", { class: "tag" }, STATE_WORDS[e.state] || e.state),
-      h("div", { class: "muted", "data-testid": "waitlist-expiry" }, `On the list until ${shortDate(e.last_day)}`),
-      h("div", { class: "actions" }, h("button", { type: "button", class: "link",
+      h("span", { class: `tag${e.state === "expired" ? " expired" : ""}` }, STATE_WORDS[e.state] || e.state),
+      h("div", { class: "muted", "data-testid": "waitlist-expiry" },
+        e.state === "expired" ? `Expired after ${shortDate(e.last_day)}: offered nothing until renewed` : `On the list until ${shortDate(e.last_day)}`),
+      h("div", { class: "actions" }, e.state === "expired" ? renewControls(e) : h("button", { type: "button", class: "link",
         "aria-label": `Remove from the waitlist: ${e.type_name}`, onclick: () => remove(e) }, "Remove"))))
       : [h("li", { class: "muted" }, "Not on the waitlist.")]));
   }
@@ -71,6 +72,26 @@ export function waitlistSection(conversationId) {
     form.hidden = false;
     add.hidden = true;
     type.focus();
+  }
+
+  // Renewing keeps the entry's dates while they are still to come; past ones must be chosen again.
+  function renewControls(e) {
+    const today = new Date().toISOString().slice(0, 10);
+    const earliest = h("input", { type: "date", "aria-label": "Earliest date", value: e.earliest < today ? today : e.earliest, required: true });
+    const latest = h("input", { type: "date", "aria-label": "Latest date", value: e.latest < today ? "" : e.latest, required: true });
+    const renewForm = h("form", { class: "waitlist-renew" }, earliest, latest,
+      h("button", { type: "submit", "aria-label": `Renew on the waitlist: ${e.type_name}` }, "Renew"));
+    renewForm.onsubmit = async (ev) => {
+      ev.preventDefault();
+      error.textContent = "";
+      try {
+        await api("POST", `/api/v1/waitlist/${e.id}/renew`, { earliest: earliest.value, latest: latest.value });
+        await draw();
+      } catch (err) {
+        error.textContent = err.message;
+      }
+    };
+    return renewForm;
   }
 
   async function remove(e) {
