@@ -4,6 +4,7 @@ item, callbacks repeated, late or forged, and who may listen."""
 
 from __future__ import annotations
 
+import datetime as dt
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -385,15 +386,32 @@ async def test_staff_pause_and_resume_the_recording_mid_call(carrier: Carrier) -
         assert await _post(south, control, {"action": "pause"}) == 404  # not their location's call
         assert await _post(north, control, {"action": "stop"}) == 422
         assert take.status == "in-progress"
+        [live] = await north.api("GET", f"{carrier.base}/api/v1/calls/active")
+        assert (live["recording"], live["recording_paused"]) == (True, False)  # recorded from the answer
         assert await north.api("POST", control, {"action": "pause"}) == {"recording": "paused"}
         assert take.status == "paused" and take.skip_pause
+
+        def update(e: dict[str, Any]) -> bool:
+            return e["type"] == "call.updated" and e["call"]["id"] == call_id
+
+        paused = await north.event(lambda e: update(e) and e["call"]["recording_paused"])
+        assert paused["call"]["recording"] is True and paused["call"]["stage"] == "connected"
+        [live] = await north.api("GET", f"{carrier.base}/api/v1/calls/active")
+        assert live["recording_paused"] is True  # a reloaded softphone sees it paused too
+        north.events.clear()  # only what follows the resume
         assert await north.api("POST", control, {"action": "resume"}) == {"recording": "in-progress"}
         assert take.status == "in-progress" and take.skipped > 0
+        resumed = await north.event(lambda e: update(e) and not e["call"]["recording_paused"])
+        assert resumed["call"]["recording"] is True
         await _sandbox(carrier, "POST", f"/sandbox/calls/{sid}/hangup", {})
         await _recorded_item(carrier, call_id)
         call = await _ended(carrier)
-        steps = [(s["step"], s.get("status")) for s in call.route if s["step"] == "recording"]
-        assert steps == [("recording", "paused"), ("recording", "in-progress")]
+        steps = [(s["step"], s.get("status"), s.get("by")) for s in call.route if s["step"] == "recording"]
+        assert steps == [
+            ("recording", "in-progress", None),  # started on the answer
+            ("recording", "paused", north.user_id),
+            ("recording", "in-progress", north.user_id),
+        ]
         async with carrier.app[SERVICES].read() as s:
             changes = list(
                 await s.scalars(
@@ -470,3 +488,26 @@ def test_a_conference_recording_callback_without_a_call_sid_is_read() -> None:
     assert (hook_.call_sid, hook_.recording_sid, hook_.recording_duration) == (conference, recording, 12)
     with pytest.raises(InvalidRequest, match="CallSid"):
         voice_webhook({k: v for k, v in form.items() if k != "RecordingSid"})  # only a recording may
+
+
+def test_the_recording_state_is_read_from_the_route() -> None:
+    from comms.recording_state import note_started, recording_state
+
+    def step(**detail: Any) -> dict[str, Any]:
+        return {"step": "recording", "at": "2026-01-01T00:00:00", **detail}
+
+    call = Call(route=[{"step": "ring", "staff": [1]}])
+    assert recording_state(call) == (False, False)  # not recorded: nothing to pause
+    note_started(call, "conference")
+    assert recording_state(call) == (False, False)  # an unrecorded call's conference records nothing
+    call.route = [step(status="in-progress", started="answer")]
+    assert recording_state(call) == (True, False)
+    call.route = [*call.route, step(status="paused", by=3)]
+    assert recording_state(call) == (True, True)
+    call.route = [*call.route, step(status="in-progress")]  # a recording callback, not a resume
+    assert recording_state(call) == (True, True)
+    note_started(call, "conference")  # held: the conference's recording starts afresh
+    assert recording_state(call) == (True, False)
+    call.route = [*call.route, step(status="paused", by=3)]
+    call.ended_at = dt.datetime(2026, 1, 1)
+    assert recording_state(call) == (True, False)  # nothing is paused once the call is over
