@@ -4,6 +4,7 @@ call ends its recording's player appears on the call item without a reload."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import aiohttp
 
 from telephony.sandbox import SANDBOX_VOICE
 from tests.browser import chromium, signed_in_page
-from tests.carrier import start_pair
+from tests.carrier import ACCOUNT_SID, AUTH_TOKEN, start_pair
 from tests.helpers import PASSWORD
 from tests.voice import ALWAYS_OPEN, API_KEY_SECRET, API_KEY_SID, TWIML_APP_SID, open_desk, until
 
@@ -90,8 +91,18 @@ async def _pause_and_resume(north: Any, pair: Any, admin_api: Any, sid: str) -> 
 
     recording = await until(take, 10)
     assert recording.status == "in-progress"
+    release = asyncio.Event()
+
+    async def held(route: Any) -> None:  # the request waits here until the button has been seen
+        await release.wait()
+        await route.continue_()
+
+    await north.route("**/api/v1/calls/*/recording", held)
     await toggle.filter(has_text="Pause recording").click()
+    await north.locator("[data-testid=recording-toggle][disabled]").wait_for(timeout=5000)  # in flight
+    release.set()
     await state.filter(has_text="Recording paused").wait_for(timeout=10000)
+    await north.unroute("**/api/v1/calls/*/recording", held)
     await toggle.filter(has_text="Resume recording").wait_for(timeout=10000)
     assert recording.status == "paused" and recording.skip_pause  # the sandbox's REST API was asked
     await toggle.click()
@@ -108,3 +119,15 @@ async def _pause_and_resume(north: Any, pair: Any, admin_api: Any, sid: str) -> 
     await state.filter(has_text="\u25cf Recording").wait_for(timeout=10000)
     assert recording.status == "in-progress"
     assert await north.get_by_test_id("active-call").get_by_role("alert").count() == 0  # no error shown
+
+    # The carrier's recording ends early (stopped by REST): a pause now is refused, and says so in words.
+    stop = f"{pair.sandbox}/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{sid}/Recordings/Twilio.CURRENT.json"
+    auth = {"Authorization": aiohttp.encode_basic_auth(ACCOUNT_SID, AUTH_TOKEN)}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(stop, data={"Status": "stopped"}, headers=auth) as r:
+            assert r.status == 200, await r.text()
+    await toggle.filter(has_text="Pause recording").click()
+    alert = north.get_by_test_id("active-call").get_by_role("alert")
+    await alert.filter(has_text="Could not pause the recording: the carrier refused").wait_for(timeout=10000)
+    assert await toggle.is_enabled()  # free to try again
+    assert await state.text_content() == "\u25cf Recording"  # nothing changed on our side
