@@ -313,7 +313,7 @@ async def test_a_held_call_goes_on_recorded_in_its_conference(carrier: Carrier) 
         await _configure(carrier, admin, default_group_id=None, record_calls=True)
         await admin.api("PUT", f"{carrier.base}/api/v1/phone/duty", {"on_duty": False})
         phone, _admin_phone = await _softphone(carrier, north), await _softphone(carrier, admin)
-        await _sandbox(carrier, "POST", f"/sandbox/phones/{PATIENT}/calls", {"to": NORTH})
+        sid = (await _sandbox(carrier, "POST", f"/sandbox/phones/{PATIENT}/calls", {"to": NORTH}))["call_sid"]
         ring = await phone.next("incoming")
         await phone.send("accept", call_sid=ring["call_sid"])
         await phone.next("connected")
@@ -321,6 +321,16 @@ async def test_a_held_call_goes_on_recorded_in_its_conference(carrier: Carrier) 
         await north.event(
             lambda e: e["type"] == "call.updated" and e["call"]["answered_by_id"] == north.user_id
         )
+        voice = carrier.sandbox_app[SANDBOX_VOICE]
+
+        async def dial_recording() -> Any:
+            return voice.recording_now.get(sid)
+
+        await until(dial_recording, 10)
+        control = f"{carrier.base}/api/v1/calls/{call_id}/recording"
+        assert await north.api("POST", control, {"action": "pause"}) == {"recording": "paused"}  # the Dial's
+        [live] = await north.api("GET", f"{carrier.base}/api/v1/calls/active")
+        assert live["recording_paused"] is True
         assert await north.api("POST", f"{carrier.base}/api/v1/calls/{call_id}/hold") == {"result": "held"}
         await phone.next("disconnected")  # our leg leaves; the patient waits in the conference
         await north.event(lambda e: e["type"] == "call.updated" and e["call"]["on_hold"] is True)
@@ -334,10 +344,14 @@ async def test_a_held_call_goes_on_recorded_in_its_conference(carrier: Carrier) 
             return any(len(c.participants) == 2 and c.recording is not None for c in rooms)
 
         await until(together, 10)
-        control = f"{carrier.base}/api/v1/calls/{call_id}/recording"
-        assert await north.api("POST", control, {"action": "pause"}) == {"recording": "paused"}
         rooms = [c for c in carrier.sandbox_app[SANDBOX_VOICE].conferences.values() if c.recording]
+        assert rooms[-1].recording.status == "in-progress"  # the conference records afresh, unpaused
+        [live] = await north.api("GET", f"{carrier.base}/api/v1/calls/active")
+        assert (live["recording"], live["recording_paused"]) == (True, False)  # and the softphone says so
+        assert await north.api("POST", control, {"action": "pause"}) == {"recording": "paused"}
         assert rooms[-1].recording.status == "paused"  # the conference's recording, not the old Dial's
+        [live] = await north.api("GET", f"{carrier.base}/api/v1/calls/active")
+        assert live["recording_paused"] is True
         assert await north.api("POST", control, {"action": "resume"}) == {"recording": "in-progress"}
         assert rooms[-1].recording.status == "in-progress"
         await phone.send("hangup", call_sid=rejoined["call_sid"])  # staff end it: the conference ends
