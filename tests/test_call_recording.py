@@ -454,6 +454,8 @@ async def test_an_unrecorded_call_cannot_be_paused(carrier: Carrier) -> None:
         await phone.next("connected")
         await north.event(lambda e: e["type"] == "call.updated" and e["call"]["stage"] == "connected")
         control = f"{carrier.base}/api/v1/calls/{ring['params']['call_id']}/recording"
+        [live] = await north.api("GET", f"{carrier.base}/api/v1/calls/active")
+        assert (live["recording"], live["recording_paused"]) == (False, False)  # no indicator, no button
         assert await _post(north, control, {"action": "pause"}) == 409
         await _sandbox(carrier, "POST", f"/sandbox/calls/{sid}/hangup", {})
         await _ended(carrier)
