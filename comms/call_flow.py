@@ -31,6 +31,7 @@ from comms.contacts import _holders as holders_of
 from comms.errors import NotFound
 from comms.models import Contact, Conversation, Location, LocationNumber, TimelineItem, utcnow
 from comms.phones import to_e164
+from comms.recording_state import note_answered
 from comms.regroup import conversation_at
 from comms.services import Services, Unit
 from comms.timeline import add_item
@@ -316,6 +317,7 @@ async def leg(services: Services, call_id: int, hook: VoiceWebhook) -> None:
         if call is None:
             return
         if await apply_leg(unit, call, hook.call_sid, hook.to, hook.call_status, hook.call_duration):
+            await note_answered(unit.session, call, services.settings.recording)
             await announce(unit, call)
 
 
@@ -346,6 +348,7 @@ async def queue_connect(services: Services, hook: VoiceWebhook, user_id: int) ->
             return
         if mark_answered(call, user_id, hook.dequeueing_call_sid, utcnow()):
             add_step(call, "answered from queue", by=user_id)
+            await note_answered(unit.session, call, services.settings.recording)
             await announce(unit, call)
 
 

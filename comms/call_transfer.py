@@ -17,6 +17,7 @@ from comms.call_pop import caller_of
 from comms.calls import add_step, announce, call_out, finish
 from comms.errors import Conflict, InvalidRequest, NotFound
 from comms.models import Contact, Conversation, StaffUser
+from comms.recording_state import note_started
 from comms.services import Services
 from comms.voice_models import Call
 from comms.voice_setup import config_of, staff_of_location
@@ -104,10 +105,13 @@ async def record_hold(
         call = await unit.session.get(Call, call_id, with_for_update=True)
         if call is None or call.ended_at is not None:
             return
+        moved = call.conference is None and conference is not None
         call.conference = conference
         call.on_hold = on_hold
         call.stage = "hold" if on_hold else "connected"
         add_step(call, "hold" if on_hold else "resumed", by=actor.user_id)
+        if moved:
+            note_started(call, "conference")  # the conference records afresh (from its start, unpaused)
         await announce(unit, call)
 
 

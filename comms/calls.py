@@ -18,6 +18,7 @@ from comms.call_pop import caller_of
 from comms.errors import NotFound
 from comms.messaging import publish_update
 from comms.models import Contact, Conversation, TimelineItem, utcnow
+from comms.recording_state import recording_state
 from comms.services import Services, Unit
 from comms.voice_models import Call, CallLeg, Recording
 from routing.audience import Audience
@@ -81,6 +82,7 @@ def add_step(call: Call, step: str, **detail: Any) -> None:
 async def call_out(session: AsyncSession, call: Call) -> CallOut:
     conversation = await session.get(Conversation, call.conversation_id)
     contact = await session.get(Contact, conversation.contact_id) if conversation else None
+    recording, paused = recording_state(call)
     return CallOut(
         id=call.id,
         conversation_id=call.conversation_id,
@@ -95,6 +97,8 @@ async def call_out(session: AsyncSession, call: Call) -> CallOut:
         ringing_user_ids=ringing_ids(call),
         on_hold=call.on_hold,
         recorded=call.recorded,
+        recording=recording,
+        recording_paused=paused,
         started_at=call.started_at,
         answered_at=call.answered_at,
         ended_at=call.ended_at,

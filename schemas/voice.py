@@ -207,7 +207,9 @@ class CallOut(BaseModel):
     placed_by_id: int | None
     ringing_user_ids: list[int]
     on_hold: bool
-    recorded: bool
+    recorded: bool  # its recording has arrived (after the call)
+    recording: bool  # recorded as it happens, from the answer (the caller heard the announcement)
+    recording_paused: bool  # staff paused the recording (a card number is being read, say)
     started_at: dt.datetime
     answered_at: dt.datetime | None
     ended_at: dt.datetime | None

@@ -1,17 +1,20 @@
-"""A recorded call in the browser: the caller hears the announcement, staff answer in the softphone, and
-when the call ends its recording's player appears on the call item without a reload."""
+"""A recorded call in the browser: the caller hears the announcement, staff answer in the softphone, see
+that it is recorded, pause and resume the recording (a colleague's pause shows live too), and when the
+call ends its recording's player appears on the call item without a reload."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from telephony.sandbox import SANDBOX_VOICE
 from tests.browser import chromium, signed_in_page
-from tests.carrier import start_pair
+from tests.carrier import ACCOUNT_SID, AUTH_TOKEN, start_pair
 from tests.helpers import PASSWORD
-from tests.voice import ALWAYS_OPEN, API_KEY_SECRET, API_KEY_SID, TWIML_APP_SID, open_desk
+from tests.voice import ALWAYS_OPEN, API_KEY_SECRET, API_KEY_SID, TWIML_APP_SID, open_desk, until
 
 PATIENT, NORTH = "+12025550170", "+12025550143"
 CONSENT = "This call may be recorded for quality and training."
@@ -34,7 +37,14 @@ async def test_the_recording_player_appears_on_the_call_item_live(
     p = pair.practice
     admin_api = await open_desk(pair.base, p.admin, on_duty=False)
     await admin_api.api("PUT", f"{pair.base}/api/v1/locations/{p.loc_a}/voice", {"hours": ALWAYS_OPEN})
-    await admin_api.close()
+    try:
+        await _recorded_call(pair, admin_api)
+    finally:
+        await admin_api.close()
+
+
+async def _recorded_call(pair: Any, admin_api: Any) -> None:
+    p = pair.practice
     async with chromium() as browser:
         north = await signed_in_page(browser, pair.base, p.staff_a, PASSWORD)
         await north.get_by_test_id("duty").click()
@@ -49,6 +59,7 @@ async def test_the_recording_player_appears_on_the_call_item_live(
             summary = north.get_by_test_id("call-summary").filter(has_text="by Nora North")
             await summary.wait_for(timeout=15000)
             assert await summary.get_by_label("Play the recording").count() == 0  # not while it lasts
+            await _pause_and_resume(north, pair, admin_api, sid)
             async with http.get(f"{pair.sandbox}/sandbox/calls/{sid}") as r:
                 heard = [h.get("text") for h in (await r.json())["heard"] if h["verb"] == "Say"]
             assert heard[-1] == CONSENT  # said before the softphone rang
@@ -65,3 +76,58 @@ async def test_the_recording_player_appears_on_the_call_item_live(
         )
         assert status == 200 and kind in ("audio/wav", "audio/x-wav")
         assert north.errors == [] and north.dialogs == []
+
+
+async def _pause_and_resume(north: Any, pair: Any, admin_api: Any, sid: str) -> None:
+    """The softphone says the call is recorded; Pause and Resume reach the carrier and show live."""
+    state = north.get_by_test_id("recording-state")
+    toggle = north.get_by_test_id("recording-toggle")
+    await state.filter(has_text="\u25cf Recording").wait_for(timeout=15000)
+    assert await state.get_attribute("aria-live") == "polite"
+    voice = pair.sandbox_app[SANDBOX_VOICE]
+
+    async def take() -> Any:
+        return voice.recording_now.get(sid)
+
+    recording = await until(take, 10)
+    assert recording.status == "in-progress"
+    release = asyncio.Event()
+
+    async def held(route: Any) -> None:  # the request waits here until the button has been seen
+        await release.wait()
+        await route.continue_()
+
+    await north.route("**/api/v1/calls/*/recording", held)
+    await toggle.filter(has_text="Pause recording").click()
+    await north.locator("[data-testid=recording-toggle][disabled]").wait_for(timeout=5000)  # in flight
+    release.set()
+    await state.filter(has_text="Recording paused").wait_for(timeout=10000)
+    await north.unroute("**/api/v1/calls/*/recording", held)
+    await toggle.filter(has_text="Resume recording").wait_for(timeout=10000)
+    assert recording.status == "paused" and recording.skip_pause  # the sandbox's REST API was asked
+    await toggle.click()
+    await state.filter(has_text="\u25cf Recording").wait_for(timeout=10000)
+    await toggle.filter(has_text="Pause recording").wait_for(timeout=10000)
+    assert recording.status == "in-progress"
+
+    # An admin pauses it from elsewhere: only the call.updated event can tell this page.
+    [call] = await admin_api.api("GET", f"{pair.base}/api/v1/calls/active")
+    control = f"{pair.base}/api/v1/calls/{call['id']}/recording"
+    assert await admin_api.api("POST", control, {"action": "pause"}) == {"recording": "paused"}
+    await state.filter(has_text="Recording paused").wait_for(timeout=10000)
+    await toggle.filter(has_text="Resume recording").click()
+    await state.filter(has_text="\u25cf Recording").wait_for(timeout=10000)
+    assert recording.status == "in-progress"
+    assert await north.get_by_test_id("active-call").get_by_role("alert").count() == 0  # no error shown
+
+    # The carrier's recording ends early (stopped by REST): a pause now is refused, and says so in words.
+    stop = f"{pair.sandbox}/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{sid}/Recordings/Twilio.CURRENT.json"
+    auth = {"Authorization": aiohttp.encode_basic_auth(ACCOUNT_SID, AUTH_TOKEN)}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(stop, data={"Status": "stopped"}, headers=auth) as r:
+            assert r.status == 200, await r.text()
+    await toggle.filter(has_text="Pause recording").click()
+    alert = north.get_by_test_id("active-call").get_by_role("alert")
+    await alert.filter(has_text="Could not pause the recording: the carrier refused").wait_for(timeout=10000)
+    assert await toggle.is_enabled()  # free to try again
+    assert await state.text_content() == "\u25cf Recording"  # nothing changed on our side

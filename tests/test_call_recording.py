@@ -4,6 +4,7 @@ item, callbacks repeated, late or forged, and who may listen."""
 
 from __future__ import annotations
 
+import datetime as dt
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -312,7 +313,7 @@ async def test_a_held_call_goes_on_recorded_in_its_conference(carrier: Carrier) 
         await _configure(carrier, admin, default_group_id=None, record_calls=True)
         await admin.api("PUT", f"{carrier.base}/api/v1/phone/duty", {"on_duty": False})
         phone, _admin_phone = await _softphone(carrier, north), await _softphone(carrier, admin)
-        await _sandbox(carrier, "POST", f"/sandbox/phones/{PATIENT}/calls", {"to": NORTH})
+        sid = (await _sandbox(carrier, "POST", f"/sandbox/phones/{PATIENT}/calls", {"to": NORTH}))["call_sid"]
         ring = await phone.next("incoming")
         await phone.send("accept", call_sid=ring["call_sid"])
         await phone.next("connected")
@@ -320,6 +321,16 @@ async def test_a_held_call_goes_on_recorded_in_its_conference(carrier: Carrier) 
         await north.event(
             lambda e: e["type"] == "call.updated" and e["call"]["answered_by_id"] == north.user_id
         )
+        voice = carrier.sandbox_app[SANDBOX_VOICE]
+
+        async def dial_recording() -> Any:
+            return voice.recording_now.get(sid)
+
+        await until(dial_recording, 10)
+        control = f"{carrier.base}/api/v1/calls/{call_id}/recording"
+        assert await north.api("POST", control, {"action": "pause"}) == {"recording": "paused"}  # the Dial's
+        [live] = await north.api("GET", f"{carrier.base}/api/v1/calls/active")
+        assert live["recording_paused"] is True
         assert await north.api("POST", f"{carrier.base}/api/v1/calls/{call_id}/hold") == {"result": "held"}
         await phone.next("disconnected")  # our leg leaves; the patient waits in the conference
         await north.event(lambda e: e["type"] == "call.updated" and e["call"]["on_hold"] is True)
@@ -333,10 +344,14 @@ async def test_a_held_call_goes_on_recorded_in_its_conference(carrier: Carrier) 
             return any(len(c.participants) == 2 and c.recording is not None for c in rooms)
 
         await until(together, 10)
-        control = f"{carrier.base}/api/v1/calls/{call_id}/recording"
-        assert await north.api("POST", control, {"action": "pause"}) == {"recording": "paused"}
         rooms = [c for c in carrier.sandbox_app[SANDBOX_VOICE].conferences.values() if c.recording]
+        assert rooms[-1].recording.status == "in-progress"  # the conference records afresh, unpaused
+        [live] = await north.api("GET", f"{carrier.base}/api/v1/calls/active")
+        assert (live["recording"], live["recording_paused"]) == (True, False)  # and the softphone says so
+        assert await north.api("POST", control, {"action": "pause"}) == {"recording": "paused"}
         assert rooms[-1].recording.status == "paused"  # the conference's recording, not the old Dial's
+        [live] = await north.api("GET", f"{carrier.base}/api/v1/calls/active")
+        assert live["recording_paused"] is True
         assert await north.api("POST", control, {"action": "resume"}) == {"recording": "in-progress"}
         assert rooms[-1].recording.status == "in-progress"
         await phone.send("hangup", call_sid=rejoined["call_sid"])  # staff end it: the conference ends
@@ -385,15 +400,32 @@ async def test_staff_pause_and_resume_the_recording_mid_call(carrier: Carrier) -
         assert await _post(south, control, {"action": "pause"}) == 404  # not their location's call
         assert await _post(north, control, {"action": "stop"}) == 422
         assert take.status == "in-progress"
+        [live] = await north.api("GET", f"{carrier.base}/api/v1/calls/active")
+        assert (live["recording"], live["recording_paused"]) == (True, False)  # recorded from the answer
         assert await north.api("POST", control, {"action": "pause"}) == {"recording": "paused"}
         assert take.status == "paused" and take.skip_pause
+
+        def update(e: dict[str, Any]) -> bool:
+            return e["type"] == "call.updated" and e["call"]["id"] == call_id
+
+        paused = await north.event(lambda e: update(e) and e["call"]["recording_paused"])
+        assert paused["call"]["recording"] is True and paused["call"]["stage"] == "connected"
+        [live] = await north.api("GET", f"{carrier.base}/api/v1/calls/active")
+        assert live["recording_paused"] is True  # a reloaded softphone sees it paused too
+        north.events.clear()  # only what follows the resume
         assert await north.api("POST", control, {"action": "resume"}) == {"recording": "in-progress"}
         assert take.status == "in-progress" and take.skipped > 0
+        resumed = await north.event(lambda e: update(e) and not e["call"]["recording_paused"])
+        assert resumed["call"]["recording"] is True
         await _sandbox(carrier, "POST", f"/sandbox/calls/{sid}/hangup", {})
         await _recorded_item(carrier, call_id)
         call = await _ended(carrier)
-        steps = [(s["step"], s.get("status")) for s in call.route if s["step"] == "recording"]
-        assert steps == [("recording", "paused"), ("recording", "in-progress")]
+        steps = [(s["step"], s.get("status"), s.get("by")) for s in call.route if s["step"] == "recording"]
+        assert steps == [
+            ("recording", "in-progress", None),  # started on the answer
+            ("recording", "paused", north.user_id),
+            ("recording", "in-progress", north.user_id),
+        ]
         async with carrier.app[SERVICES].read() as s:
             changes = list(
                 await s.scalars(
@@ -422,6 +454,8 @@ async def test_an_unrecorded_call_cannot_be_paused(carrier: Carrier) -> None:
         await phone.next("connected")
         await north.event(lambda e: e["type"] == "call.updated" and e["call"]["stage"] == "connected")
         control = f"{carrier.base}/api/v1/calls/{ring['params']['call_id']}/recording"
+        [live] = await north.api("GET", f"{carrier.base}/api/v1/calls/active")
+        assert (live["recording"], live["recording_paused"]) == (False, False)  # no indicator, no button
         assert await _post(north, control, {"action": "pause"}) == 409
         await _sandbox(carrier, "POST", f"/sandbox/calls/{sid}/hangup", {})
         await _ended(carrier)
@@ -470,3 +504,26 @@ def test_a_conference_recording_callback_without_a_call_sid_is_read() -> None:
     assert (hook_.call_sid, hook_.recording_sid, hook_.recording_duration) == (conference, recording, 12)
     with pytest.raises(InvalidRequest, match="CallSid"):
         voice_webhook({k: v for k, v in form.items() if k != "RecordingSid"})  # only a recording may
+
+
+def test_the_recording_state_is_read_from_the_route() -> None:
+    from comms.recording_state import note_started, recording_state
+
+    def step(**detail: Any) -> dict[str, Any]:
+        return {"step": "recording", "at": "2026-01-01T00:00:00", **detail}
+
+    call = Call(route=[{"step": "ring", "staff": [1]}])
+    assert recording_state(call) == (False, False)  # not recorded: nothing to pause
+    note_started(call, "conference")
+    assert recording_state(call) == (False, False)  # an unrecorded call's conference records nothing
+    call.route = [step(status="in-progress", started="answer")]
+    assert recording_state(call) == (True, False)
+    call.route = [*call.route, step(status="paused", by=3)]
+    assert recording_state(call) == (True, True)
+    call.route = [*call.route, step(status="in-progress")]  # a recording callback, not a resume
+    assert recording_state(call) == (True, True)
+    note_started(call, "conference")  # held: the conference's recording starts afresh
+    assert recording_state(call) == (True, False)
+    call.route = [*call.route, step(status="paused", by=3)]
+    call.ended_at = dt.datetime(2026, 1, 1)
+    assert recording_state(call) == (True, False)  # nothing is paused once the call is over

@@ -15,6 +15,8 @@ export class Softphone {
     this.pops = new Map(); // call id -> { call, caller, sid }
     this.calls = new Map(); // call id -> call, for live calls at my locations (the queue)
     this.active = null; // { sid, callId, muted, transfer }
+    this.recordingBusy = false; // a pause/resume request is on its way
+    this.recordingError = "";
     this.status = "";
     this.render();
   }
@@ -235,6 +237,38 @@ export class Softphone {
     this.render();
   }
 
+  // Pause while the patient reads out a card number (PCI), then go on recording; the call's own
+  // call.updated event (on every node) brings the new state to every tab.
+  async setRecording(action) {
+    const callId = this.currentCallId();
+    if (!callId || this.recordingBusy) return;
+    this.recordingBusy = true;
+    this.recordingError = "";
+    this.render();
+    try {
+      const { recording } = await api("POST", `/api/v1/calls/${callId}/recording`, { action });
+      const call = this.calls.get(callId);
+      if (call) this.calls.set(callId, { ...call, recording_paused: recording === "paused" });
+    } catch (err) {
+      this.recordingError = `Could not ${action} the recording: ${err.message}`;
+    }
+    this.recordingBusy = false;
+    this.render();
+  }
+
+  recordingControls(call) {
+    if (!call || !call.recording) return null;
+    const paused = call.recording_paused;
+    return h("div", { class: "recording", "data-testid": "recording" },
+      h("span", { class: paused ? "rec-state paused" : "rec-state", role: "status", "aria-live": "polite", "data-testid": "recording-state" },
+        paused ? "Recording paused" : "\u25CF Recording"),
+      h("button", {
+        "data-testid": "recording-toggle", disabled: this.recordingBusy,
+        onclick: () => this.setRecording(paused ? "resume" : "pause"),
+      }, paused ? "Resume recording" : "Pause recording"),
+      this.recordingError ? h("p", { class: "error", role: "alert" }, this.recordingError) : null);
+  }
+
   hangup() {
     if (this.active && this.active.sid) this.device.hangup(this.active.sid);
     else this.control("hangup");
@@ -290,6 +324,7 @@ export class Softphone {
   activeCard() {
     const a = this.active;
     const call = a.callId ? this.calls.get(a.callId) : null;
+    const mine = this.calls.get(this.currentCallId()) || null; // also a dequeued or dialled call
     const onHold = call && call.stage === "hold";
     const colleagues = [...this.staff.values()].filter((s) => s.id !== this.session.user_id);
     const target = h("select", { "aria-label": "Transfer to" }, colleagues.map((s) => h("option", { value: s.id }, s.name)));
@@ -298,6 +333,7 @@ export class Softphone {
     return h("section", { class: "active-call", "aria-label": "Call in progress", "data-testid": "active-call" },
       h("h3", {}, call ? call.contact_name : (a.number || "Call")),
       h("p", { class: "call-state" }, onHold ? "On hold" : (a.transfer ? "Talking to your colleague (patient on hold)" : "Connected")),
+      this.recordingControls(mine),
       h("div", { class: "actions" },
         h("button", { onclick: () => this.mute(), "aria-pressed": a.muted ? "true" : "false" }, a.muted ? "Unmute" : "Mute"),
         onHold ? h("button", { onclick: () => this.resume() }, "Resume") : h("button", { onclick: () => this.hold() }, "Hold"),
