@@ -105,7 +105,7 @@ async def test_admin_sets_time_off_and_holidays(served_on_port: Any) -> None:
     monday, tuesday = next_weekday(0), next_weekday(1)
     async with chromium() as browser:
         page = await signed_in_page(browser, server.base, p.admin, PASSWORD)
-        await page.get_by_role("button", name="Calendar set-up").click()
+        await open_admin_tool(page, "Calendar set-up")
         dialog = page.get_by_test_id("calendar-setup")
         assert "09:00" in await _slots(page, p.loc_a, cal.type_id, monday, cal.provider_id)
 
