@@ -264,8 +264,8 @@ def test_naughty_strings_in_every_kind_of_field_never_break_the_check() -> None:
                 assert isinstance(value, str)
                 value.encode("utf-8")  # storable on PostgreSQL
                 assert "\x00" not in value
-                if key == "first":
-                    assert value == s.strip()
+                if key == "first":  # it fills the record's first name: one line
+                    assert value == " ".join(s.split())
                     kept += 1
                 else:
                     assert key in ("dob", "mail", "cell")  # never a choice outside its options, never a file
