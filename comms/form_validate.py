@@ -89,6 +89,14 @@ def check_definition(definition: FormDefinition) -> None:
             if f.maps_to in mapped:
                 raise InvalidRequest(f"two fields fill {f.maps_to}")
             mapped.add(f.maps_to)
+            limit = LIMITS.get(f.maps_to)
+            if limit is not None and any(len(option) > limit for option in f.options):
+                # refused here, not when the patient picks it and cannot complete the form
+                raise InvalidRequest(
+                    f"an option of {f.key!r} is longer than the {limit} characters {f.maps_to} can hold"
+                )
+        if any(has_controls(option) for option in f.options):
+            raise InvalidRequest(f"an option of {f.key!r} contains control characters")
         seen[f.key] = f
 
 
