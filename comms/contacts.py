@@ -20,6 +20,7 @@ from comms.contacts_read import ADDRESS_PARTS, INSURANCE_PARTS, contact_out, con
 from comms.errors import InvalidRequest, NotFound
 from comms.inbox import publish_state
 from comms.models import Contact, ContactEmail, ContactPhone, Household, Practice
+from comms.one_line import has_controls, one_line
 from comms.phones import to_e164
 from comms.services import Services, Unit
 from schemas.contacts import ContactOut, ContactUpdate
@@ -37,13 +38,14 @@ def normalize_email(raw: str) -> str:
     """One form for matching inbound mail: trimmed and lower-cased."""
     address = raw.strip().lower()
     local, at, domain = address.partition("@")
-    if not (at and local and "." in domain) or len(address) > MAX_EMAIL or any(c.isspace() for c in address):
+    spaced = any(c.isspace() for c in address) or has_controls(address)
+    if not (at and local and "." in domain) or len(address) > MAX_EMAIL or spaced:
         raise InvalidRequest("e-mail address is not valid")
     return address
 
 
 def _name(raw: str, field: str) -> str:
-    name = raw.strip()
+    name = one_line(raw, field)
     if len(name) > MAX_NAME:
         raise InvalidRequest(f"{field} is longer than {MAX_NAME} characters")
     return name
@@ -300,7 +302,7 @@ def _numbers(fields: ContactUpdate) -> list[tuple[str, str]] | None:
         return None
     labelled: dict[str, str] = {}
     for phone in fields.phones:
-        labelled.setdefault(to_e164(phone.number), phone.label.strip() or "mobile")
+        labelled.setdefault(to_e164(phone.number), one_line(phone.label, "phone label") or "mobile")
     return list(labelled.items())
 
 
@@ -344,7 +346,8 @@ def _set_parts(contact: Contact, fields: ContactUpdate) -> list[str]:
         if value is None:
             continue
         for part in parts:
-            attr, new = f"{prefix}_{part}", " ".join(getattr(value, part).split())
+            attr = f"{prefix}_{part}"
+            new = one_line(getattr(value, part), f"{prefix} {part.replace('_', ' ')}")
             if getattr(contact, attr) != new:
                 setattr(contact, attr, new)
                 changed.append(attr)

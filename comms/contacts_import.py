@@ -24,6 +24,7 @@ from comms.access import Actor
 from comms.contacts import DETAIL_COLUMNS, MAX_NAME, normalize_email
 from comms.errors import FrontdeskError, InvalidRequest, NotFound
 from comms.models import Contact, ContactPhone
+from comms.one_line import has_controls
 from comms.phones import to_e164
 from comms.services import Services
 from schemas import errors as codes
@@ -208,6 +209,9 @@ def check_row(parsed: ParsedCsv, line: int, cells: list[str]) -> tuple[Row, list
         index = parsed.columns.get(name)
         return cells[index].strip() if index is not None and index < len(cells) else ""
 
+    # Control characters are refused (NUL already file-wide); tabs and line breaks become spaces.
+    unstorable = [name for name in ("first_name", "last_name", *DETAIL_COLUMNS) if has_controls(cell(name))]
+    reasons.extend(f"{name} contains control characters" for name in unstorable)
     row = Row(line, " ".join(cell("first_name").split()), " ".join(cell("last_name").split()))
     if not (row.first or row.last):
         reasons.append("missing name")

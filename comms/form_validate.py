@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from comms.contacts import normalize_email
 from comms.errors import InvalidRequest
+from comms.one_line import has_controls
 from comms.phones import to_e164
 from schemas.forms import Answer, FormDefinition, FormField
 
@@ -21,7 +22,6 @@ NAME_MOST = 100  # the contact record's limit
 EARLIEST = dt.date(1900, 1, 1)
 LATEST = dt.date(2100, 12, 31)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Which kinds of field may fill which contact field (a state or an insurer may be picked from a list).
 MAPS: dict[str, frozenset[str]] = {
     "first_name": frozenset({"text"}),
@@ -89,6 +89,14 @@ def check_definition(definition: FormDefinition) -> None:
             if f.maps_to in mapped:
                 raise InvalidRequest(f"two fields fill {f.maps_to}")
             mapped.add(f.maps_to)
+            limit = LIMITS.get(f.maps_to)
+            if limit is not None and any(len(option) > limit for option in f.options):
+                # refused here, not when the patient picks it and cannot complete the form
+                raise InvalidRequest(
+                    f"an option of {f.key!r} is longer than the {limit} characters {f.maps_to} can hold"
+                )
+        if any(has_controls(option) for option in f.options):
+            raise InvalidRequest(f"an option of {f.key!r} contains control characters")
         seen[f.key] = f
 
 
@@ -99,13 +107,9 @@ class FieldError(ValueError):
 def _text(value: Answer, limit: int = MAX_TEXT) -> str:
     if not isinstance(value, str):
         raise FieldError("Please type your answer.")
-    text = value.strip()
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise FieldError("This contains characters that cannot be saved.") from None
-    if _CONTROL.search(text):
+    if has_controls(value):  # C0 and C1 controls (NUL: PostgreSQL refuses it) and lone surrogates
         raise FieldError("This contains characters that cannot be saved.")
+    text = value.strip()
     if len(text) > limit:
         raise FieldError(f"Please keep this under {limit} characters.")
     return text
@@ -129,7 +133,9 @@ def _date(value: Answer, f: FormField, today: dt.date) -> str:
 def check_value(f: FormField, value: Answer, uploads: Mapping[int, str], today: dt.date) -> Answer:
     """The stored form of one non-empty answer, or FieldError saying what to fix."""
     if f.kind == "text":
-        return _text(value, LIMITS.get(f.maps_to or "", MAX_TEXT))
+        if f.maps_to in LIMITS:  # a record column holds one line: tabs and line breaks become spaces
+            return _text(" ".join(_text(value).split()), LIMITS[f.maps_to])
+        return _text(value, MAX_TEXT)
     if f.kind == "date":
         return _date(value, f, today)
     if f.kind == "phone":
