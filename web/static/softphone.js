@@ -311,7 +311,12 @@ export class Softphone {
       h("button", { class: "link", onclick: () => this.openConversation && this.openConversation(c.id) }, `Open thread at ${c.location}`)) : [];
     const extras = [];
     if (caller && caller.next_appointment) extras.push(h("p", {}, `Next visit: ${caller.next_appointment.label || ""}`));
-    if (caller && caller.balance) extras.push(h("p", {}, `Balance: ${caller.balance.label || ""}`));
+    if (caller && caller.balance) {
+      // A bank debit still clearing is neither owed nor paid yet: said apart from the open balance.
+      const b = caller.balance;
+      extras.push(h("p", { "data-testid": "pop-balance" }, `Balance: ${b.label || ""}`,
+        b.clearing_label ? h("span", { class: "muted", "data-testid": "pop-clearing" }, ` · ${b.clearing_label}`) : null));
+    }
     return h("section", { class: "call-pop", role: "alertdialog", "aria-label": `Incoming call from ${name}`, dataset: { call: callId }, "data-testid": "call-pop" },
       h("p", { class: "ringing" }, "Incoming call"),
       h("h3", {}, name, caller && caller.unknown ? h("span", { class: "tag" }, " new caller") : null),
