@@ -225,7 +225,11 @@ class Caller(BaseModel):
     household: list[dict[str, object]]
     conversations: list[dict[str, object]]
     next_appointment: dict[str, object] | None = None
-    balance: dict[str, object] | None = None
+    balance: dict[str, object] | None = Field(
+        None,
+        description="open_cents/open_requests/label owed, and clearing_cents/clearing_requests/clearing_label"
+        " in bank debits still clearing (said apart: neither owed nor paid yet)",
+    )
 
 
 class CallRinging(BaseModel):

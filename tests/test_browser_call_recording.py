@@ -17,6 +17,14 @@ from tests.helpers import PASSWORD
 from tests.voice import ALWAYS_OPEN, API_KEY_SECRET, API_KEY_SID, TWIML_APP_SID, open_desk, until
 
 PATIENT, NORTH = "+12025550170", "+12025550143"
+# Keeps the softphone's live region and logs each change of what it says about the recording.
+WATCH_LIVE_REGION = """() => {
+  window.phoneLive = document.querySelector('[data-testid=phone-status]');
+  const note = document.querySelector('[data-testid=phone-live-recording]');
+  window.recordingHeard = [];
+  new MutationObserver(() => window.recordingHeard.push(note.textContent))
+    .observe(note, { childList: true, characterData: true, subtree: true });
+}"""
 CONSENT = "This call may be recorded for quality and training."
 
 
@@ -47,6 +55,7 @@ async def _recorded_call(pair: Any, admin_api: Any) -> None:
     p = pair.practice
     async with chromium() as browser:
         north = await signed_in_page(browser, pair.base, p.staff_a, PASSWORD)
+        await north.evaluate(WATCH_LIVE_REGION)
         await north.get_by_test_id("duty").click()
         await north.get_by_test_id("phone-status").filter(has_text="Ready for calls").wait_for(timeout=15000)
         async with aiohttp.ClientSession() as http:
@@ -66,6 +75,12 @@ async def _recorded_call(pair: Any, admin_api: Any) -> None:
             async with http.post(f"{pair.sandbox}/sandbox/calls/{sid}/hangup", json={}) as r:
                 assert r.status == 200
         await north.get_by_test_id("active-call").wait_for(state="detached", timeout=15000)
+        # One live region all along, its text set only on a change: each state is heard once, in order.
+        assert await north.evaluate(
+            "() => window.phoneLive === document.querySelector('[data-testid=phone-status]')"
+        )
+        heard = await north.evaluate("() => window.recordingHeard")
+        assert heard == ["Recording", "Recording paused", "Recording", "Recording paused", "Recording", ""]
         ended = north.get_by_test_id("call-summary").filter(has_text="recorded")
         player = ended.get_by_label("Play the recording")
         await player.wait_for(timeout=20000)  # fetched from the carrier and stored, then posted live
@@ -83,7 +98,9 @@ async def _pause_and_resume(north: Any, pair: Any, admin_api: Any, sid: str) -> 
     state = north.get_by_test_id("recording-state")
     toggle = north.get_by_test_id("recording-toggle")
     await state.filter(has_text="\u25cf Recording").wait_for(timeout=15000)
-    assert await state.get_attribute("aria-live") == "polite"
+    live = north.get_by_test_id("phone-status")  # the header's live region says it for screen readers
+    assert (await live.get_attribute("role"), await live.get_attribute("aria-live")) == ("status", "polite")
+    assert await north.get_by_test_id("phone-live-recording").text_content() == "Recording"
     voice = pair.sandbox_app[SANDBOX_VOICE]
 
     async def take() -> Any:
@@ -102,6 +119,7 @@ async def _pause_and_resume(north: Any, pair: Any, admin_api: Any, sid: str) -> 
     await north.locator("[data-testid=recording-toggle][disabled]").wait_for(timeout=5000)  # in flight
     release.set()
     await state.filter(has_text="Recording paused").wait_for(timeout=10000)
+    assert await north.get_by_test_id("phone-live-recording").text_content() == "Recording paused"
     await north.unroute("**/api/v1/calls/*/recording", held)
     await toggle.filter(has_text="Resume recording").wait_for(timeout=10000)
     assert recording.status == "paused" and recording.skip_pause  # the sandbox's REST API was asked

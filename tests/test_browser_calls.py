@@ -57,5 +57,11 @@ async def test_call_pop_on_two_screens_one_answers_the_other_stops_ringing(
             await summary.wait_for(timeout=15000)
             await admin.click(f'li[data-conversation="{p.conv_a}"]')
             await admin.get_by_test_id("call-summary").filter(has_text="Nora North").wait_for(timeout=15000)
+        # Off duty, the header says so once: on the button, not again in the status beside it.
+        await admin.get_by_test_id("duty").click()
+        off = admin.locator("[data-testid=duty][aria-pressed=false]").filter(has_text="Not taking calls")
+        await off.wait_for(timeout=15000)
+        assert (await admin.locator("header.top").inner_text()).count("Not taking calls") == 1
+        assert await admin.get_by_test_id("phone-status").text_content() == ""
         for page in (admin, north):
             assert page.errors == [] and page.dialogs == []

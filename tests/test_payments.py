@@ -482,7 +482,15 @@ async def test_call_pop_shows_the_open_balance_only_at_locations_the_staff_see(r
             )
 
     north, south, admin = await pops()
-    wanted = {"open_cents": 4200, "currency": "usd", "open_requests": 1, "label": "$42.00 open (1 request)"}
+    wanted = {
+        "open_cents": 4200,
+        "currency": "usd",
+        "open_requests": 1,
+        "label": "$42.00 open (1 request)",
+        "clearing_cents": 0,
+        "clearing_requests": 0,
+        "clearing_label": "",
+    }
     assert north.balance == wanted and admin.balance == wanted
     assert south.balance is None
     paid = session_completed(request_id, "pi_pop", 4200, "cs_pop")

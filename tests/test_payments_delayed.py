@@ -108,6 +108,61 @@ async def test_a_bank_payment_shows_processing_live_then_paid_with_one_receipt(r
         await desk.close()
 
 
+async def _call_pops(rig: PayRig, contact_id: int) -> tuple[Any, Any]:
+    """The caller's balance as the call pop shows it to staff at North, and at South only."""
+    from comms.call_pop import caller_of
+    from comms.models import Contact
+
+    p = rig.carrier.practice
+    async with rig.app[SERVICES].read() as s:
+        contact = await s.get(Contact, contact_id)
+        assert contact is not None
+        north = await caller_of(s, contact, [], {p.loc_a})
+        south = await caller_of(s, contact, [], {p.loc_b})
+    return north.balance, south.balance
+
+
+async def test_the_call_pop_says_a_clearing_bank_debit_apart_from_the_open_balance(rig: PayRig) -> None:
+    desk = await open_desk(rig.base, rig.carrier.practice.staff_a, on_duty=False)
+    try:
+        owed = await _ask(desk, rig, 4200)
+        clearing = await _ask(desk, rig, 9000)
+        session_id = await _pay_by_bank(rig, await _link(rig, clearing["id"]), "000123456789")
+        await desk.event(_item_update(clearing["id"], "processing"))
+        north, south = await _call_pops(rig, owed["contact_id"])
+        assert north == {
+            "open_cents": 4200,
+            "currency": "usd",
+            "open_requests": 1,
+            "label": "$42.00 open (1 request)",
+            "clearing_cents": 9000,
+            "clearing_requests": 1,
+            "clearing_label": "clearing: $90.00",
+        }
+        assert south is None  # not a location those staff see
+        await _settle(rig, session_id)
+        await desk.event(_item_update(clearing["id"], "paid"))
+        north, _ = await _call_pops(rig, owed["contact_id"])
+        assert north is not None
+        assert (north["open_cents"], north["clearing_cents"], north["clearing_label"]) == (4200, 0, "")
+    finally:
+        await desk.close()
+
+
+async def test_the_call_pop_shows_a_balance_that_is_only_clearing(rig: PayRig) -> None:
+    desk = await open_desk(rig.base, rig.carrier.practice.staff_a, on_duty=False)
+    try:
+        out = await _ask(desk, rig, 9000)
+        await _pay_by_bank(rig, await _link(rig, out["id"]), "000123456789")
+        await desk.event(_item_update(out["id"], "processing"))
+        north, _ = await _call_pops(rig, out["contact_id"])
+        assert north is not None
+        assert (north["open_cents"], north["open_requests"], north["label"]) == (0, 0, "nothing open")
+        assert (north["clearing_cents"], north["clearing_label"]) == (9000, "clearing: $90.00")
+    finally:
+        await desk.close()
+
+
 async def test_a_bank_payment_that_fails_ends_failed_with_the_banks_reason_then_a_card_pays(
     rig: PayRig,
 ) -> None:

@@ -5,6 +5,11 @@ import { clear, h } from "/static/dom.js";
 import { SandboxDevice } from "/static/softphone_sandbox.js";
 import { TwilioDevice } from "/static/softphone_twilio.js";
 
+// Only a real change touches the text, so a screen reader hears each new status once.
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
 const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"];
 
 export class Softphone {
@@ -18,7 +23,20 @@ export class Softphone {
     this.recordingBusy = false; // a pause/resume request is on its way
     this.recordingError = "";
     this.status = "";
+    this.buildHead();
     this.render();
+  }
+
+  // Built once: the panel redraws on every event, but a live region a screen reader announces must
+  // stay the same element in the page and change only its text (a recreated one is not announced).
+  buildHead() {
+    this.dutyButton = h("button", { class: "duty", "data-testid": "duty", onclick: () => this.setDuty(!this.onDuty) });
+    this.statusText = h("span", {});
+    this.recordingNote = h("span", { class: "visually-hidden", "data-testid": "phone-live-recording" });
+    this.live = h("span", { class: "phone-status", role: "status", "aria-live": "polite", "aria-atomic": "false", "data-testid": "phone-status" },
+      this.statusText, this.recordingNote);
+    this.cardsBox = null;
+    clear(this.root).append(h("div", { class: "phone-head" }, this.dutyButton, this.live));
   }
 
   async start() {
@@ -86,7 +104,7 @@ export class Softphone {
     if (this.device) this.device.destroy();
     this.device = null;
     this.pops.clear();
-    this.status = "Not taking calls";
+    this.status = ""; // the duty button says "Not taking calls"
   }
 
   onEvent(event) {
@@ -259,8 +277,9 @@ export class Softphone {
   recordingControls(call) {
     if (!call || !call.recording) return null;
     const paused = call.recording_paused;
+    // Announced through the panel's one live region (recordingNote), not from this redrawn card.
     return h("div", { class: "recording", "data-testid": "recording" },
-      h("span", { class: paused ? "rec-state paused" : "rec-state", role: "status", "aria-live": "polite", "data-testid": "recording-state" },
+      h("span", { class: paused ? "rec-state paused" : "rec-state", "data-testid": "recording-state" },
         paused ? "Recording paused" : "\u25CF Recording"),
       h("button", {
         "data-testid": "recording-toggle", disabled: this.recordingBusy,
@@ -280,11 +299,20 @@ export class Softphone {
     if (this.active && this.active.sid) this.device.digits(this.active.sid, digit);
   }
 
+  // What the live region says about the call's recording ("" when no recorded call is in progress).
+  recordingAnnouncement() {
+    const mine = this.active ? this.calls.get(this.currentCallId()) : null;
+    if (!mine || !mine.recording) return "";
+    return mine.recording_paused ? "Recording paused" : "Recording";
+  }
+
   render() {
-    const duty = h("button", {
-      class: "duty", "aria-pressed": this.onDuty ? "true" : "false", "data-testid": "duty",
-      onclick: () => this.setDuty(!this.onDuty),
-    }, this.onDuty ? "Taking calls" : "Not taking calls");
+    const dutyLabel = this.onDuty ? "Taking calls" : "Not taking calls";
+    setText(this.dutyButton, dutyLabel);
+    this.dutyButton.setAttribute("aria-pressed", this.onDuty ? "true" : "false");
+    // The on-duty state is said once, by the button; the status only adds what it does not say.
+    setText(this.statusText, this.status === dutyLabel ? "" : this.status);
+    setText(this.recordingNote, this.recordingAnnouncement());
     const pops = [...this.pops.entries()].map(([id, pop]) => this.popCard(id, pop));
     const waiting = [...this.calls.values()].filter((c) => c.stage === "queued");
     const queue = waiting.length
@@ -294,12 +322,10 @@ export class Softphone {
           h("button", { onclick: () => this.answerQueue(loc), disabled: !this.device }, "Answer next caller")))
       : null;
     const cards = [...pops, this.active ? this.activeCard() : null, queue].filter(Boolean);
-    clear(this.root).append(
-      h("div", { class: "phone-head" }, duty,
-        h("span", { class: "phone-status", role: "status", "data-testid": "phone-status" }, this.status)),
-    );
     // Ringing calls, the call in progress and the queue drop down under the header, over the inbox.
-    if (cards.length) this.root.append(h("div", { class: "phone-cards" }, cards));
+    if (this.cardsBox) this.cardsBox.remove();
+    this.cardsBox = cards.length ? h("div", { class: "phone-cards" }, cards) : null;
+    if (this.cardsBox) this.root.append(this.cardsBox);
   }
 
   popCard(callId, pop) {
@@ -311,7 +337,12 @@ export class Softphone {
       h("button", { class: "link", onclick: () => this.openConversation && this.openConversation(c.id) }, `Open thread at ${c.location}`)) : [];
     const extras = [];
     if (caller && caller.next_appointment) extras.push(h("p", {}, `Next visit: ${caller.next_appointment.label || ""}`));
-    if (caller && caller.balance) extras.push(h("p", {}, `Balance: ${caller.balance.label || ""}`));
+    if (caller && caller.balance) {
+      // A bank debit still clearing is neither owed nor paid yet: said apart from the open balance.
+      const b = caller.balance;
+      extras.push(h("p", { "data-testid": "pop-balance" }, `Balance: ${b.label || ""}`,
+        b.clearing_label ? h("span", { class: "muted", "data-testid": "pop-clearing" }, ` · ${b.clearing_label}`) : null));
+    }
     return h("section", { class: "call-pop", role: "alertdialog", "aria-label": `Incoming call from ${name}`, dataset: { call: callId }, "data-testid": "call-pop" },
       h("p", { class: "ringing" }, "Incoming call"),
       h("h3", {}, name, caller && caller.unknown ? h("span", { class: "tag" }, " new caller") : null),
