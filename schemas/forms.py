@@ -27,6 +27,7 @@ ContactField = Literal[
     "insurance_card",
 ]
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+MAX_OPTION = 100  # characters in one choice option
 Answer = str | bool | int | None  # text-like kinds: str; checkbox: bool; signature and file: an upload id
 
 
@@ -66,7 +67,10 @@ class FormField(_Strict):
     @field_validator("options")
     @classmethod
     def _options(cls, value: list[str]) -> list[str]:
-        cleaned = [_clean(v)[:100] for v in value]
+        cleaned = [_clean(v) for v in value]
+        if any(len(v) > MAX_OPTION for v in cleaned):
+            # Cutting it short would change what the admin wrote without a word; say so instead.
+            raise ValueError(f"an option is longer than {MAX_OPTION} characters")
         if len(set(cleaned)) != len(cleaned):
             raise ValueError("options must differ from each other")
         return cleaned

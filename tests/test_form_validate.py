@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from comms.errors import InvalidRequest
 from comms.form_validate import REQUIRED, all_fields, check_answers, check_definition, contact_fields
-from schemas.forms import FormDefinition
+from schemas.forms import FormDefinition, FormField
 from tests.conftest import testdata as shared_file
 
 TODAY = dt.date(2026, 12, 2)
@@ -330,3 +330,13 @@ def test_a_choice_option_longer_than_the_record_column_it_fills_is_refused_when_
     definition.sections[0].fields[1].options.append("Silver\x00")
     with pytest.raises(InvalidRequest, match="an option of 'plan' contains control characters"):
         check_definition(definition)
+
+
+def test_an_option_too_long_is_refused_in_words_not_cut_short() -> None:
+    with pytest.raises(ValidationError, match="an option is longer than 100 characters"):
+        FormField.model_validate({"key": "plan", "label": "Plan", "kind": "choice", "options": ["P" * 101]})
+    # Exactly 100 after trimming is kept whole.
+    field = FormField.model_validate(
+        {"key": "plan", "label": "Plan", "kind": "choice", "options": [" " + "P" * 100]}
+    )
+    assert field.options == ["P" * 100]
