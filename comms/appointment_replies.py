@@ -26,7 +26,7 @@ from comms.reply_intent import Intent, classify, classify_email
 from comms.schedule_models import Appointment, AppointmentReminder
 from comms.services import Unit
 from comms.slots import local_text
-from comms.timeline import add_item
+from comms.timeline import add_activity
 
 log = logging.getLogger(__name__)
 WORDS = {
@@ -128,20 +128,16 @@ async def _answer(
         return intent
     location = await s.get(Location, appointment.location_id)
     when = local_text(appointment.starts_at, ZoneInfo(location.timezone)) if location else "the visit"
-    activity = await add_item(
+    activity = await add_activity(
         unit,
         conversation,
-        TimelineItem(
-            kind="activity",
-            direction="internal",
-            body=WORDS[intent].format(when=when),
-            meta={
-                "action": "reminder_reschedule" if intent == "reschedule" else "reminder_alert",
-                "appointment_id": appointment.id,
-                "reply_item_id": item.id,
-                "alert": True,
-            },
-        ),
+        WORDS[intent].format(when=when),
+        {
+            "action": "reminder_reschedule" if intent == "reschedule" else "reminder_alert",
+            "appointment_id": appointment.id,
+            "reply_item_id": item.id,
+            "alert": True,
+        },
     )
     await raise_alert(unit, conversation, intent, activity.id)
     return intent

@@ -24,10 +24,10 @@ from comms.form_models import OPEN_STATUSES, FormRequest
 from comms.forms import add_link, form_url, set_status
 from comms.logsafe import log_failure
 from comms.messaging import queue_sms, write_unit
-from comms.models import Conversation, Location, TimelineItem, utcnow
+from comms.models import Conversation, Location, utcnow
 from comms.reminder_claim import claim_reminder
 from comms.services import Services
-from comms.timeline import add_item
+from comms.timeline import add_activity
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -105,15 +105,11 @@ async def _remind_one(services: Services, request_id: int, sent: int, due: int, 
             ok = True
         except (OptedOut, InvalidRequest) as exc:
             why = "the patient replied STOP" if isinstance(exc, OptedOut) else exc.message
-            await add_item(
+            await add_activity(
                 unit,
                 conversation,
-                TimelineItem(
-                    kind="activity",
-                    direction="internal",
-                    body=f"Form reminder not sent: {why}.",
-                    meta={"action": "form_reminder_skipped", "form_request_id": request.id},
-                ),
+                f"Form reminder not sent: {why}.",
+                {"action": "form_reminder_skipped", "form_request_id": request.id},
             )
             request.reminders_sent = len(days)  # STOP, no number or no address: no more for this request
             ok = False

@@ -28,9 +28,9 @@ from comms.form_validate import all_fields, check_answers, contact_fields
 from comms.forms import contact_of, set_status, token_hash
 from comms.media import store_bytes
 from comms.messaging import write_unit
-from comms.models import Conversation, Location, TimelineItem, utcnow
+from comms.models import Conversation, Location, utcnow
 from comms.services import Services, Unit
-from comms.timeline import add_item
+from comms.timeline import add_activity
 from schemas.forms import Answer, AnswersOut, FormDefinition
 
 MAX_UPLOADS = 40  # per request: a patient re-taking a photo a few times, not a file store
@@ -240,15 +240,11 @@ async def stop_reminders(services: Services, token: str) -> str:
             request.reminders_sent = planned  # what the sweeper reads as "no more" (as after a STOP)
             conversation = await s.get(Conversation, request.conversation_id)
             if conversation is not None:
-                await add_item(
+                await add_activity(
                     unit,
                     conversation,
-                    TimelineItem(
-                        kind="activity",
-                        direction="internal",
-                        body="The patient asked for no more reminders about this form.",
-                        meta={"action": "form_reminders_stopped", "form_request_id": request.id},
-                    ),
+                    "The patient asked for no more reminders about this form.",
+                    {"action": "form_reminders_stopped", "form_request_id": request.id},
                 )
             await set_status(unit, request, request.status)  # the card shows the reminders are done
             audit.record(s, None, "stop_reminders", "form_request", request.id)

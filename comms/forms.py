@@ -22,7 +22,7 @@ from comms.messaging import is_opted_out, publish_update, queue_sms, write_unit
 from comms.models import Contact, Conversation, Location, TimelineItem, utcnow
 from comms.schedule_models import Appointment
 from comms.services import Services, Unit
-from comms.timeline import add_item, conversation_for
+from comms.timeline import add_activity, add_item, conversation_for
 from schemas.forms import FormDefinition, FormRequestDetail, FormRequestIn, FormRequestOut, FormUploadOut
 
 
@@ -232,15 +232,11 @@ async def send_on_first_booking(
     elif not any(n.sms for n in location.numbers):
         why = "this location has no texting number"
     if why is not None:
-        await add_item(
+        await add_activity(
             unit,
             conversation,
-            TimelineItem(
-                kind="activity",
-                direction="internal",
-                body=f"{template.name} not sent: {why}.",
-                meta={"action": "form_auto_skipped", "template_id": template.id},
-            ),
+            f"{template.name} not sent: {why}.",
+            {"action": "form_auto_skipped", "template_id": template.id},
         )
         return None
     request = await _create(unit, services, conversation, template, version, author_id)

@@ -30,7 +30,7 @@ from comms.models import (
 from comms.notifications import notify
 from comms.services import Services, Unit
 from comms.summaries import conversation_state
-from comms.timeline import add_item, conversation_for
+from comms.timeline import add_activity, conversation_for
 from routing.audience import Audience
 from schemas.inbox import (
     ConversationOut,
@@ -272,16 +272,12 @@ async def assign(
         who = await _staff_name(s, assignee_id) if assignee_id else None
         target = " and ".join(x for x in (who, f"team {team_name}" if team_name else None) if x) or "nobody"
         body = f"Assigned to {target}" + (f": {note}" if note else "")
-        item = await add_item(
+        item = await add_activity(
             unit,
             conv,
-            TimelineItem(
-                kind="activity",
-                direction="internal",
-                body=body,
-                author_id=actor.user_id,
-                meta={"action": "assign", "from": previous[0], "to": assignee_id, "team": team_id},
-            ),
+            body,
+            {"action": "assign", "from": previous[0], "to": assignee_id, "team": team_id},
+            author_id=actor.user_id,
         )
         notified = {assignee_id} if assignee_id is not None else set(team_members)
         for user_id in sorted(u for u in notified if u is not None and u != actor.user_id):
@@ -327,16 +323,12 @@ async def set_status(
         conv.status = status
         conv.snoozed_until = snoozed_until if status == "snoozed" else None
         words = {"open": "Reopened", "closed": "Closed", "snoozed": "Snoozed"}[status]
-        await add_item(
+        await add_activity(
             unit,
             conv,
-            TimelineItem(
-                kind="activity",
-                direction="internal",
-                body=f"{words} by {await _staff_name(s, actor.user_id)}",
-                author_id=actor.user_id,
-                meta={"action": status},
-            ),
+            f"{words} by {await _staff_name(s, actor.user_id)}",
+            {"action": status},
+            author_id=actor.user_id,
         )
         audit.record(s, actor, status, "conversation", conv.id)
         return await publish_state(unit, conv)

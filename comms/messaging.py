@@ -35,7 +35,7 @@ from comms.phones import to_e164
 from comms.segments import count_segments
 from comms.services import Services, Unit
 from comms.summaries import conversation_state
-from comms.timeline import add_item, conversation_for, item_out
+from comms.timeline import add_activity, add_item, conversation_for, item_out
 from routing.audience import Audience
 from schemas.api import TimelineItemOut
 from schemas.events import TimelineItemAdded, TimelineItemUpdated
@@ -391,16 +391,7 @@ async def _apply_keyword(
     else:
         body = "Asked for help (replied HELP)."
         reply = None if twilio.advanced_opt_out else twilio.help_reply
-    await add_item(
-        unit,
-        conversation,
-        TimelineItem(
-            kind="activity",
-            direction="internal",
-            body=body,
-            meta={"action": f"sms_{word}"},
-        ),
-    )
+    await add_activity(unit, conversation, body, {"action": f"sms_{word}"})
     return reply
 
 

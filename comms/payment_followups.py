@@ -16,12 +16,12 @@ from comms import audit
 from comms.email_actions import queue_email
 from comms.errors import InvalidRequest, OptedOut
 from comms.messaging import queue_sms, write_unit
-from comms.models import Conversation, Location, TimelineItem, utcnow
+from comms.models import Conversation, Location, utcnow
 from comms.payment_models import OPEN_STATUSES, PaymentRequest
 from comms.payment_state import balance, refresh
 from comms.reminder_claim import claim_reminder
 from comms.services import Services, Unit
-from comms.timeline import add_item
+from comms.timeline import add_activity
 
 BATCH = 200
 
@@ -67,15 +67,11 @@ async def _followup(services: Services, unit: Unit, request: PaymentRequest, bod
         await send_to_patient(services, unit, conversation, request, body, kind)
     except (OptedOut, InvalidRequest) as exc:
         why = "the patient replied STOP" if isinstance(exc, OptedOut) else exc.message
-        await add_item(
+        await add_activity(
             unit,
             conversation,
-            TimelineItem(
-                kind="activity",
-                direction="internal",
-                body=f"Payment {kind} not sent: {why}.",
-                meta={"action": f"payment_{kind}_skipped", "payment_request_id": request.id},
-            ),
+            f"Payment {kind} not sent: {why}.",
+            {"action": f"payment_{kind}_skipped", "payment_request_id": request.id},
         )
         return False
     return True

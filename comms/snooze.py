@@ -19,9 +19,9 @@ from sqlalchemy import case, func, select, update
 from comms import audit
 from comms.inbox import publish_state
 from comms.logsafe import log_failure
-from comms.models import Conversation, TimelineItem, utcnow
+from comms.models import Conversation, utcnow
 from comms.services import Services
-from comms.timeline import add_item
+from comms.timeline import add_activity
 from routing.bus import BusEvent
 
 log = logging.getLogger(__name__)
@@ -58,13 +58,7 @@ async def _wake_one(services: Services, conversation_id: int, now: dt.datetime) 
         conversation = await s.get(Conversation, conversation_id, populate_existing=True)
         if conversation is None:
             return False
-        await add_item(
-            unit,
-            conversation,
-            TimelineItem(
-                kind="activity", direction="internal", body="Snooze ended", meta={"action": "snooze_ended"}
-            ),
-        )
+        await add_activity(unit, conversation, "Snooze ended", {"action": "snooze_ended"})
         audit.record(s, None, "snooze_ended", "conversation", conversation_id)
         await publish_state(unit, conversation)
     return True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,6 +83,19 @@ async def add_item(
         Audience.location(conversation.location_id),
     )
     return out
+
+
+async def add_activity(
+    unit: Unit,
+    conversation: Conversation,
+    body: str,
+    meta: dict[str, Any],
+    *,
+    author_id: int | None = None,
+) -> TimelineItemOut:
+    """A line in the thread saying what happened (internal: it neither reopens nor moves the thread)."""
+    item = TimelineItem(kind="activity", direction="internal", body=body, author_id=author_id, meta=meta)
+    return await add_item(unit, conversation, item)
 
 
 async def add_note(services: Services, actor: Actor, conversation_id: int, body: str) -> TimelineItemOut:

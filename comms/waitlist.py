@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from comms import audit
 from comms.access import Actor
 from comms.errors import Conflict, InvalidRequest, NotFound
-from comms.models import Conversation, Location, TimelineItem, utcnow
+from comms.models import Conversation, Location, utcnow
 from comms.schedule_models import AppointmentType, Provider
 from comms.schedule_setup import provider_of, type_of
 from comms.services import Services, Unit
 from comms.slots import provider_at
-from comms.timeline import add_item, conversation_for
+from comms.timeline import add_activity, conversation_for
 from comms.waitlist_models import WaitlistEntry, WaitlistOffer
 from schemas.waitlist import WaitlistEntryOut, WaitlistIn, WaitlistRenewIn
 
@@ -61,14 +61,8 @@ async def note(unit: Unit, actor: Actor | None, entry: WaitlistEntry, body: str,
     conversation = await unit.session.get(Conversation, entry.conversation_id)
     if conversation is None:
         raise NotFound("no such conversation")
-    item = TimelineItem(
-        kind="activity",
-        direction="internal",
-        body=body,
-        author_id=actor.user_id if actor else None,
-        meta={"action": action, "waitlist_entry_id": entry.id},
-    )
-    await add_item(unit, conversation, item)
+    meta = {"action": action, "waitlist_entry_id": entry.id}
+    await add_activity(unit, conversation, body, meta, author_id=actor.user_id if actor else None)
 
 
 async def add_entry(
