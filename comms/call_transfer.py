@@ -55,6 +55,12 @@ async def plan(services: Services, actor: Actor, call_id: int) -> Plan:
         return await _plan(session, call)
 
 
+async def _live_call(s: AsyncSession, call_id: int) -> Call | None:
+    """The call, locked for this change, unless it has ended (a late control request changes nothing)."""
+    call = await s.get(Call, call_id, with_for_update=True)
+    return call if call is not None and call.ended_at is None else None
+
+
 async def system_plan(services: Services, call_id: int) -> Plan | None:
     """The same facts for the server's own follow-ups (holding a patient who joined the conference)."""
     async with services.read() as session:
@@ -102,8 +108,8 @@ async def record_hold(
 ) -> None:
     """The call is (or is no longer) on hold; `conference` None: it never reached the conference."""
     async with services.unit() as unit:
-        call = await unit.session.get(Call, call_id, with_for_update=True)
-        if call is None or call.ended_at is not None:
+        call = await _live_call(unit.session, call_id)
+        if call is None:
             return
         moved = call.conference is None and conference is not None
         call.conference = conference
@@ -118,8 +124,8 @@ async def record_hold(
 async def record_recording(services: Services, actor: Actor, call_id: int, status: str) -> None:
     """Staff paused (or resumed) the call's recording: on its route, audited, shown live."""
     async with services.unit() as unit:
-        call = await unit.session.get(Call, call_id, with_for_update=True)
-        if call is None or call.ended_at is not None:
+        call = await _live_call(unit.session, call_id)
+        if call is None:
             return
         add_step(call, "recording", status=status, by=actor.user_id)
         audit.record(unit.session, actor, "change", "call", call.id, {"recording": status})
@@ -141,8 +147,8 @@ async def record_transfer(services: Services, actor: Actor, call_id: int, to_use
     """The call rings the colleague (with a call pop); they have it once they answer."""
     async with services.unit() as unit:
         s = unit.session
-        call = await s.get(Call, call_id, with_for_update=True)
-        if call is None or call.ended_at is not None:
+        call = await _live_call(s, call_id)
+        if call is None:
             return
         if mode == "cold":
             call.stage, call.on_hold = "ringing", False
@@ -160,8 +166,8 @@ async def record_transfer(services: Services, actor: Actor, call_id: int, to_use
 async def complete_warm(services: Services, actor: Actor, call_id: int, to_user_id: int) -> None:
     """The colleague took over in the conference: theirs now, and off hold."""
     async with services.unit() as unit:
-        call = await unit.session.get(Call, call_id, with_for_update=True)
-        if call is None or call.ended_at is not None:
+        call = await _live_call(unit.session, call_id)
+        if call is None:
             return
         call.answered_by_id = to_user_id
         call.stage, call.on_hold = "connected", False

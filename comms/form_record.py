@@ -13,20 +13,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from comms.contacts import DETAIL_COLUMNS
 from comms.models import Contact, ContactEmail
 
 # Contact fields a form fills → the column (e-mail and date of birth are handled on their own).
 COLUMNS = {
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "address_line1": "address_line1",
-    "address_line2": "address_line2",
-    "address_city": "address_city",
-    "address_region": "address_region",
-    "address_postal_code": "address_postal_code",
-    "insurance_carrier": "insurance_carrier",
-    "insurance_member_id": "insurance_member_id",
-    "insurance_group_number": "insurance_group_number",
+    **{name: name for name in ("first_name", "last_name", *DETAIL_COLUMNS)},
     "insurance_card": "insurance_card_upload_id",
 }
 

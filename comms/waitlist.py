@@ -56,6 +56,19 @@ async def entry_out(s: AsyncSession, entry: WaitlistEntry) -> WaitlistEntryOut:
     )
 
 
+async def _refuse_second_entry(s: AsyncSession, conversation_id: int, type_id: int) -> None:
+    """One open entry per patient thread and appointment type."""
+    twin = await s.scalar(
+        select(WaitlistEntry.id).where(
+            WaitlistEntry.conversation_id == conversation_id,
+            WaitlistEntry.type_id == type_id,
+            WaitlistEntry.state.in_(OPEN),
+        )
+    )
+    if twin is not None:
+        raise Conflict("this patient is already on the waitlist for that type")
+
+
 async def note(unit: Unit, actor: Actor | None, entry: WaitlistEntry, body: str, action: str) -> None:
     """A line in the patient's thread (announced live after commit)."""
     conversation = await unit.session.get(Conversation, entry.conversation_id)
@@ -76,15 +89,7 @@ async def add_entry(
         if body.provider_id is not None:
             await provider_of(s, actor, body.provider_id)
             await provider_at(s, body.provider_id, conversation.location_id)
-        twin = await s.scalar(
-            select(WaitlistEntry.id).where(
-                WaitlistEntry.conversation_id == conversation.id,
-                WaitlistEntry.type_id == kind.id,
-                WaitlistEntry.state.in_(OPEN),
-            )
-        )
-        if twin is not None:
-            raise Conflict("this patient is already on the waitlist for that type")
+        await _refuse_second_entry(s, conversation.id, kind.id)
         location = await s.get(Location, conversation.location_id)
         if location is None:
             raise NotFound("no such location")
@@ -172,15 +177,7 @@ async def renew_entry(
         await conversation_for(unit, actor, entry.conversation_id)
         if entry.state != "expired":
             raise Conflict(f"only an expired entry can be renewed; this one is {entry.state}")
-        twin = await s.scalar(
-            select(WaitlistEntry.id).where(
-                WaitlistEntry.conversation_id == entry.conversation_id,
-                WaitlistEntry.type_id == entry.type_id,
-                WaitlistEntry.state.in_(OPEN),
-            )
-        )
-        if twin is not None:
-            raise Conflict("this patient is already on the waitlist for that type")
+        await _refuse_second_entry(s, entry.conversation_id, entry.type_id)
         location = await s.get(Location, entry.location_id)
         if location is None:
             raise NotFound("no such location")

@@ -162,20 +162,7 @@ class Account:
             return False, "Your card was declined."
         if digits != "4242424242424242":
             return False, "Use a test card: 4242 4242 4242 4242 (or 4000 0000 0000 0002 to be declined)."
-        charge = {
-            "id": new_id("ch"),
-            "object": "charge",
-            "amount": pi["amount"],
-            "amount_captured": pi["amount"],
-            "amount_refunded": 0,
-            "currency": pi["currency"],
-            "metadata": dict(pi["metadata"]),
-            "paid": True,
-            "payment_intent": pi["id"],
-            "refunded": False,
-            "status": "succeeded",
-        }
-        self.charges[charge["id"]] = charge
+        charge = self._charge(pi, "ch", paid=True, status="succeeded")
         pi.update(status="succeeded", latest_charge=charge["id"], amount_received=pi["amount"])
         pi["last_payment_error"] = None
         session.update(status="complete", payment_status="paid")
@@ -198,21 +185,9 @@ class Account:
                 "(or 000111111113 to fail)."
             )
         pi = self._payment_intent(session)
-        charge = {
-            "id": new_id("py"),
-            "object": "charge",
-            "amount": pi["amount"],
-            "amount_captured": pi["amount"],
-            "amount_refunded": 0,
-            "currency": pi["currency"],
-            "metadata": dict(pi["metadata"]),
-            "paid": False,
-            "payment_intent": pi["id"],
-            "payment_method_details": {"type": "us_bank_account"},
-            "refunded": False,
-            "status": "pending",
-        }
-        self.charges[charge["id"]] = charge
+        charge = self._charge(
+            pi, "py", paid=False, status="pending", payment_method_details={"type": "us_bank_account"}
+        )
         pi.update(status="processing", latest_charge=charge["id"], last_payment_error=None)
         pi["payment_method_types"] = ["us_bank_account"]
         session.update(status="complete", payment_status="unpaid", _settles=outcome)
@@ -250,6 +225,23 @@ class Account:
         self.event("payment_intent.payment_failed", pi)
         self.event("checkout.session.async_payment_failed", session)
         return session
+
+    def _charge(self, pi: dict[str, Any], prefix: str, **fields: Any) -> dict[str, Any]:
+        """A Charge of the whole PaymentIntent (a card's "ch_", a bank debit's "py_"), kept by its id."""
+        charge = {
+            "id": new_id(prefix),
+            "object": "charge",
+            "amount": pi["amount"],
+            "amount_captured": pi["amount"],
+            "amount_refunded": 0,
+            "currency": pi["currency"],
+            "metadata": dict(pi["metadata"]),
+            "payment_intent": pi["id"],
+            "refunded": False,
+            **fields,
+        }
+        self.charges[charge["id"]] = charge
+        return charge
 
     def _payment_intent(self, session: dict[str, Any]) -> dict[str, Any]:
         if session["payment_intent"]:
