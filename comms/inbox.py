@@ -6,13 +6,14 @@ import base64
 import binascii
 import datetime as dt
 from dataclasses import dataclass, replace
+from typing import TypeVarTuple
 
 from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, func, or_, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from comms import audit
+from comms import audit, list_rows
 from comms.access import Actor
 from comms.errors import InvalidRequest, NotFound
 from comms.models import (
@@ -33,7 +34,6 @@ from comms.summaries import conversation_state
 from comms.timeline import add_activity, conversation_for
 from routing.audience import Audience
 from schemas.inbox import (
-    ConversationOut,
     ConversationPage,
     ConversationState,
     ConversationUpdated,
@@ -43,6 +43,7 @@ from schemas.inbox import (
 from schemas.inbox import ConversationRead as ConversationReadEvent
 
 MAX_PAGE = 100
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True)
@@ -116,14 +117,19 @@ def _read_join(actor: Actor) -> ColumnElement[bool]:
     return and_(read.conversation_id == Conversation.id, read.user_id == actor.user_id)
 
 
-def _filtered(actor: Actor, flt: ListFilter) -> Select[Conversation, Contact, TimelineItem, int]:
-    return (
-        select(Conversation, Contact, TimelineItem, ConversationRead.last_read_item_id)
+def _filtered(actor: Actor, flt: ListFilter) -> Select[Conversation, Contact, TimelineItem]:
+    return _narrowed(
+        select(Conversation, Contact, TimelineItem)
         .join(Contact, Contact.id == Conversation.contact_id)
-        .outerjoin(TimelineItem, TimelineItem.id == Conversation.last_item_id)
-        .outerjoin(ConversationRead, _read_join(actor))
-        .where(*_conditions(actor, flt))
+        .outerjoin(TimelineItem, TimelineItem.id == Conversation.last_item_id),
+        actor,
+        flt,
     )
+
+
+def _narrowed(query: Select[*Ts], actor: Actor, flt: ListFilter) -> Select[*Ts]:
+    """The filter applied to a query over conversations (joined to this staff member's read marker)."""
+    return query.outerjoin(ConversationRead, _read_join(actor)).where(*_conditions(actor, flt))
 
 
 NEWEST_FIRST = (Conversation.last_item_at.desc(), Conversation.id.desc())
@@ -182,7 +188,7 @@ async def list_conversations(
                 and_(Conversation.last_item_at == at, Conversation.id < conv_id),
             )
         )
-    query = _filtered(actor, flt).where(*keyset)
+    query = _narrowed(list_rows.columns_select(), actor, flt).where(*keyset)
     ids = _per_location_ids(actor, flt, keyset, limit + 1)
     if ids is not None:
         query = query.where(Conversation.id.in_(ids))
@@ -190,12 +196,9 @@ async def list_conversations(
     async with services.read() as session:
         rows = (await session.execute(query)).all()
         page = rows[:limit]
-        unread = await _unread_counts(session, actor.user_id, [r[0].id for r in page])
-    items = [
-        ConversationOut(**conversation_state(conv, contact, last).model_dump(), unread=unread.get(conv.id, 0))
-        for conv, contact, last, _read in page
-    ]
-    next_cursor = encode_cursor(page[-1][0].last_item_at, page[-1][0].id) if len(rows) > limit else None
+        found = await list_rows.addresses(session, [list_rows.contact_id(r) for r in page])
+    items = [list_rows.page_item(row, found) for row in page]
+    next_cursor = encode_cursor(*list_rows.keyset_of(page[-1])) if len(rows) > limit else None
     return ConversationPage(items=items, next_cursor=next_cursor)
 
 
@@ -211,7 +214,7 @@ async def get_conversation(services: Services, actor: Actor, conversation_id: in
         if row is None:
             raise NotFound("no such conversation")
         unread = await _unread_counts(session, actor.user_id, [conversation_id])
-        conv, contact, last, _read = row
+        conv, contact, last = row
         phones = [p.e164 for p in contact.phones]
         blocked = await session.scalar(
             select(OptOut.id).where(OptOut.practice_id == contact.practice_id, OptOut.e164.in_(phones[:1]))

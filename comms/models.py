@@ -56,6 +56,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+def display_name(first_name: str, last_name: str) -> str:
+    """How staff see a patient: the full name, or "Unknown" for a number nobody has named yet."""
+    return f"{first_name} {last_name}".strip() or "Unknown"
+
+
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -188,7 +193,7 @@ class Contact(Base):
 
     @property
     def display_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip() or "Unknown"
+        return display_name(self.first_name, self.last_name)
 
 
 class ContactPhone(Base):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from comms.models import Contact, Conversation, TimelineItem, utcnow
 from schemas.inbox import ContactBrief, ConversationState, ItemPreview, Status
 
@@ -45,7 +47,11 @@ def conversation_state(conv: Conversation, contact: Contact, last: TimelineItem 
 
 
 def effective_status(conv: Conversation) -> Status:
+    return status_now(conv.status, conv.snoozed_until)
+
+
+def status_now(status: str, snoozed_until: dt.datetime | None) -> Status:
     """A snooze that has run out reads as open; nothing has to wake it up."""
-    if conv.status == "snoozed" and conv.snoozed_until is not None and conv.snoozed_until <= utcnow():
+    if status == "snoozed" and snoozed_until is not None and snoozed_until <= utcnow():
         return "open"
-    return conv.status  # type: ignore[return-value]
+    return status  # type: ignore[return-value]

@@ -207,3 +207,47 @@ async def test_hand_off_to_a_team_notifies_its_members_and_filters(served: Any) 
         assert [(n["kind"], n["conversation_id"]) for n in notes] == [("assigned", p.conv_a)]
         items = await _get(north, f"{base(served)}/api/v1/conversations/{p.conv_a}/items")
         assert items[0]["body"] == "Assigned to team Billing: insurance question"
+
+
+async def test_list_entry_says_what_the_thread_summary_says(served: Any) -> None:
+    """The list is built from columns, the summary from ORM objects: the two must agree field by field."""
+    from comms.models import Contact, ContactEmail, ContactPhone, Conversation
+
+    p, services = served.practice, served.app[SERVICES]
+    conv_id = await new_conversation(services, p.practice_id, p.loc_a, "Zoë O'Brien-Ngũgĩ", "+12025550181")
+    async with services.unit() as unit:
+        conv = await unit.session.get(Conversation, conv_id)
+        assert conv is not None
+        contact = await unit.session.get(Contact, conv.contact_id)
+        assert contact is not None
+        contact.phones.append(ContactPhone(e164="+12025550182"))
+        contact.emails += [ContactEmail(address="zoe@example.org"), ContactEmail(address="z@example.net")]
+    long_body = "🦷 " + "é" * 200  # the preview is cut at 160 characters, not bytes
+    await inbound(services, conv_id, "first")
+    await inbound(services, conv_id, long_body)
+    nobody_wrote = await new_conversation(services, p.practice_id, p.loc_a, "", "+12025550183")
+    async with browser() as http:
+        session = await sign_in(http, base(served), p.staff_a)
+        expired = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)).isoformat()
+        await _post(
+            http,
+            f"{base(served)}/api/v1/conversations/{conv_id}/status",
+            session["csrf_token"],
+            {"status": "snoozed", "snoozed_until": expired},
+        )
+        await asyncio.sleep(2.2)  # the snooze has run out: both must say "open"
+        listed = {
+            c["id"]: c for c in (await _get(http, f"{base(served)}/api/v1/conversations?limit=100"))["items"]
+        }
+        for cid in (conv_id, nobody_wrote):
+            summary = await _get(http, f"{base(served)}/api/v1/conversations/{cid}")
+            summary.pop("opted_out")
+            assert listed[cid] == summary
+        entry = listed[conv_id]
+        assert entry["status"] == "open"
+        assert entry["contact"]["phones"] == ["+12025550181", "+12025550182"]
+        assert entry["contact"]["emails"] == ["zoe@example.org", "z@example.net"]
+        assert entry["last_item"]["body"] == long_body[:160] and entry["unread"] == 2
+        assert (
+            listed[nobody_wrote]["last_item"] is None and listed[nobody_wrote]["contact"]["name"] == "Unknown"
+        )

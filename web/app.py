@@ -48,6 +48,7 @@ from web import (
 from web.access_log import PathOnlyAccessLogger
 from web.api import ApiRouter
 from web.carrier import carrier_ctx, wake_sender
+from web.heap import heap_ctx
 from web.keys import BACKGROUND, BUS, DEMO, ENGINE, HUB, PRESENCE, SERVICES, SESSIONMAKER, SETTINGS
 from web.mail import mail_ctx
 from web.middleware import errors_middleware, security_headers
@@ -201,8 +202,10 @@ def run(settings: Settings, host: str, port: int, *, demo: bool = False) -> None
     """Serve until interrupted; start-up errors (like an unmigrated database) propagate to the CLI."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logsafe.install(logging.getLogger().handlers)
+    app = create_app(settings, demo=demo)
+    app.cleanup_ctx.append(heap_ctx)  # last: it sets aside what the others made
     web.run_app(
-        create_app(settings, demo=demo),
+        app,
         host=host,
         port=port,
         print=None,

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from comms import inbox, search
 from comms.access import Actor
 from comms.services import Services
+from web import heap
 from web.bench_report import MISSED, TIMES, ms, percentile, print_table, progress, ratio, secs, verdict
 from web.bench_seed import SeededStore, StoreShape, open_store
 
@@ -200,6 +201,7 @@ def _planner_stats(path: Path, analyze: bool) -> None:
 async def run(shape: StoreShape, path: Path, runs: int, analyze: bool = False) -> None:
     """Seed (or reuse) the store, time every query, print the seeding and the query tables."""
     engine, services, store = await open_store(path, shape)
+    heap.settle()  # as the server does once it has started
     try:
         _planner_stats(path, analyze)
         await engine.dispose()  # pooled connections would keep the statistics they loaded
