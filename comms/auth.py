@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
@@ -209,11 +210,21 @@ async def authenticate(services: Services, token: str, remote_addr: str | None) 
     return SessionInfo(actor, staff_session.csrf_token, user.name, user.email)
 
 
-async def session_alive(services: Services, session_id: str) -> bool:
-    """For long-lived sockets: is the session still there and within its limits?"""
+ALIVE_CHUNK = 500  # session ids per statement (SQLite's bound-parameter limit is far above it)
+
+
+async def sessions_alive(services: Services, session_ids: Iterable[str]) -> set[str]:
+    """For long-lived sockets: which of these sessions are still there and within their limits?"""
+    wanted = sorted(set(session_ids))
+    now = utcnow()
+    alive: set[str] = set()
     async with services.read() as session:
-        row = await session.get(StaffSession, session_id)
-    return row is not None and _within_limits(services, row, utcnow())
+        for start in range(0, len(wanted), ALIVE_CHUNK):
+            rows = await session.scalars(
+                select(StaffSession).where(StaffSession.id.in_(wanted[start : start + ALIVE_CHUNK]))
+            )
+            alive.update(row.id for row in rows if _within_limits(services, row, now))
+    return alive
 
 
 async def touch(services: Services, session_id: str) -> None:

@@ -79,9 +79,14 @@ class Subscriber:
     """One staff socket as the hub sees it: who it is, its outbox, and how to close it."""
 
     def __init__(
-        self, viewer: Viewer, limit: int, close: Callable[[int, str], Coroutine[Any, Any, None]]
+        self,
+        viewer: Viewer,
+        limit: int,
+        close: Callable[[int, str], Coroutine[Any, Any, None]],
+        session_id: str = "",
     ) -> None:
         self.viewer = viewer
+        self.session_id = session_id  # the staff session it was opened with (checked while it lives)
         self.outbox = Outbox(limit)
         self.live = False
         # Set once the socket is streaming: writes an event straight to an idle socket (True), or
@@ -140,6 +145,17 @@ class Hub:
         for location in audience.ids:
             found |= self._by_location.get(location, set())  # type: ignore[arg-type]
         return found
+
+    def sessions(self) -> set[str]:
+        """The sessions this process's sockets were opened with."""
+        return {sub.session_id for sub in self._subscribers}
+
+    def close_sessions(self, alive: set[str], code: int, reason: str) -> int:
+        """Close every socket whose session is not among `alive`; how many were closed."""
+        ended = [sub for sub in self._subscribers if sub.session_id not in alive]
+        for sub in ended:
+            sub.request_close(code, reason)
+        return len(ended)
 
     def close_all(self, code: int, reason: str) -> None:
         for sub in list(self._subscribers):

@@ -143,3 +143,56 @@ async def test_command_envelope_errors(served: Any) -> None:
         await _subscribe(ws, 8)
         await ws.send_json({"id": 9, "type": "subscribe"})
         assert (await _recv(ws))["error"]["code"] == "conflict"
+
+
+def _cookie(http: aiohttp.ClientSession, served: Any) -> str:
+    from web.keys import SETTINGS
+
+    return http.cookie_jar.filter_cookies(served.make_url("/"))[
+        served.app[SETTINGS].sessions.cookie_name
+    ].value
+
+
+async def test_sockets_of_a_session_that_timed_out_are_closed_and_no_others(served: Any) -> None:
+    """An idle timeout ends a session without an event; the process's one periodic check finds it."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from comms import auth
+    from comms.models import StaffSession
+    from web.keys import HUB, SERVICES
+    from web.ws_session_watch import close_ended
+
+    services = served.app[SERVICES]
+    async with browser() as idle, browser() as busy:
+        await sign_in(idle, base(served), served.practice.staff_a)
+        await sign_in(busy, base(served), served.practice.staff_a)
+        idle_ws, busy_ws = await _ws(idle, served), await _ws(busy, served)
+        await _subscribe(idle_ws, 1)
+        await _subscribe(busy_ws, 1)
+        long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+        async with services.unit() as unit:
+            await unit.session.execute(
+                update(StaffSession)
+                .where(StaffSession.id == auth.session_id_for(_cookie(idle, served)))
+                .values(last_seen_at=long_ago)
+            )
+        assert await close_ended(served.app[HUB], services) == 1
+        msg = await asyncio.wait_for(idle_ws.receive(), 5)
+        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4001
+        await busy_ws.send_json({"id": 2, "type": "ping"})
+        assert (await _recv(busy_ws))["result"]["pong"] is True
+        assert await close_ended(served.app[HUB], services) == 0
+        await busy_ws.close()
+
+
+async def test_sessions_alive_reads_many_sessions_in_chunks(served: Any) -> None:
+    from comms import auth
+    from web.keys import SERVICES
+
+    async with browser() as http:
+        await sign_in(http, base(served), served.practice.staff_a)
+        real = auth.session_id_for(_cookie(http, served))
+        asked = [f"missing-{i}" for i in range(auth.ALIVE_CHUNK * 2 + 7)] + [real]
+        assert await auth.sessions_alive(served.app[SERVICES], asked) == {real}

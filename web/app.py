@@ -55,6 +55,7 @@ from web.middleware import errors_middleware, security_headers
 from web.page_policy import page_policy
 from web.payments import payments_ctx
 from web.ws import ws_handler
+from web.ws_session_watch import session_watch_ctx
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -182,6 +183,7 @@ def create_app(settings: Settings, *, demo: bool = False) -> web.Application:
     )
     app.cleanup_ctx.append(forms_ctx)
     app.cleanup_ctx.append(waitlist_ctx)
+    app.cleanup_ctx.append(session_watch_ctx)
     for router in ROUTERS:
         router.add_to(app)
     handlers_twilio.add_routes(app)

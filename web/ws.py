@@ -43,7 +43,6 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     hub.add(conn.subscriber)
     writer = asyncio.create_task(conn.write_forever(), name="ws-writer")
-    watcher = asyncio.create_task(conn.watch_session(cfg.session_check_seconds), name="ws-session")
     last_touch = time.monotonic()
     try:
         async for msg in ws:
@@ -58,10 +57,9 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         hub.remove(conn.subscriber)
         await conn.leave()
         conn.subscriber.outbox.close()
-        for task in (writer, watcher):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
     return ws
 
 

@@ -17,7 +17,7 @@ from comms.models import Conversation
 from comms.services import Services
 from routing.audience import Audience
 from routing.bus import Bus, BusEvent
-from routing.hub import CLOSE_SESSION_ENDED, Subscriber
+from routing.hub import Subscriber
 from routing.presence import PRESENCE, PresenceTable
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class WsConnection:
         self.services = services
         self.presence = presence
         self.bus: Bus = services.bus
-        self.subscriber = Subscriber(info.actor.viewer(), queue_limit, self.close)
+        self.subscriber = Subscriber(info.actor.viewer(), queue_limit, self.close, info.actor.session_id)
         self.last_command_id = 0
         self.connection_id = secrets.token_hex(8)
         self.reported_presence = False
@@ -158,12 +158,4 @@ class WsConnection:
             try:
                 await self.ws.send_str(frames[0] if len(frames) == 1 else "[" + ",".join(frames) + "]")
             except (ConnectionResetError, RuntimeError):
-                return
-
-    async def watch_session(self, every: float) -> None:
-        """Automatic logoff reaches sockets too: an expired or revoked session closes its socket."""
-        while not self.ws.closed:
-            await asyncio.sleep(every)
-            if not await auth.session_alive(self.services, self.info.actor.session_id):
-                self.subscriber.request_close(CLOSE_SESSION_ENDED, "session ended")
                 return
