@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit
 from comms.access import Actor
@@ -39,14 +40,11 @@ class LoginResult:
     expires_at: dt.datetime
 
 
-async def _locations_of(services: Services, user: StaffUser) -> frozenset[int] | None:
+async def _locations_of(session: AsyncSession, user: StaffUser) -> frozenset[int] | None:
     if user.role == "admin":
         return None
-    async with services.read() as session:
-        rows = await session.scalars(
-            select(StaffLocation.location_id).where(StaffLocation.user_id == user.id)
-        )
-        return frozenset(rows)
+    rows = await session.scalars(select(StaffLocation.location_id).where(StaffLocation.user_id == user.id))
+    return frozenset(rows)
 
 
 def _lock_id(key: str) -> int:
@@ -132,10 +130,9 @@ async def login(
     sid = session_id_for(token)
     cfg = services.settings.sessions
     expires = now + dt.timedelta(hours=cfg.absolute_lifetime_hours)
-    locations = await _locations_of(services, user)
-    actor = Actor(user.id, user.practice_id, user.role, locations, sid, remote_addr)
     async with services.unit() as unit:
         s = unit.session
+        actor = Actor(user.id, user.practice_id, user.role, await _locations_of(s, user), sid, remote_addr)
         s.add(
             StaffSession(
                 id=sid,
@@ -188,15 +185,18 @@ async def authenticate(services: Services, token: str, remote_addr: str | None) 
         raise Unauthenticated("not signed in")
     sid = session_id_for(token)
     now = utcnow()
+    # One read for the session, its staff member and their locations: every request and every socket
+    # handshake (a reconnect storm is thousands at once) pays it.
     async with services.read() as session:
         row = (
             await session.execute(
                 select(StaffSession, StaffUser).join(StaffUser).where(StaffSession.id == sid)
             )
         ).first()
-    if row is None:
-        raise Unauthenticated("not signed in")
-    staff_session, user = row
+        if row is None:
+            raise Unauthenticated("not signed in")
+        staff_session, user = row
+        locations = await _locations_of(session, user)
     if not user.active or not _within_limits(services, staff_session, now):
         await end_session(services, sid, reason="expired")
         raise Unauthenticated("your session has ended; sign in again")
@@ -205,7 +205,6 @@ async def authenticate(services: Services, token: str, remote_addr: str | None) 
             db_session = await unit.session.get(StaffSession, sid)
             if db_session is not None:
                 db_session.last_seen_at = now
-    locations = await _locations_of(services, user)
     actor = Actor(user.id, user.practice_id, user.role, locations, sid, remote_addr)
     return SessionInfo(actor, staff_session.csrf_token, user.name, user.email)
 
