@@ -79,14 +79,9 @@ class Subscriber:
     """One staff socket as the hub sees it: who it is, its outbox, and how to close it."""
 
     def __init__(
-        self,
-        viewer: Viewer,
-        limit: int,
-        close: Callable[[int, str], Coroutine[Any, Any, None]],
-        session_id: str = "",
+        self, viewer: Viewer, limit: int, close: Callable[[int, str], Coroutine[Any, Any, None]]
     ) -> None:
         self.viewer = viewer
-        self.session_id = session_id  # the staff session it was opened with (checked while it lives)
         self.outbox = Outbox(limit)
         self.live = False
         # Set once the socket is streaming: writes an event straight to an idle socket (True), or
@@ -148,11 +143,11 @@ class Hub:
 
     def sessions(self) -> set[str]:
         """The sessions this process's sockets were opened with."""
-        return {sub.session_id for sub in self._subscribers}
+        return {sub.viewer.session_id for sub in self._subscribers}
 
     def close_sessions(self, alive: set[str], code: int, reason: str) -> int:
         """Close every socket whose session is not among `alive`; how many were closed."""
-        ended = [sub for sub in self._subscribers if sub.session_id not in alive]
+        ended = [sub for sub in self._subscribers if sub.viewer.session_id not in alive]
         for sub in ended:
             sub.request_close(code, reason)
         return len(ended)

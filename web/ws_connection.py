@@ -67,7 +67,7 @@ class WsConnection:
         self.services = services
         self.presence = presence
         self.bus: Bus = services.bus
-        self.subscriber = Subscriber(info.actor.viewer(), queue_limit, self.close, info.actor.session_id)
+        self.subscriber = Subscriber(info.actor.viewer(), queue_limit, self.close)
         self.last_command_id = 0
         self.connection_id = secrets.token_hex(8)
         self.reported_presence = False
