@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select, text
+from sqlalchemy import ColumnElement, Select, String, func, literal_column, or_, select, text
 
 from comms import audit
 from comms.access import Actor
@@ -70,16 +70,18 @@ def contact_match(q: str, fts: bool = False) -> ColumnElement[bool]:
             .select_from(text("contact_fts"))
             .where(text("contact_fts MATCH :contact_fts").bindparams(contact_fts=match))
         )
-    needle = f"%{q.casefold()}%"
-    full_name = func.lower(Contact.first_name + literal_column("' '") + Contact.last_name)
+    # autoescape: a typed % or _ is that character, as it is to the trigram index, not a wildcard.
+    needle = q.casefold()
+    full_name = func.lower(Contact.first_name + literal_column("' '") + Contact.last_name, type_=String)
+    address = func.lower(ContactEmail.address, type_=String)
     clauses = [
-        full_name.like(needle),
-        Contact.id.in_(select(ContactEmail.contact_id).where(func.lower(ContactEmail.address).like(needle))),
+        full_name.contains(needle, autoescape=True),
+        Contact.id.in_(select(ContactEmail.contact_id).where(address.contains(needle, autoescape=True))),
     ]
     digits = re.sub(r"\D", "", q)
     if len(digits) >= 3:
         clauses.append(
-            Contact.id.in_(select(ContactPhone.contact_id).where(ContactPhone.e164.like(f"%{digits}%")))
+            Contact.id.in_(select(ContactPhone.contact_id).where(ContactPhone.e164.contains(digits)))
         )
     return or_(*clauses)
 
