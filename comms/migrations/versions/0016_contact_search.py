@@ -1,5 +1,7 @@
 """Patient search by substring without scanning every contact: on SQLite an FTS5 trigram table of each
 live contact's name, e-mails and phone digits, kept by triggers; nothing on PostgreSQL (LIKE stays).
+A later batch_alter_table on contacts, contact_phones or contact_emails rebuilds the table on SQLite,
+which drops its triggers: such a migration must create them again.
 
 Revision ID: 0016
 Revises: 0015
