@@ -29,7 +29,7 @@ async def find_contacts(services: Services, actor: Actor, q: str, limit: int = 2
             .where(
                 Contact.practice_id == actor.practice_id,
                 Contact.merged_into_id.is_(None),
-                contact_match(q),
+                contact_match(q, services.settings.database.is_sqlite),
             )
             .order_by(Contact.is_unknown, Contact.last_name, Contact.first_name, Contact.id)
             .limit(limit * OVERSCAN)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select, text
+from sqlalchemy import ColumnElement, Select, String, func, literal_column, or_, select, text
 
 from comms import audit
 from comms.access import Actor
@@ -40,18 +40,48 @@ def _scoped(query: Select[*Ts], actor: Actor) -> Select[*Ts]:
     return query
 
 
-def contact_match(q: str) -> ColumnElement[bool]:
-    """Patients whose full name or an e-mail contains q, or a phone contains its digits (3 or more)."""
-    needle = f"%{q.casefold()}%"
-    full_name = func.lower(Contact.first_name + literal_column("' '") + Contact.last_name)
+def _phrase(text: str) -> str:
+    """One FTS5 string: inside double quotes nothing is syntax, and a quote is written twice."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def contact_fts_query(q: str) -> str | None:
+    """MATCH text for contact_fts that finds q as a substring, as contact_match's LIKE does; None when
+    trigram cannot take it (under 3 characters, or a NUL, which ends FTS5's query text)."""
+    if len(q) < 3 or "\0" in q:
+        return None
+    # E-mails are space-joined in their column and hold no space themselves: a needle with one would
+    # only match across two addresses.
+    columns = "name" if " " in q else "{name emails}"
+    clauses = [f"{columns} : {_phrase(q)}"]
+    digits = re.sub(r"\D", "", q)
+    if len(digits) >= 3:
+        clauses.append(f"phones : {_phrase(digits)}")
+    return " OR ".join(clauses)
+
+
+def contact_match(q: str, fts: bool = False) -> ColumnElement[bool]:
+    """Patients whose full name or an e-mail contains q, or a phone contains its digits (3 or more);
+    through SQLite's contact_fts trigram index when `fts` and the needle allows it, else by scanning."""
+    match = contact_fts_query(q) if fts else None
+    if match is not None:
+        return Contact.id.in_(
+            select(literal_column("rowid"))
+            .select_from(text("contact_fts"))
+            .where(text("contact_fts MATCH :contact_fts").bindparams(contact_fts=match))
+        )
+    # autoescape: a typed % or _ is that character, as it is to the trigram index, not a wildcard.
+    needle = q.casefold()
+    full_name = func.lower(Contact.first_name + literal_column("' '") + Contact.last_name, type_=String)
+    address = func.lower(ContactEmail.address, type_=String)
     clauses = [
-        full_name.like(needle),
-        Contact.id.in_(select(ContactEmail.contact_id).where(func.lower(ContactEmail.address).like(needle))),
+        full_name.contains(needle, autoescape=True),
+        Contact.id.in_(select(ContactEmail.contact_id).where(address.contains(needle, autoescape=True))),
     ]
     digits = re.sub(r"\D", "", q)
     if len(digits) >= 3:
         clauses.append(
-            Contact.id.in_(select(ContactPhone.contact_id).where(ContactPhone.e164.like(f"%{digits}%")))
+            Contact.id.in_(select(ContactPhone.contact_id).where(ContactPhone.e164.contains(digits)))
         )
     return or_(*clauses)
 
@@ -61,6 +91,7 @@ async def search(services: Services, actor: Actor, q: str, limit: int = 20) -> S
     verbatim (it may be a patient's name), only that a search was made and how much it found."""
     q = q.strip()
     tokens = words(q)
+    sqlite = services.settings.database.is_sqlite
     # Read outside the audit's write transaction: on SQLite that one holds the database's write lock,
     # and a search over every patient would keep texts and notes waiting for it.
     async with services.read() as s:
@@ -72,7 +103,7 @@ async def search(services: Services, actor: Actor, q: str, limit: int = 20) -> S
                 # Matching patients first (one pass over contacts), then their threads by contact id.
                 .where(
                     Conversation.contact_id.in_(
-                        select(Contact.id).where(contact_match(q), Contact.merged_into_id.is_(None))
+                        select(Contact.id).where(contact_match(q, sqlite), Contact.merged_into_id.is_(None))
                     )
                 )
                 .order_by(Conversation.last_item_at.desc())
@@ -84,7 +115,7 @@ async def search(services: Services, actor: Actor, q: str, limit: int = 20) -> S
 
         hits: list[MessageHit] = []
         if tokens:
-            if services.settings.database.is_sqlite:
+            if sqlite:
                 matched: Select[Any] = (
                     select(literal_column("rowid"))
                     .select_from(text("timeline_fts"))

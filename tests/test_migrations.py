@@ -29,8 +29,8 @@ from config.settings import Settings
 
 
 def _not_search(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Full-text structures live only in migrations (FTS5 tables, a GIN expression index)."""
-    return not (name or "").startswith(("timeline_fts", "ix_timeline_items_body_fts"))
+    """Full-text structures live only in migrations (FTS5 tables and their view, a GIN expression index)."""
+    return not (name or "").startswith(("timeline_fts", "contact_fts", "ix_timeline_items_body_fts"))
 
 
 def _diff(connection: Connection) -> list[object]:
