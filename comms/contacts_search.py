@@ -9,6 +9,7 @@ from comms import audit
 from comms.access import Actor
 from comms.contacts_read import conversations_of, may_see
 from comms.models import Contact
+from comms.one_line import without_controls
 from comms.search import contact_match
 from comms.services import Services
 from schemas.contacts import ContactMatch
@@ -20,7 +21,7 @@ OVERSCAN = 3
 async def find_contacts(services: Services, actor: Actor, q: str, limit: int = 20) -> list[ContactMatch]:
     """Live records of the actor's practice that they may see, best known first; audited by count only,
     since the query itself may be a patient's name."""
-    q = q.strip()
+    q = without_controls(q).strip()  # a pasted NUL must not reach the database (PostgreSQL refuses it)
     found: list[ContactMatch] = []
     async with services.unit() as unit:
         s = unit.session

@@ -19,6 +19,11 @@ def has_controls(text: str) -> bool:
     return _UNSTORABLE.search(text) is not None
 
 
+def without_controls(text: str) -> str:
+    """For what is only looked up, never stored (a search): controls read as spaces, not as an error."""
+    return _UNSTORABLE.sub(" ", text)
+
+
 def one_line(raw: str, field: str) -> str:
     """The text trimmed, inner whitespace collapsed; InvalidRequest naming the field if it has controls."""
     if has_controls(raw):

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Select, String, func, literal_column, or_,
 from comms import audit
 from comms.access import Actor
 from comms.models import Contact, ContactEmail, ContactPhone, Conversation, TimelineItem
+from comms.one_line import without_controls
 from comms.services import Services
 from comms.summaries import PREVIEW_CHARS, conversation_state
 from schemas.inbox import ItemPreview
@@ -89,7 +90,7 @@ def contact_match(q: str, fts: bool = False) -> ColumnElement[bool]:
 async def search(services: Services, actor: Actor, q: str, limit: int = 20) -> SearchResult:
     """Patients first, then messages; only from locations the actor may see. The query is not audited
     verbatim (it may be a patient's name), only that a search was made and how much it found."""
-    q = q.strip()
+    q = without_controls(q).strip()  # a pasted NUL must not reach the database (PostgreSQL refuses it)
     tokens = words(q)
     sqlite = services.settings.database.is_sqlite
     # Read outside the audit's write transaction: on SQLite that one holds the database's write lock,
