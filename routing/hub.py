@@ -132,14 +132,16 @@ class Hub:
                 if not members:
                     del self._by_location[location]
 
-    def _candidates(self, event: BusEvent) -> set[Subscriber]:
+    def _candidates(self, event: BusEvent) -> tuple[list[Subscriber], bool]:
+        """Who may get the event, and whether the location index already applied its audience (a
+        location event reaches admins and that location's staff: exactly whom the index lists)."""
         audience = event.audience
         if audience.kind != "locations":
-            return self._subscribers
+            return list(self._subscribers), False
         found = set(self._every_location)
         for location in audience.ids:
             found |= self._by_location.get(location, set())  # type: ignore[arg-type]
-        return found
+        return list(found), True
 
     def sessions(self) -> set[str]:
         """The sessions this process's sockets were opened with."""
@@ -163,8 +165,9 @@ class Hub:
                 if event.audience.admits(sub.viewer):
                     sub.request_close(CLOSE_SESSION_ENDED, "session ended")
             return
-        for sub in list(self._candidates(event)):
-            if not sub.live or not event.audience.admits(sub.viewer):
+        candidates, screened = self._candidates(event)
+        for sub in candidates:
+            if not sub.live or not (screened or event.audience.admits(sub.viewer)):
                 continue
             if sub.deliver_now is not None and sub.deliver_now(event):
                 self.delivered += 1

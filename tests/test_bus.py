@@ -59,6 +59,29 @@ async def test_hub_serializes_once_and_filters_by_location() -> None:
     assert (await a.outbox.get())[1] is (await admin.outbox.get())[1] is event.frame
 
 
+async def test_hub_delivers_each_audience_to_exactly_whom_it_admits() -> None:
+    """The location index skips the per-socket audience check: it must reach exactly the same sockets."""
+    hub = Hub()
+    places: list[frozenset[int] | None] = [
+        frozenset({1}),
+        frozenset({2}),
+        frozenset({1, 3}),
+        frozenset(),
+        None,
+    ]
+    subs = [_sub(hub, user, places[user % len(places)], limit=100)[0] for user in range(1, 16)]
+    audiences = [
+        Audience.location(1), Audience.location(2), Audience.location(3), Audience.location(9),
+        Audience("locations", frozenset({2, 3})), Audience.staff(2, 7, 99), Audience.practice(),
+        Audience.session("s4"), Audience.session("nobody"),
+    ]  # fmt: skip
+    for n, audience in enumerate(audiences, start=1):
+        hub.dispatch(BusEvent.build(n, audience, {"type": "x"}))
+        for sub in subs:
+            got = [await sub.outbox.get() for _ in range(len(sub.outbox))]
+            assert [event_id for event_id, _frame in got] == ([n] if audience.admits(sub.viewer) else [])
+
+
 async def test_slow_subscriber_is_closed_and_others_keep_receiving() -> None:
     hub = Hub()
     _slow, slow_closed = _sub(hub, 1, None, limit=8)
