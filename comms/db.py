@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import event
+import aiosqlite
+from sqlalchemy import event, make_url
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from comms import sqlite_driver
 from config.settings import DatabaseSettings
 
 Sessionmaker = async_sessionmaker[AsyncSession]
@@ -45,7 +48,13 @@ def make_engine(settings: DatabaseSettings) -> AsyncEngine:
     if settings.is_sqlite:
         # aiosqlite logs every statement with its bound values at DEBUG; only its warnings get through.
         logging.getLogger("aiosqlite").setLevel(logging.INFO)
-        engine = create_async_engine(settings.url, **kwargs)
+        # The URL's own connect arguments (path, check_same_thread), through a one-trip driver.
+        args, connect_kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(settings.url))
+
+        async def one_trip() -> aiosqlite.Connection:
+            return await sqlite_driver.connect(*args, **connect_kwargs)
+
+        engine = create_async_engine(settings.url, async_creator=one_trip, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "connect", _sqlite_manual_transactions)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
