@@ -1,5 +1,6 @@
-"""Rate limits on the patient's form endpoints, per address and shared by every node: how many
-requests, uploads and requests with a link that is not valid one address may make in a window.
+"""Rate limits on the patient's form endpoints, per client (comms/client_key.py: an IPv6 client by its
+/64) and shared by every node: how many requests, uploads and requests with a link that is not valid
+one client may make in a window.
 
 Counted from small rows that live only for the window (the sweeper removes older ones). A refused
 request writes nothing, so hammering the limit costs the store a read, not a write. Nodes counting at
@@ -9,11 +10,11 @@ the same moment may let a request or two past a limit: it is a brake on abuse, n
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import math
 
 from sqlalchemy import delete, func, select
 
+from comms.client_key import client_key
 from comms.errors import RateLimited
 from comms.form_models import FormHit
 from comms.messaging import write_unit
@@ -27,20 +28,6 @@ MESSAGES = {
 }
 
 
-def _key(addr: str | None) -> str:
-    """The address a limit counts: an IPv6 client by its /64 (one phone or home line holds all of it and
-    may use a new address per request), an IPv4 peer seen through IPv6 as itself."""
-    try:
-        ip = ipaddress.ip_address(addr or "")
-    except ValueError:
-        return (addr or "-")[:64]
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))  # (a scope id is dropped)
-    return str(ip)
-
-
 async def admit(services: Services, addr: str | None, *, upload: bool = False) -> None:
     """Count this request from `addr`, or refuse it (RateLimited, with when to retry) past a limit."""
     forms = services.settings.forms
@@ -49,7 +36,7 @@ async def admit(services: Services, addr: str | None, *, upload: bool = False) -
         limits["upload"] = forms.uploads_per_address
     now = utcnow()
     window = dt.timedelta(seconds=forms.rate_window_seconds)
-    key = _key(addr)
+    key = client_key(addr)
     async with write_unit(services) as unit:
         s = unit.session
         rows = await s.execute(
@@ -73,7 +60,7 @@ async def admit(services: Services, addr: str | None, *, upload: bool = False) -
 async def bad_link(services: Services, addr: str | None) -> None:
     """A request came with a link that is not valid: it counts towards the tighter limit."""
     async with write_unit(services) as unit:
-        unit.session.add(FormHit(addr=_key(addr), kind="bad_link", at=utcnow()))
+        unit.session.add(FormHit(addr=client_key(addr), kind="bad_link", at=utcnow()))
 
 
 async def prune(services: Services) -> None:

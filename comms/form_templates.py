@@ -15,6 +15,7 @@ from comms.errors import Conflict, NotFound
 from comms.form_models import FormTemplate, FormTemplateVersion
 from comms.form_validate import check_definition
 from comms.models import utcnow
+from comms.one_line import one_line
 from comms.services import Services
 from schemas.forms import (
     FormDefinition,
@@ -92,7 +93,8 @@ async def create_template(services: Services, actor: Actor, body: FormTemplateIn
     check_definition(body.definition)
     async with services.unit() as unit:
         s = unit.session
-        template = FormTemplate(practice_id=actor.practice_id, name=body.name, created_by_id=actor.user_id)
+        name = one_line(body.name, "name")
+        template = FormTemplate(practice_id=actor.practice_id, name=name, created_by_id=actor.user_id)
         s.add(template)
         await s.flush()
         s.add(
@@ -160,7 +162,7 @@ async def patch_template(
         s = unit.session
         template = await _template(s, actor, template_id, lock=True)
         if body.name is not None:
-            template.name = body.name
+            template.name = one_line(body.name, "name")
         if body.archived is not None:
             template.archived = body.archived
         await s.flush()

@@ -235,6 +235,8 @@ class Conversation(Base):
         UniqueConstraint("contact_id", "location_id"),
         Index("ix_conversations_location_last", "location_id", "last_item_at", "id"),
         Index("ix_conversations_last", "last_item_at", "id"),
+        # The snooze waker's due batch and earliest end (comms/snooze.py) read this, not the table.
+        Index("ix_conversations_status_snoozed", "status", "snoozed_until", "id"),
     )
 
 

@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import logging
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Select, case, func, select, update
 
 from comms import audit
 from comms.inbox import publish_state
@@ -64,20 +64,28 @@ async def _wake_one(services: Services, conversation_id: int, now: dt.datetime) 
     return True
 
 
+def due_query(now: dt.datetime) -> Select[int]:
+    """The next batch of due snoozes, earliest first; ix_conversations_status_snoozed serves it."""
+    return (
+        select(Conversation.id)
+        .where(Conversation.status == "snoozed", Conversation.snoozed_until <= now)
+        .order_by(Conversation.snoozed_until, Conversation.id)
+        .limit(BATCH)
+    )
+
+
+def earliest_query() -> Select[dt.datetime | None]:
+    """When the earliest running snooze ends; the same index answers it without a scan."""
+    return select(func.min(Conversation.snoozed_until)).where(Conversation.status == "snoozed")
+
+
 async def wake_due(services: Services, now: dt.datetime | None = None) -> list[int]:
     """Wake every conversation whose snooze has run out; returns those this node woke."""
     now = now or utcnow()
     woken: list[int] = []
     while True:
         async with services.read() as s:
-            due = list(
-                await s.scalars(
-                    select(Conversation.id)
-                    .where(Conversation.status == "snoozed", Conversation.snoozed_until <= now)
-                    .order_by(Conversation.snoozed_until, Conversation.id)
-                    .limit(BATCH)
-                )
-            )
+            due = list(await s.scalars(due_query(now)))
         for conversation_id in due:
             if await _wake_one(services, conversation_id, now):
                 woken.append(conversation_id)
@@ -88,9 +96,7 @@ async def wake_due(services: Services, now: dt.datetime | None = None) -> list[i
 async def next_due(services: Services) -> dt.datetime | None:
     """When the earliest snooze still running ends."""
     async with services.read() as s:
-        return await s.scalar(
-            select(func.min(Conversation.snoozed_until)).where(Conversation.status == "snoozed")
-        )
+        return await s.scalar(earliest_query())
 
 
 class SnoozeWaker:

@@ -9,6 +9,7 @@ from comms import audit
 from comms.access import Actor
 from comms.errors import Conflict, InvalidRequest
 from comms.models import StaffUser, Team, TeamMember
+from comms.one_line import one_line
 from comms.services import Services
 from schemas.inbox import TeamOut
 
@@ -37,7 +38,7 @@ async def list_teams(services: Services, actor: Actor) -> list[TeamOut]:
 async def create_team(services: Services, actor: Actor, name: str, member_ids: list[int]) -> TeamOut:
     """Admins make teams; members must be active staff of the practice."""
     actor.require_admin()
-    name = name.strip()
+    name = one_line(name, "name")
     if not name:
         raise InvalidRequest("a team needs a name")
     try:

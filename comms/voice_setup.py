@@ -9,6 +9,7 @@ from comms import audit
 from comms.access import Actor
 from comms.errors import InvalidRequest, NotFound
 from comms.models import Location, StaffLocation, StaffUser
+from comms.one_line import one_line
 from comms.services import Services
 from comms.voice_models import RingGroup, RingGroupMember, StaffPhone, VoiceSettings
 from schemas.voice import OnDutyIn, RingGroupIn, RingGroupOut, VoiceConfig
@@ -97,6 +98,9 @@ async def save_group(
 ) -> RingGroupOut:
     """Create or replace a ring group; every member must be staff who may take this location's calls."""
     actor.require_admin()
+    name = one_line(body.name, "name")
+    if not name:
+        raise InvalidRequest("a ring group needs a name")
     async with services.unit() as unit:
         s = unit.session
         await _location(s, actor, location_id)
@@ -104,7 +108,7 @@ async def save_group(
         if stray := set(body.member_ids) - allowed:
             raise InvalidRequest(f"staff {sorted(stray)[0]} cannot take this location's calls")
         if group_id is None:
-            group = RingGroup(location_id=location_id, name=body.name)
+            group = RingGroup(location_id=location_id, name=name)
             s.add(group)
             await s.flush()
         else:
@@ -112,7 +116,7 @@ async def save_group(
             if found is None or found.location_id != location_id:
                 raise NotFound("no such ring group")
             group = found
-            group.name = body.name
+            group.name = name
             await s.execute(delete(RingGroupMember).where(RingGroupMember.group_id == group.id))
         for user_id in sorted(set(body.member_ids)):
             s.add(RingGroupMember(group_id=group.id, user_id=user_id))

@@ -1,8 +1,11 @@
 """Rate limit for the patient's waitlist links (`/w/<token>`): each request is recorded in the audit log
-with its address, and an address past the configured count in the window is refused (429) until its
-oldest counted request leaves the window. Counting and recording share one transaction, serialized per
-address on PostgreSQL, so parallel requests from one address cannot all slip under the limit; a
-refused request is rolled back and does not extend the wait."""
+with its address, and a client past the configured count in the window is refused (429) until its
+oldest counted request leaves the window. A client is counted as the form limits count it
+(comms/client_key.py: an IPv6 client by its /64, which may hand out a new address per request); its key
+is the entry's record id, so the audit keeps the exact address and the count reads the record index.
+Counting and recording share one transaction, serialized per client on PostgreSQL, so parallel
+requests from one client cannot all slip under the limit; a refused request is rolled back and does
+not extend the wait."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import math
 
 from sqlalchemy import func, select
 
+from comms.client_key import client_key
 from comms.errors import RateLimited
 from comms.messaging import write_unit
 from comms.models import AuditEntry, utcnow
@@ -24,32 +28,30 @@ REFUSED = (
 )
 
 
-def _lock_id(address: str) -> int:
-    return int.from_bytes(
-        hashlib.sha256(f"waitlist_link:{address}".encode()).digest()[:8], "big", signed=True
-    )
+def _lock_id(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"waitlist_link:{key}".encode()).digest()[:8], "big", signed=True)
 
 
 async def admit(
     services: Services, remote_addr: str | None, method: str, now: dt.datetime | None = None
 ) -> None:
-    """Record one request to a waitlist link from this address, or raise RateLimited past the limit."""
+    """Record one request to a waitlist link from this client, or raise RateLimited past the limit."""
     now = now or utcnow()
     limits = services.settings.waitlist
     window = dt.timedelta(minutes=limits.link_window_minutes)
-    address = remote_addr or "-"
+    key = client_key(remote_addr)
     async with write_unit(services) as unit:
         s = unit.session
         if not services.settings.database.is_sqlite:
-            await s.execute(select(func.pg_advisory_xact_lock(_lock_id(address))))
+            await s.execute(select(func.pg_advisory_xact_lock(_lock_id(key))))
         # As audit.record writes it, but at `now`: the window is then testable with a controlled clock.
         s.add(
             AuditEntry(
                 at=now,
                 action=ACTION,
                 record_type=RECORD,
-                record_id="-",
-                remote_addr=address,
+                record_id=key,
+                remote_addr=remote_addr or "-",
                 detail={"method": method},
             )
         )
@@ -59,7 +61,7 @@ async def admit(
                 select(func.count(), func.min(AuditEntry.at)).where(
                     AuditEntry.action == ACTION,
                     AuditEntry.record_type == RECORD,
-                    AuditEntry.remote_addr == address,
+                    AuditEntry.record_id == key,
                     AuditEntry.at >= now - window,
                 )
             )

@@ -42,6 +42,14 @@ def _clean(value: str) -> str:
     return value
 
 
+def _named(value: str) -> str:
+    """A template's name is tidied where it is stored (comms.one_line), which refuses controls first:
+    collapsing it here would turn a C1 control Python counts as a space (NEL) into one unseen."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 class ShowIf(_Strict):
     """Show a field only when an earlier field has this value (a checkbox: true or false)."""
 
@@ -100,8 +108,8 @@ class FormTemplateIn(_Strict):
 
     @field_validator("name")
     @classmethod
-    def _trim_name(cls, value: str) -> str:
-        return _clean(value)
+    def _name_not_blank(cls, value: str) -> str:
+        return _named(value)
 
 
 class FormTemplatePatch(_Strict):
@@ -112,8 +120,8 @@ class FormTemplatePatch(_Strict):
 
     @field_validator("name")
     @classmethod
-    def _trim_patch_name(cls, value: str | None) -> str | None:
-        return None if value is None else _clean(value)
+    def _patch_name_not_blank(cls, value: str | None) -> str | None:
+        return None if value is None else _named(value)
 
 
 class FormVersionIn(_Strict):

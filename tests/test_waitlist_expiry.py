@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select, update
 
 from comms import waitlist_limits, waitlist_offers
@@ -65,6 +66,38 @@ async def test_waitlist_links_are_rate_limited_per_address(served: Any) -> None:
         assert exc.retry_after is not None and exc.retry_after <= window
     else:
         raise AssertionError("the address over its limit was let through")
+
+
+async def test_waitlist_links_count_an_ipv6_client_by_its_64_as_the_forms_do(services: Services) -> None:
+    """A phone or home line holds a whole /64 and may pick a new address per request (privacy addresses)."""
+    limit = services.settings.waitlist.link_requests_per_address
+    for n in range(limit):
+        await waitlist_limits.admit(services, f"2001:db8:1:2::{n + 1:x}", "GET")
+    with pytest.raises(RateLimited):
+        await waitlist_limits.admit(services, "2001:db8:1:2:ffff:ffff:ffff:ffff", "GET")
+    await waitlist_limits.admit(services, "2001:db8:1:3::1", "GET")  # the next /64 is someone else
+
+    # IPv4 as before: each address on its own, and seen through IPv6 it is still itself.
+    for n in range(limit):
+        await waitlist_limits.admit(services, "::ffff:198.51.100.7" if n % 2 else "198.51.100.7", "GET")
+    with pytest.raises(RateLimited):
+        await waitlist_limits.admit(services, "198.51.100.7", "GET")
+    await waitlist_limits.admit(services, "198.51.100.8", "GET")
+
+    # The audit log still says exactly where each request came from.
+    async with services.read() as s:
+        rows = list(
+            await s.execute(
+                select(AuditEntry.record_id, AuditEntry.remote_addr).where(
+                    AuditEntry.action == waitlist_limits.ACTION
+                )
+            )
+        )
+    rows = [tuple(row) for row in rows]
+    assert ("2001:db8:1:2::/64", "2001:db8:1:2::1") in rows
+    assert ("2001:db8:1:3::/64", "2001:db8:1:3::1") in rows
+    assert ("198.51.100.7", "::ffff:198.51.100.7") in rows and ("198.51.100.8", "198.51.100.8") in rows
+    assert len(rows) == 2 * limit + 2  # the refused requests left nothing
 
 
 async def test_expired_entries_are_offered_nothing_and_expire_once(served: Any) -> None:

@@ -107,7 +107,7 @@ def _too_many(exc: RateLimited) -> web.Response:
 
 
 async def _admitted(request: web.Request) -> web.Response | None:
-    """None when this address may use a link now; else the 429 page (per address, across nodes)."""
+    """None when this client may use a link now; else the 429 page (IPv6 counted by its /64, all nodes)."""
     try:
         remote = client_addr(request, request.app[SETTINGS])
         await waitlist_limits.admit(request.app[SERVICES], remote, request.method)
