@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from comms import audit
 from comms.access import Actor
+from comms.client_key import client_key
 from comms.errors import RateLimited, Unauthenticated
 from comms.models import LoginFailure, StaffLocation, StaffSession, StaffUser, utcnow
 from comms.passwords import hash_password, needs_rehash, verify_password
@@ -106,7 +107,8 @@ async def login(
     """Check the password under per-account and per-address limits, then open a session."""
     now = utcnow()
     email = email.strip().lower()
-    account_key, address_key = f"account:{email}", f"address:{remote_addr or '-'}"
+    # An IPv6 client counts by its /64, which it may walk through one address per guess.
+    account_key, address_key = f"account:{email}", f"address:{client_key(remote_addr)}"
     address_row_id = await _reserve_attempt(services, account_key, address_key, now)
 
     async with services.read() as session:

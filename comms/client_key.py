@@ -1,5 +1,5 @@
-"""The client a patient-page rate limit counts (forms, waitlist links): one function, so every limit
-agrees on who one client is."""
+"""The client a rate limit counts (staff sign-in, patient forms, waitlist links): one function, so every
+limit agrees on who one client is."""
 
 from __future__ import annotations
 

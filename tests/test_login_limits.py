@@ -102,6 +102,43 @@ async def test_parallel_wrong_logins_across_accounts_stop_at_the_address_limit(
             assert resp.status == 201
 
 
+async def test_an_ipv6_client_counts_by_its_64_however_many_addresses_it_walks(
+    db_settings: dict[str, Any], aiohttp_server: Any
+) -> None:
+    from comms import migrate
+    from comms.db import make_engine
+    from tests.conftest import make_settings
+    from tests.helpers import seed_practice
+
+    settings = make_settings(
+        db_settings,
+        server={"allowed_origins": [ORIGIN], "trusted_proxies": ["127.0.0.1/32"]},
+        login={"max_failures_per_account": 50, "max_failures_per_address": 3},
+    )
+    engine = make_engine(settings.database)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    app = create_app(settings)
+    server = await aiohttp_server(app)
+    await seed_practice(app[SERVICES])
+    url = base(server)
+    async with browser() as http:
+        for i in range(3):  # a new address of one /64 for each guess
+            forwarded = {"X-Forwarded-For": f"2001:db8:7:9::{i + 1:x}"}
+            assert await _attempt(http, url, "admin@test.example", f"guess-{i}", **forwarded) == 401
+
+        async def right(address: str) -> int:
+            async with http.post(
+                f"{url}/api/v1/session",
+                json={"email": "admin@test.example", "password": PASSWORD},
+                headers={"X-Forwarded-For": address, "Origin": ORIGIN},
+            ) as resp:
+                return resp.status
+
+        assert await right("2001:db8:7:9:abcd::1") == 429  # same /64, never-seen address
+        assert await right("2001:db8:7:a::1") == 201  # the next /64 is another client
+
+
 async def test_a_good_login_does_not_reset_the_address_budget(served: Any) -> None:
     limit = served.app[SERVICES].settings.login.max_failures_per_address
     async with browser() as http:
