@@ -12,18 +12,18 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from comms import audit
+from comms import audit, session_touch
 from comms.access import Actor
 from comms.client_key import client_key
 from comms.errors import RateLimited, Unauthenticated
 from comms.models import LoginFailure, StaffLocation, StaffSession, StaffUser, utcnow
 from comms.passwords import hash_password, needs_rehash, verify_password
 from comms.services import Services
+from comms.session_touch import TOUCH_INTERVAL
 from routing.audience import Audience
 from routing.hub import SESSION_ENDED
 
 # Writing last_seen on every request would make every read a write; a minute of slack is harmless.
-TOUCH_INTERVAL = dt.timedelta(seconds=60)
 
 
 def session_id_for(token: str) -> str:
@@ -203,10 +203,7 @@ async def authenticate(services: Services, token: str, remote_addr: str | None) 
         await end_session(services, sid, reason="expired")
         raise Unauthenticated("your session has ended; sign in again")
     if now - staff_session.last_seen_at >= TOUCH_INTERVAL:
-        async with services.unit() as unit:
-            db_session = await unit.session.get(StaffSession, sid)
-            if db_session is not None:
-                db_session.last_seen_at = now
+        await session_touch.mark_seen(services, sid)
     actor = Actor(user.id, user.practice_id, user.role, locations, sid, remote_addr)
     return SessionInfo(actor, staff_session.csrf_token, user.name, user.email)
 
@@ -230,11 +227,7 @@ async def sessions_alive(services: Services, session_ids: Iterable[str]) -> set[
 
 async def touch(services: Services, session_id: str) -> None:
     """Activity on a socket keeps its session from idling out, at most one write a minute."""
-    now = utcnow()
-    async with services.unit() as unit:
-        row = await unit.session.get(StaffSession, session_id)
-        if row is not None and now - row.last_seen_at >= TOUCH_INTERVAL:
-            row.last_seen_at = now
+    await session_touch.mark_seen(services, session_id)
 
 
 async def end_session(

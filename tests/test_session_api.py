@@ -186,3 +186,55 @@ async def test_the_icon_is_served_without_a_session(served: Any) -> None:
     async with browser() as http, http.get(f"{base(served)}/favicon.ico") as resp:
         assert resp.status == 200 and resp.content_type == "image/svg+xml"
         assert (await resp.text()).startswith("<svg")
+
+
+async def test_a_burst_of_stale_sessions_is_marked_seen_in_a_few_statements(served: Any) -> None:
+    """A reconnect storm authenticates every socket's session at once: one UPDATE for many, not a
+    write transaction each; a session seen within the minute is not written at all."""
+    import asyncio
+    import datetime as dt
+    import secrets
+
+    from sqlalchemy import event
+
+    from comms import auth
+    from comms.models import StaffUser, utcnow
+
+    services = served.app[SERVICES]
+    now = utcnow()
+    stale, fresh = now - dt.timedelta(minutes=5), now - dt.timedelta(seconds=10)
+    async with services.unit() as unit:
+        user_id = await unit.session.scalar(
+            select(StaffUser.id).where(StaffUser.email == served.practice.staff_a)
+        )
+        tokens = [secrets.token_urlsafe(16) for _ in range(40)]
+        for n, token in enumerate(tokens):
+            unit.session.add(
+                StaffSession(
+                    id=auth.session_id_for(token),
+                    user_id=user_id,
+                    csrf_token="c",
+                    created_at=stale,
+                    last_seen_at=fresh if n == 0 else stale,
+                    expires_at=now + dt.timedelta(hours=8),
+                )
+            )
+    updates: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE STAFF_SESSIONS"):
+            updates.append(statement)
+
+    engine = services.sessionmaker.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        infos = await asyncio.gather(*(auth.authenticate(services, t, "127.0.0.1") for t in tokens))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert {i.actor.user_id for i in infos} == {user_id}
+    assert 1 <= len(updates) <= 3
+    async with services.read() as s:
+        rows = {r.id: r.last_seen_at for r in await s.scalars(select(StaffSession))}
+    ids = [auth.session_id_for(t) for t in tokens]
+    assert abs(rows[ids[0]] - fresh) < dt.timedelta(seconds=1)  # seen 10 s ago: left as it was
+    assert all(rows[i] >= now for i in ids[1:])
