@@ -21,6 +21,10 @@ async def test_in_process_replay_is_exact_and_gaps_resync() -> None:
     assert replay is not None and [e.id for e in replay] == ids[121:]
     assert await bus.since(ids[-1]) == []
     assert await bus.since(ids[10]) is None  # trimmed out of retention
+    # At the edge of retention (ids[50] is the oldest kept): everything after, or resync.
+    assert [e.id for e in (await bus.since(ids[49])) or []] == ids[50:]
+    assert [e.id for e in (await bus.since(ids[50])) or []] == ids[51:]
+    assert await bus.since(ids[48]) is None
     assert await bus.since(ids[-1] + 5) is None  # an id from the future: a restart happened
 
 
