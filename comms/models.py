@@ -235,8 +235,9 @@ class Conversation(Base):
         UniqueConstraint("contact_id", "location_id"),
         Index("ix_conversations_location_last", "location_id", "last_item_at", "id"),
         Index("ix_conversations_last", "last_item_at", "id"),
-        # The snooze waker's due batch and earliest end (comms/snooze.py) read this, not the table.
-        Index("ix_conversations_status_snoozed", "status", "snoozed_until", "id"),
+        # The snooze waker's (only snoozed threads have snoozed_until); not on status, which the
+        # planner would then pick for the list's status filters over its newest-first index.
+        Index("ix_conversations_snoozed_until", "snoozed_until", "id"),
     )
 
 

@@ -65,7 +65,7 @@ async def _wake_one(services: Services, conversation_id: int, now: dt.datetime) 
 
 
 def due_query(now: dt.datetime) -> Select[int]:
-    """The next batch of due snoozes, earliest first; ix_conversations_status_snoozed serves it."""
+    """The next batch of due snoozes, earliest first; ix_conversations_snoozed_until serves it."""
     return (
         select(Conversation.id)
         .where(Conversation.status == "snoozed", Conversation.snoozed_until <= now)
@@ -76,7 +76,9 @@ def due_query(now: dt.datetime) -> Select[int]:
 
 def earliest_query() -> Select[dt.datetime | None]:
     """When the earliest running snooze ends; the same index answers it without a scan."""
-    return select(func.min(Conversation.snoozed_until)).where(Conversation.status == "snoozed")
+    return select(func.min(Conversation.snoozed_until)).where(
+        Conversation.snoozed_until.is_not(None), Conversation.status == "snoozed"
+    )
 
 
 async def wake_due(services: Services, now: dt.datetime | None = None) -> list[int]:

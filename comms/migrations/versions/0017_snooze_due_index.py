@@ -1,8 +1,10 @@
 """The snooze waker finds due snoozes by an index, not a scan of every conversation: one on
-(status, snoozed_until, id) serves both of its queries (the due batch in order, and the earliest end).
+(snoozed_until, id) serves both of its queries (the due batch in order, and the earliest end), since
+only a snoozed thread has snoozed_until.
 
-A plain index rather than a partial one (WHERE status = 'snoozed'): the waker binds the status as a
-parameter, and a generic PostgreSQL plan for a prepared statement cannot use a partial index then.
+Not on (status, ...): without planner statistics SQLite then took that index for the inbox list's
+status filters ("open", "closed") and sorted every matching conversation instead of reading the
+newest-first index (a first page went from 10 ms to 100-300 ms at 100,000 conversations).
 CREATE INDEX, not batch_alter_table, so SQLite does not rebuild the table.
 
 Revision ID: 0017
@@ -21,8 +23,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_conversations_status_snoozed", "conversations", ["status", "snoozed_until", "id"])
+    op.create_index("ix_conversations_snoozed_until", "conversations", ["snoozed_until", "id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_conversations_status_snoozed", table_name="conversations")
+    op.drop_index("ix_conversations_snoozed_until", table_name="conversations")
