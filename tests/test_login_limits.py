@@ -53,19 +53,20 @@ async def test_parallel_wrong_logins_on_two_nodes_pass_the_account_limit_no_more
     assert recorded == limit  # refused attempts are not recorded, so they do not extend the lock-out
 
 
-async def test_parallel_wrong_logins_across_accounts_stop_at_the_address_limit(
-    db_settings: dict[str, Any], aiohttp_server: Any
-) -> None:
+async def _behind_proxy(
+    db_settings: dict[str, Any], aiohttp_server: Any, per_address: int
+) -> tuple[Settings, str]:
+    """A served app whose address limit is `per_address`; only loopback is a trusted proxy, so
+    X-Forwarded-For names the client's address."""
     from comms import migrate
     from comms.db import make_engine
     from tests.conftest import make_settings
     from tests.helpers import seed_practice
 
-    # Only loopback is a trusted proxy, so X-Forwarded-For names the client's address.
     settings = make_settings(
         db_settings,
         server={"allowed_origins": [ORIGIN], "trusted_proxies": ["127.0.0.1/32"]},
-        login={"max_failures_per_account": 50, "max_failures_per_address": 12},
+        login={"max_failures_per_account": 50, "max_failures_per_address": per_address},
     )
     engine = make_engine(settings.database)
     await migrate.upgrade(engine)
@@ -73,7 +74,13 @@ async def test_parallel_wrong_logins_across_accounts_stop_at_the_address_limit(
     app = create_app(settings)
     server = await aiohttp_server(app)
     await seed_practice(app[SERVICES])
-    url = base(server)
+    return settings, base(server)
+
+
+async def test_parallel_wrong_logins_across_accounts_stop_at_the_address_limit(
+    db_settings: dict[str, Any], aiohttp_server: Any
+) -> None:
+    settings, url = await _behind_proxy(db_settings, aiohttp_server, per_address=12)
     attacker = {"X-Forwarded-For": "203.0.113.9"}
     async with browser() as http:
         # Many accounts, existing or not, guessed at once from one address.
@@ -105,23 +112,7 @@ async def test_parallel_wrong_logins_across_accounts_stop_at_the_address_limit(
 async def test_an_ipv6_client_counts_by_its_64_however_many_addresses_it_walks(
     db_settings: dict[str, Any], aiohttp_server: Any
 ) -> None:
-    from comms import migrate
-    from comms.db import make_engine
-    from tests.conftest import make_settings
-    from tests.helpers import seed_practice
-
-    settings = make_settings(
-        db_settings,
-        server={"allowed_origins": [ORIGIN], "trusted_proxies": ["127.0.0.1/32"]},
-        login={"max_failures_per_account": 50, "max_failures_per_address": 3},
-    )
-    engine = make_engine(settings.database)
-    await migrate.upgrade(engine)
-    await engine.dispose()
-    app = create_app(settings)
-    server = await aiohttp_server(app)
-    await seed_practice(app[SERVICES])
-    url = base(server)
+    _settings, url = await _behind_proxy(db_settings, aiohttp_server, per_address=3)
     async with browser() as http:
         for i in range(3):  # a new address of one /64 for each guess
             forwarded = {"X-Forwarded-For": f"2001:db8:7:9::{i + 1:x}"}
