@@ -70,8 +70,10 @@ async def record_handed_off(services: Services, item_id: int, token: str, attemp
     """The relay answered 250: done. A late answer also settles a review opened meanwhile."""
     async with services.unit() as unit:
         s = unit.session
-        entry = await s.get(OutboxEntry, item_id)
+        # Item first, then its entry, both locked (as the text outbox does): read unlocked, the entry
+        # could be settled by another writer between this read and this write, which then undid it.
         item = await s.get(TimelineItem, item_id, with_for_update=True)
+        entry = await s.get(OutboxEntry, item_id, with_for_update=True)
         if entry is None or item is None:
             return False
         ours = entry.claim_token == token and entry.state == "sending"

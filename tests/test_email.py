@@ -132,6 +132,13 @@ async def test_bounce_marks_our_mail_failed_and_auto_reply_does_not_reopen(mail:
     await wait_for(failed)
     # The relay's 250 arriving after the bounce (a fast relay, a slow sender) leaves the e-mail failed.
     await wait_for(lambda: asyncio.sleep(0, bool(mail.relay.received)))
+
+    async def settled() -> bool:  # the sender has recorded its own 250: nothing else writes the entry now
+        async with mail.app[SERVICES].read() as s:
+            entry = await s.get(OutboxEntry, reply["id"])
+            return entry is not None and entry.state == "done"
+
+    await wait_for(settled)
     async with mail.app[SERVICES].unit() as unit:
         entry = await unit.session.get(OutboxEntry, reply["id"])
         assert entry is not None
