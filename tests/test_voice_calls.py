@@ -223,7 +223,10 @@ async def test_nobody_on_duty_queues_the_caller_then_overflows_to_voicemail(carr
     try:
         await _configure(carrier, admin, queue_max_wait_seconds=20, missed_call_text=None)
         sid = (await _sandbox(carrier, "POST", f"/sandbox/phones/{PATIENT}/calls", {"to": NORTH}))["call_sid"]
-        queued = await admin.event(lambda e: e["type"] == "call.updated" and e["call"]["stage"] == "queued")
+        # Ring, no one on duty, then the queue: three webhook round trips, slow on a busy CI machine.
+        queued = await admin.event(
+            lambda e: e["type"] == "call.updated" and e["call"]["stage"] == "queued", timeout=15
+        )
         assert queued["call"]["contact_name"] == "Pat Patient0"
         await until(lambda: _stage(carrier, "voicemail"), 15)
         heard = " ".join(
