@@ -7,6 +7,7 @@ transaction instead of one each, which is most of what a webhook costs on SQLite
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -54,3 +55,24 @@ class GroupCommit(Generic[T, R]):
             for _, future in [*batch, *self._waiting]:
                 future.cancel()
             raise
+
+
+class PerStore(Generic[T, R]):
+    """One `GroupCommit` per event loop and store: batches never mix two databases (tests run many),
+    and a batcher never outlives its loop."""
+
+    def __init__(self, most: int) -> None:
+        self._most = most
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, GroupCommit[T, R]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def get(
+        self, store: object, write: Callable[[list[T]], Awaitable[list[R | Exception]]]
+    ) -> GroupCommit[T, R]:
+        """The batcher for this store (its sessionmaker) on the running loop; `write` makes a new one."""
+        per_loop = self._by_loop.setdefault(asyncio.get_running_loop(), {})
+        batcher = per_loop.get(id(store))
+        if batcher is None:
+            batcher = per_loop[id(store)] = GroupCommit(write, self._most)
+        return batcher

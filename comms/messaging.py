@@ -19,7 +19,7 @@ from comms.access import Actor
 from comms.contacts import _create as insert_contact
 from comms.contacts import _holders as holders_of
 from comms.errors import InvalidRequest, NotFound, OptedOut
-from comms.group_commit import GroupCommit
+from comms.group_commit import PerStore
 from comms.models import (
     Contact,
     Conversation,
@@ -117,9 +117,7 @@ class _Inbound:
 
 BATCH_MOST = 100  # texts written in one transaction at most
 NO_LOCATION = "no location of this practice owns the number this message was sent to"
-_ingest: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, GroupCommit[_Inbound, Received]]] = (
-    weakref.WeakKeyDictionary()
-)
+_ingest: PerStore[_Inbound, Received] = PerStore(BATCH_MOST)
 
 
 async def receive_sms(services: Services, message: InboundSms) -> Received:
@@ -128,15 +126,11 @@ async def receive_sms(services: Services, message: InboundSms) -> Received:
     Texts that arrive while others are being written are written together, in one transaction.
     """
     inbound = _Inbound(message, _carrier_number(message.from_number), _carrier_number(message.to_number))
-    per_loop = _ingest.setdefault(asyncio.get_running_loop(), {})
-    batcher = per_loop.get(id(services.sessionmaker))
-    if batcher is None:
 
-        async def write(batch: list[_Inbound]) -> list[Received | Exception]:
-            return await _write(services, batch)
+    async def write(batch: list[_Inbound]) -> list[Received | Exception]:
+        return await _write(services, batch)
 
-        batcher = per_loop[id(services.sessionmaker)] = GroupCommit(write, BATCH_MOST)
-    return await batcher.submit(inbound)
+    return await _ingest.get(services.sessionmaker, write).submit(inbound)
 
 
 _E164 = re.compile(r"\+[1-9][0-9]{7,14}")

@@ -9,37 +9,29 @@ one statement (group commit); one alone is written at once, as before.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import weakref
 
 from sqlalchemy import update
 
-from comms.group_commit import GroupCommit
+from comms.group_commit import PerStore
 from comms.models import StaffSession, utcnow
 from comms.services import Services
 
 TOUCH_INTERVAL = dt.timedelta(seconds=60)  # a session is written at most once a minute
 BATCH_MOST = 500
 
-_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, GroupCommit[str, None]]] = (
-    weakref.WeakKeyDictionary()
-)
+_touches: PerStore[str, None] = PerStore(BATCH_MOST)
 
 
 async def mark_seen(services: Services, session_id: str) -> None:
     """Record activity on a session (if it was last seen over a minute ago), with whatever else
     arrives meanwhile; returns once it is written."""
-    per_loop = _batchers.setdefault(asyncio.get_running_loop(), {})
-    batcher = per_loop.get(id(services.sessionmaker))
-    if batcher is None:
 
-        async def write(session_ids: list[str]) -> list[Exception | None]:
-            await _write(services, session_ids)
-            return [None] * len(session_ids)
+    async def write(session_ids: list[str]) -> list[Exception | None]:
+        await _write(services, session_ids)
+        return [None] * len(session_ids)
 
-        batcher = per_loop[id(services.sessionmaker)] = GroupCommit(write, BATCH_MOST)
-    await batcher.submit(session_id)
+    await _touches.get(services.sessionmaker, write).submit(session_id)
 
 
 async def _write(services: Services, session_ids: list[str]) -> None:
