@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from comms import audit, session_touch
+from comms import audit, session_lookup, session_touch
 from comms.access import Actor
 from comms.client_key import client_key
 from comms.errors import RateLimited, Unauthenticated
@@ -161,7 +161,13 @@ async def login(
     return LoginResult(token, csrf, actor, user.name, user.email, expires)
 
 
-def _within_limits(services: Services, row: StaffSession, now: dt.datetime) -> bool:
+def _within_limits(
+    services: Services,
+    created_at: dt.datetime,
+    last_seen_at: dt.datetime,
+    expires_at: dt.datetime,
+    now: dt.datetime,
+) -> bool:
     """Idle timeout, and an absolute lifetime counted from sign-in that activity never extends.
 
     The lifetime is checked against the configured value as well as the stored expiry, so shortening
@@ -170,7 +176,7 @@ def _within_limits(services: Services, row: StaffSession, now: dt.datetime) -> b
     cfg = services.settings.sessions
     idle = dt.timedelta(minutes=cfg.idle_timeout_minutes)
     lifetime = dt.timedelta(hours=cfg.absolute_lifetime_hours)
-    return row.expires_at > now and row.created_at + lifetime > now and row.last_seen_at + idle > now
+    return expires_at > now and created_at + lifetime > now and last_seen_at + idle > now
 
 
 @dataclass(frozen=True)
@@ -187,25 +193,18 @@ async def authenticate(services: Services, token: str, remote_addr: str | None) 
         raise Unauthenticated("not signed in")
     sid = session_id_for(token)
     now = utcnow()
-    # One read for the session, its staff member and their locations: every request and every socket
-    # handshake (a reconnect storm is thousands at once) pays it.
-    async with services.read() as session:
-        row = (
-            await session.execute(
-                select(StaffSession, StaffUser).join(StaffUser).where(StaffSession.id == sid)
-            )
-        ).first()
-        if row is None:
-            raise Unauthenticated("not signed in")
-        staff_session, user = row
-        locations = await _locations_of(session, user)
-    if not user.active or not _within_limits(services, staff_session, now):
+    found = await session_lookup.find(services, sid)
+    if found is None:
+        raise Unauthenticated("not signed in")
+    if not found.active or not _within_limits(
+        services, found.created_at, found.last_seen_at, found.expires_at, now
+    ):
         await end_session(services, sid, reason="expired")
         raise Unauthenticated("your session has ended; sign in again")
-    if now - staff_session.last_seen_at >= TOUCH_INTERVAL:
+    if now - found.last_seen_at >= TOUCH_INTERVAL:
         await session_touch.mark_seen(services, sid)
-    actor = Actor(user.id, user.practice_id, user.role, locations, sid, remote_addr)
-    return SessionInfo(actor, staff_session.csrf_token, user.name, user.email)
+    actor = Actor(found.user_id, found.practice_id, found.role, found.locations, sid, remote_addr)
+    return SessionInfo(actor, found.csrf_token, found.name, found.email)
 
 
 ALIVE_CHUNK = 500  # session ids per statement (SQLite's bound-parameter limit is far above it)
@@ -221,7 +220,11 @@ async def sessions_alive(services: Services, session_ids: Iterable[str]) -> set[
             rows = await session.scalars(
                 select(StaffSession).where(StaffSession.id.in_(wanted[start : start + ALIVE_CHUNK]))
             )
-            alive.update(row.id for row in rows if _within_limits(services, row, now))
+            alive.update(
+                row.id
+                for row in rows
+                if _within_limits(services, row.created_at, row.last_seen_at, row.expires_at, now)
+            )
     return alive
 
 
