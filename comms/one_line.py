@@ -7,21 +7,15 @@ breaks come from pasting and become single spaces, as any run of whitespace does
 
 from __future__ import annotations
 
-import re
-
 from comms.errors import InvalidRequest
+from schemas.text import UNSTORABLE, has_controls
 
-_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def has_controls(text: str) -> bool:
-    """Whether the text holds a control character (other than tab and line breaks) or a lone surrogate."""
-    return _UNSTORABLE.search(text) is not None
+__all__ = ["has_controls", "one_line", "without_controls"]
 
 
 def without_controls(text: str) -> str:
     """For what is only looked up, never stored (a search): controls read as spaces, not as an error."""
-    return _UNSTORABLE.sub(" ", text)
+    return UNSTORABLE.sub(" ", text)
 
 
 def one_line(raw: str, field: str) -> str:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from schemas.text import OneLine
 from schemas.voice import WEEKDAYS, Weekday
 
 Status = Literal["scheduled", "confirmed", "checked_in", "completed", "cancelled", "no_show"]
@@ -22,7 +23,7 @@ class _Strict(BaseModel):
 
 
 class ProviderIn(_Strict):
-    name: str = Field(min_length=1, max_length=120)
+    name: OneLine = Field(min_length=1, max_length=120)
     location_ids: list[int] = Field(min_length=1, max_length=50, description="where they see patients")
 
 
@@ -38,7 +39,7 @@ class ProviderOut(_Strict):
 
 
 class AppointmentTypeIn(_Strict):
-    name: str = Field(min_length=1, max_length=120)
+    name: OneLine = Field(min_length=1, max_length=120)
     duration_minutes: int = Field(ge=5, le=8 * 60)
     buffer_minutes: int = Field(0, ge=0, le=4 * 60, description="the provider's time after it")
     colour: str = Colour
@@ -103,7 +104,7 @@ class TimeOffOut(_Strict):
 
 class HolidayIn(_Strict):
     date: dt.date
-    name: str = Field("Holiday", min_length=1, max_length=80)
+    name: OneLine = Field("Holiday", min_length=1, max_length=80)
 
 
 class HolidayOut(HolidayIn):

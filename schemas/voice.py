@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.text import OneLine
 from schemas.twilio import SID
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -46,15 +47,15 @@ class OpenInterval(_Strict):
 
 class Holiday(_Strict):
     date: dt.date
-    name: str = Field("Holiday", max_length=80)
+    name: OneLine = Field("Holiday", max_length=80)
 
 
 class MenuOption(_Strict):
     """One phone-tree choice: a key to press or words to say, and where it leads."""
 
     digit: str = Field(pattern=r"^[0-9]$")
-    label: str = Field(min_length=1, max_length=80)
-    words: tuple[str, ...] = Field((), max_length=10)  # what a caller may say instead of pressing
+    label: OneLine = Field(min_length=1, max_length=80)
+    words: tuple[OneLine, ...] = Field((), max_length=10)  # what a caller may say instead of pressing
     action: Literal["ring", "queue", "voicemail", "message"] = "ring"
     group_id: int | None = None  # for "ring": which ring group (None: the location's default)
     message: str | None = Field(None, max_length=600)  # for "message": said, then back to the menu
