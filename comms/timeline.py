@@ -103,7 +103,8 @@ async def add_note(services: Services, actor: Actor, conversation_id: int, body:
     async with services.unit() as unit:
         s = unit.session
         conversation = await conversation_for(unit, actor, conversation_id)
-        mentioned = parse_mentions(body, await staff_handles(s, actor.practice_id))
+        # Most notes mention no one: the practice's staff are only read when there is an "@".
+        mentioned = parse_mentions(body, await staff_handles(s, actor.practice_id)) if "@" in body else set()
         mentioned = await _who_may_see(s, mentioned, conversation.location_id) - {actor.user_id}
         item = TimelineItem(
             kind="note",
