@@ -198,7 +198,7 @@ def _filters(q: AuditQuery) -> dict[str, Any]:
 async def report(services: Services, actor: Actor, q: AuditQuery) -> AuditPage:
     """One page of the audit log, newest first; admins only, and the look is recorded."""
     actor.require_admin()
-    async with services.unit(long=True) as unit:
+    async with services.unit() as unit:
         s = unit.session
         entries = list(await s.scalars(_filtered(actor, q).limit(q.limit + 1)))
         more = len(entries) > q.limit
@@ -211,7 +211,7 @@ async def report(services: Services, actor: Actor, q: AuditQuery) -> AuditPage:
 async def export(services: Services, actor: Actor, q: AuditQuery) -> list[AuditRow]:
     """Every matching entry (up to MAX_EXPORT), newest first, for the CSV export; audited as an export."""
     actor.require_admin()
-    async with services.unit(long=True) as unit:
+    async with services.unit() as unit:
         s = unit.session
         rows: list[AuditRow] = []
         before = q.before_id

@@ -344,7 +344,7 @@ async def import_csv(
     if practice_id != actor.practice_id:
         raise NotFound("no such practice")
     parsed = parse_csv(data)
-    async with services.unit(long=True) as unit:
+    async with services.unit() as unit:
         s = unit.session
         existing, numbers = await _existing(s, practice_id)
         accepted, rejected = validate(parsed, existing)

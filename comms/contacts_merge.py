@@ -151,7 +151,7 @@ async def merge_contacts(services: Services, actor: Actor, keep_id: int, merge_i
     """Fold a duplicate into the kept patient in one transaction; the duplicate becomes a tombstone."""
     if keep_id == merge_id:
         raise InvalidRequest("a patient cannot be merged into itself")
-    async with services.unit(long=True) as unit:
+    async with services.unit() as unit:
         s = unit.session
         # Lock in id order, so two merges touching the same pair cannot deadlock.
         loaded = {cid: await _load(s, actor, cid) for cid in sorted((keep_id, merge_id))}

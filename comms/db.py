@@ -33,8 +33,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 WRITE = "frontdesk_write"  # execution option: this transaction will write (SQLite: BEGIN IMMEDIATE)
 # Execution option: this read transaction is a few tiny indexed lookups (SQLite: run on the loop).
 QUICK = "frontdesk_quick"
-# Execution option: this write transaction may run long statements (SQLite: keep them off the loop).
-LONG = "frontdesk_long"
 
 
 def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
@@ -47,10 +45,10 @@ def _sqlite_begin(conn: Any) -> None:
     """Readers take a snapshot (BEGIN); writers take the write lock up front (BEGIN IMMEDIATE), so two
     actions that read then write one row queue up instead of one overwriting the other."""
     options = conn.get_execution_options()
-    driver = sqlite_driver.driver_of(conn.connection.dbapi_connection)
-    if driver is not None:
-        driver.quick_reads = bool(options.get(QUICK))
-        driver.writer_inline = not options.get(LONG)
+    if options.get(QUICK):
+        driver = sqlite_driver.driver_of(conn.connection.dbapi_connection)
+        if driver is not None:
+            driver.quick_reads = True
     conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
 
 

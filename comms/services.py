@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from comms.db import LONG, QUICK, WRITE, Sessionmaker
+from comms.db import QUICK, WRITE, Sessionmaker
 from config.settings import Settings
 from routing.audience import Audience
 from routing.bus import Bus
@@ -36,11 +36,10 @@ class Services:
     bus: Bus
 
     @asynccontextmanager
-    async def unit(self, *, long: bool = False) -> AsyncIterator[Unit]:
-        """Open a transaction; commit on success, then publish what the action queued. `long` for a
-        transaction whose single statements may take long (an import): SQLite runs them off the loop."""
+    async def unit(self) -> AsyncIterator[Unit]:
+        """Open a transaction; commit on success, then publish what the action queued."""
         async with self.sessionmaker() as session, session.begin():
-            await session.connection(execution_options={WRITE: True, LONG: long})
+            await session.connection(execution_options={WRITE: True})
             unit = Unit(session)
             yield unit
         for body, audience in unit.pending:

@@ -13,14 +13,12 @@ event loop's own thread instead, with no trip at all. Only one statement can wai
 lock, which a writer may spend up to busy_timeout polling for. Hence, in WAL mode only:
 - `BEGIN IMMEDIATE` (which takes the write lock) still goes to the thread;
 - once it holds the lock, the transaction's statements run inline (in WAL mode a writer never waits
-  for readers), unless the transaction was opened `LONG` (an import, an audit export: single
-  statements that take long, which on the thread leave the loop free);
+  for readers);
 - a read transaction runs inline only when asked (`QUICK`: tiny indexed lookups such as the session
   of every request), and then only its SELECTs; other reads may be long (a search, a report) and stay
   on the thread so the loop keeps serving sockets meanwhile;
-- ROLLBACK runs inline, and so does the COMMIT of a transaction that changed nothing; a writer's
-  COMMIT goes to the thread, as it may run SQLite's automatic checkpoint (file copy and sync).
-A long run of inline statements lets the loop run other work every few milliseconds.
+- COMMIT and ROLLBACK run inline (in WAL mode neither waits).
+A long run of inline statements (an import) lets the loop run other work every few milliseconds.
 """
 
 from __future__ import annotations
@@ -38,6 +36,7 @@ from aiosqlite.context import contextmanager
 Row = Any
 # Inline statements in a row at most this long (seconds) before the loop gets a turn.
 INLINE_SLICE = 0.005
+_READS = ("SELECT", "WITH")
 
 
 class OneTripCursor(aiosqlite.Cursor):
@@ -130,9 +129,7 @@ class OneTripConnection(aiosqlite.Connection):
 
     inline = False  # set once the database is known to be in WAL mode
     quick_reads = False  # this read transaction's SELECTs may run inline
-    writer_inline = True  # cleared for a transaction that may run long statements (`LONG`)
     _writing = False  # this transaction began IMMEDIATE: it holds the write lock
-    _changes_at_begin = 0
     _last_yield = 0.0
 
     @contextmanager
@@ -140,24 +137,20 @@ class OneTripConnection(aiosqlite.Connection):
         return OneTripCursor(self)
 
     def runs_inline(self, sql: str) -> bool:
-        """Whether this statement, now, is sure not to wait on SQLite's write lock (and is short)."""
-        if not self.inline or not self._running or self._connection is None:
+        """Whether this statement, now, is sure not to wait on SQLite's write lock."""
+        if not self.inline:
             return False
         if self._writing:
-            # The lock is held only while the transaction is: SQLite may have ended it (an I/O
-            # error rolls back), and a write outside it would take the lock itself.
-            return self.writer_inline and self._connection.in_transaction
-        words = _words(sql)
-        if words[:1] == ["BEGIN"]:
-            return words in _DEFERRED_BEGINS
-        return self.quick_reads and words[:1] == ["SELECT"]
+            return True
+        head = sql.lstrip()[:16].upper()
+        if head.startswith("BEGIN"):
+            return head.rstrip() in ("BEGIN", "BEGIN DEFERRED")  # a deferred BEGIN takes no lock
+        return self.quick_reads and head.startswith(_READS)
 
     def ran(self, sql: str) -> None:
         """Track the transaction: after BEGIN IMMEDIATE this connection holds the write lock."""
-        words = _words(sql)
-        if words[:1] == ["BEGIN"] and connection_open(self):
-            self._changes_at_begin = self._conn.total_changes
-            self._writing = words[1:2] in (["IMMEDIATE"], ["EXCLUSIVE"])
+        if sql.lstrip()[:16].upper().startswith("BEGIN IMMEDIATE"):
+            self._writing = True
 
     def yielded(self) -> None:
         self._last_yield = time.monotonic()
@@ -171,16 +164,11 @@ class OneTripConnection(aiosqlite.Connection):
     def _ended(self) -> None:
         self._writing = False
         self.quick_reads = False
-        self.writer_inline = True
-
-    def _wrote(self) -> bool:
-        return self._writing or self._conn.total_changes != self._changes_at_begin
 
     async def commit(self) -> None:
-        """A read's COMMIT inline; a write's on the thread: committing may run SQLite's automatic
-        checkpoint, which copies the WAL into the database file and syncs it."""
+        """In WAL mode COMMIT never waits (a writer already holds the lock; readers block no one)."""
         try:
-            if self.inline and connection_open(self) and not self._wrote():
+            if self.inline:
                 self._conn.commit()
             else:
                 await super().commit()
@@ -188,33 +176,14 @@ class OneTripConnection(aiosqlite.Connection):
             self._ended()
 
     async def rollback(self) -> None:
-        """ROLLBACK neither waits nor checkpoints: inline in WAL mode."""
+        """Nor does ROLLBACK."""
         try:
-            if self.inline and connection_open(self):
+            if self.inline:
                 self._conn.rollback()
             else:
                 await super().rollback()
         finally:
             self._ended()
-
-
-def connection_open(conn: aiosqlite.Connection) -> bool:
-    """As aiosqlite checks before each call: running, and its sqlite3 connection still there."""
-    return bool(conn._running and conn._connection is not None)
-
-
-# BEGIN forms that take no lock: SQLite's default is DEFERRED.
-_DEFERRED_BEGINS = (
-    ["BEGIN"],
-    ["BEGIN", "DEFERRED"],
-    ["BEGIN", "TRANSACTION"],
-    ["BEGIN", "DEFERRED", "TRANSACTION"],
-)
-
-
-def _words(sql: str) -> list[str]:
-    """The statement's first three words, upper-cased (enough to tell its kind)."""
-    return [w.upper() for w in sql.split(None, 3)[:3]]
 
 
 def driver_of(dbapi_connection: Any) -> OneTripConnection | None:
