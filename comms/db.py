@@ -20,10 +20,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers run beside the writer; SQLite leaves foreign keys off unless asked."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    mode = cursor.fetchone()
-    driver = sqlite_driver.driver_of(dbapi_connection)
-    if driver is not None:  # statements that cannot wait run inline only where no reader blocks a writer
-        driver.inline = mode is not None and str(mode[0]).lower() == "wal"
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -31,8 +27,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 WRITE = "frontdesk_write"  # execution option: this transaction will write (SQLite: BEGIN IMMEDIATE)
-# Execution option: this read transaction is a few tiny indexed lookups (SQLite: run on the loop).
-QUICK = "frontdesk_quick"
 
 
 def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
@@ -44,12 +38,7 @@ def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(conn: Any) -> None:
     """Readers take a snapshot (BEGIN); writers take the write lock up front (BEGIN IMMEDIATE), so two
     actions that read then write one row queue up instead of one overwriting the other."""
-    options = conn.get_execution_options()
-    if options.get(QUICK):
-        driver = sqlite_driver.driver_of(conn.connection.dbapi_connection)
-        if driver is not None:
-            driver.quick_reads = True
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
 
 def make_engine(settings: DatabaseSettings) -> AsyncEngine:

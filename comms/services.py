@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from comms.db import QUICK, WRITE, Sessionmaker
+from comms.db import WRITE, Sessionmaker
 from config.settings import Settings
 from routing.audience import Audience
 from routing.bus import Bus
@@ -46,10 +46,7 @@ class Services:
             await self.bus.publish(body, audience)
 
     @asynccontextmanager
-    async def read(self, *, quick: bool = False) -> AsyncIterator[AsyncSession]:
-        """A read-only session for queries that change nothing (audit entries go through `unit`);
-        `quick` for a few tiny indexed lookups, which SQLite then runs without a thread trip."""
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session for queries that change nothing (audit entries go through `unit`)."""
         async with self.sessionmaker() as session:
-            if quick:
-                await session.connection(execution_options={QUICK: True})
             yield session

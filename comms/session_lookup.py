@@ -56,7 +56,7 @@ async def find(services: Services, session_id: str) -> SessionRecord | None:
 
 async def _read(services: Services, session_ids: list[str]) -> dict[str, SessionRecord]:
     wanted = sorted(set(session_ids))
-    async with services.read(quick=True) as session:
+    async with services.read() as session:
         rows = (
             await session.execute(
                 select(
