@@ -17,6 +17,7 @@ from comms.db import make_engine, make_sessionmaker
 from comms.services import Services
 from config.settings import Settings
 from routing.bus import InProcessBus
+from tests.watchdog import watched
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("FRONTDESK_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -24,6 +25,28 @@ REDIS_URL = os.environ.get("FRONTDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 # A copy of the shared public corpora (data only, licences in its README), for clones made elsewhere.
 VENDORED_TESTDATA = Path(__file__).resolve().parent / "data" / "shared"
+
+
+def _capture(item: pytest.Item) -> Any:
+    return item.config.pluginmanager.getplugin("capturemanager")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    with watched(f"setup of {item.nodeid}", _capture(item)):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    with watched(item.nodeid, _capture(item)):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Any:
+    with watched(f"teardown of {item.nodeid}", _capture(item)):
+        return (yield)
 
 
 def need_service(name: str, reason: str) -> None:
