@@ -9,7 +9,6 @@ sent again only when the earlier hand-off provably never completed, otherwise le
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from pathlib import Path
@@ -23,6 +22,7 @@ from comms.email_smtp import Abandoned, HandoffUnknown, NotHandedOff, hand_off
 from comms.models import EmailMessage, TimelineItem
 from comms.outbox import Claimed
 from comms.services import Services
+from routing.waits import wait_set
 
 log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 2.0
@@ -53,8 +53,7 @@ class EmailSender:
                 )
                 worked = False
             if not worked:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+                await wait_set(self._wake, IDLE_POLL_SECONDS)
                 self._wake.clear()
 
     async def run_once(self) -> bool:

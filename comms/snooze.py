@@ -10,7 +10,6 @@ makes it look again, so wake-ups are on time without a busy poll.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 
@@ -23,6 +22,7 @@ from comms.models import Conversation, utcnow
 from comms.services import Services
 from comms.timeline import add_activity
 from routing.bus import BusEvent
+from routing.waits import wait_set
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 15.0
@@ -127,5 +127,4 @@ class SnoozeWaker:
                 raise
             except Exception as exc:
                 log_failure(log, "snooze wake-up pass failed; retrying", exc=exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._look.wait(), delay)
+            await wait_set(self._look, delay)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import aiohttp
 
 from comms import media
 from comms.services import Services
+from routing.waits import wait_set
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 5.0
@@ -47,8 +47,7 @@ class MediaFetcher:
                     log.exception("media fetch pass failed")
                     pending = []
                 if not pending:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                    await wait_set(self._wake, POLL_SECONDS)
                     self._wake.clear()
 
     async def fetch(self, row: media.PendingMedia) -> None:

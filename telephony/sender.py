@@ -7,7 +7,6 @@ when the lease runs out, the row is reconciled against Twilio's own list of mess
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import secrets
@@ -21,6 +20,7 @@ from comms import carrier_errors, outbox
 from comms.models import utcnow
 from comms.outbox import Claimed
 from comms.services import Services
+from routing.waits import wait_set
 
 log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 1.0
@@ -52,8 +52,7 @@ class SmsSender:
                 log.exception("SMS sender pass failed; retrying")
                 worked = False
             if not worked:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+                await wait_set(self._wake, IDLE_POLL_SECONDS)
                 self._wake.clear()
 
     async def run_once(self) -> bool:

@@ -4,7 +4,6 @@ the line type with the carrier's lookup first, so no text goes to a landline."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from typing import Any
@@ -15,6 +14,7 @@ from twilio.rest import Client
 
 from comms import line_types, missed_calls
 from comms.services import Services
+from routing.waits import wait_set
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
@@ -43,8 +43,7 @@ class TextBack:
                 raise
             except Exception:
                 log.exception("text-back pass failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            await wait_set(self._wake, POLL_SECONDS)
             self._wake.clear()
 
     async def handle(self, call_id: int) -> str | None:

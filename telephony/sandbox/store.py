@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Literal
 
+from routing.waits import wait_set
+
 API_VERSION = "2010-04-01"
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 
@@ -302,10 +304,7 @@ class SandboxStore:
         if self._changed is None:
             # Made on first wait, so it belongs to the loop that serves the app.
             self._changed = asyncio.Event()
-        try:
-            await asyncio.wait_for(self._changed.wait(), seconds)
-        except TimeoutError:
-            pass
+        await wait_set(self._changed, seconds)
 
     def release_waiters(self) -> None:
         """Answer every parked long poll now (at shutdown), so none holds the server open."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from routing.waits import wait_set
 from telephony.sandbox.store import API_VERSION, SandboxConfig, new_sid, now, rfc2822
 
 LIVE = ("queued", "ringing", "in-progress")
@@ -396,10 +397,7 @@ class VoiceStore:
             return
         if self._changed is None:
             self._changed = asyncio.Event()
-        try:
-            await asyncio.wait_for(self._changed.wait(), seconds)
-        except TimeoutError:
-            pass
+        await wait_set(self._changed, seconds)
 
     def release_waiters(self) -> None:
         """Answer every parked long poll now."""
