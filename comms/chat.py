@@ -15,7 +15,7 @@ from comms import audit
 from comms.access import Actor
 from comms.chat_models import ChatChannel, ChatMember, ChatMessage
 from comms.errors import Conflict, InvalidRequest, NotFound
-from comms.mentions import local_part, parse_mentions, staff_handles
+from comms.mentions import local_part, mentioned_in
 from comms.models import StaffUser, utcnow
 from comms.notifications import notify
 from comms.services import Services, Unit
@@ -330,7 +330,7 @@ async def post_message(services: Services, actor: Actor, channel_id: int, body: 
             .values(last_read_message_id=message.id)
         )
         member_ids = set((await _members(s, [channel.id]))[channel.id])
-        mentioned = parse_mentions(body, await staff_handles(s, actor.practice_id)) if "@" in body else set()
+        mentioned = await mentioned_in(s, actor.practice_id, body)
         if channel.kind == "channel" and mentioned - member_ids:
             # Mentioning a colleague brings them into a public channel, this message unread. Never a
             # direct conversation: its two members are the only ones who may see it.

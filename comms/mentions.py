@@ -61,3 +61,10 @@ async def staff_handles(session: AsyncSession, practice_id: int) -> list[StaffHa
         .order_by(StaffUser.id)
     )
     return [(user_id, name, email) for user_id, name, email in rows]
+
+
+async def mentioned_in(session: AsyncSession, practice_id: int, body: str) -> set[int]:
+    """The staff a note or chat message @mentions; most mention no one, and then nothing is read."""
+    if "@" not in body:
+        return set()
+    return parse_mentions(body, await staff_handles(session, practice_id))

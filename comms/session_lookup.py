@@ -65,7 +65,7 @@ async def _read(services: Services, session_ids: list[str]) -> dict[str, Session
                     StaffSession.created_at,
                     StaffSession.last_seen_at,
                     StaffSession.expires_at,
-                    StaffUser.id,
+                    StaffUser.id.label("user_id"),
                     StaffUser.practice_id,
                     StaffUser.role,
                     StaffUser.active,
@@ -76,7 +76,7 @@ async def _read(services: Services, session_ids: list[str]) -> dict[str, Session
                 .where(StaffSession.id.in_(wanted))
             )
         ).all()
-        staff = sorted({row[5] for row in rows if row[7] != "admin"})
+        staff = sorted({row.user_id for row in rows if row.role != "admin"})
         places: defaultdict[int, set[int]] = defaultdict(set)
         if staff:
             pairs = await session.execute(
@@ -87,9 +87,8 @@ async def _read(services: Services, session_ids: list[str]) -> dict[str, Session
             for user_id, location_id in pairs:
                 places[user_id].add(location_id)
     return {
-        row[0]: SessionRecord(
-            *row,
-            locations=None if row[7] == "admin" else frozenset(places.get(row[5], ())),
+        row.id: SessionRecord(
+            *row, locations=None if row.role == "admin" else frozenset(places.get(row.user_id, ()))
         )
         for row in rows
     }

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from comms import audit
 from comms.access import Actor
 from comms.errors import NotFound
-from comms.mentions import parse_mentions, staff_handles
+from comms.mentions import mentioned_in
 from comms.models import Contact, Conversation, StaffLocation, StaffUser, TimelineItem, utcnow
 from comms.notifications import notify
 from comms.services import Services, Unit
@@ -103,8 +103,7 @@ async def add_note(services: Services, actor: Actor, conversation_id: int, body:
     async with services.unit() as unit:
         s = unit.session
         conversation = await conversation_for(unit, actor, conversation_id)
-        # Most notes mention no one: the practice's staff are only read when there is an "@".
-        mentioned = parse_mentions(body, await staff_handles(s, actor.practice_id)) if "@" in body else set()
+        mentioned = await mentioned_in(s, actor.practice_id, body)
         mentioned = await _who_may_see(s, mentioned, conversation.location_id) - {actor.user_id}
         item = TimelineItem(
             kind="note",
